@@ -1,0 +1,9 @@
+DROP TABLE audit_log;
+DROP TABLE sessions;
+DROP TABLE consents;
+DROP TABLE revoked_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE grants;
+DROP TABLE clients;
+DROP TABLE users;

@@ -1,0 +1,341 @@
+//! The command line: `serve`, `migrate`, `user create`, `client create`, `keys ...`.
+//! Each command parses all of its input before touching the database or the keys folder,
+//! so bad input writes nothing; every failure is one line on stderr and a non-zero exit.
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::clients::{self, NewClient};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
+use crate::signing::{KeyDir, KeyState};
+use crate::startup::{self, Application};
+use crate::store::Store;
+use crate::users::{self, Bootstrap, NewUser};
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "An OpenID Connect authorization server")]
+pub struct Cli {
+    /// TOML configuration file (also TESSERA_CONFIG); TESSERA_* variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database if needed, load or create keys, serve HTTP (the default).
+    Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create(UserCreate),
+}
+
+#[derive(Debug, Args)]
+struct UserCreate {
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    email: Option<String>,
+    /// Full name (the `name` claim).
+    #[arg(long)]
+    name: Option<String>,
+    /// Make the user an administrator.
+    #[arg(long)]
+    admin: bool,
+    /// Read the password from standard input (required: passwords never go on the command line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its client_id and, for confidential clients, its secret once.
+    Create(ClientCreate),
+}
+
+#[derive(Debug, Args)]
+struct ClientCreate {
+    #[arg(long)]
+    name: String,
+    /// A redirect URI; repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A post-logout redirect URI; repeat for several.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A public client (SPA, mobile app): no secret, PKCE required.
+    #[arg(long)]
+    public: bool,
+    /// Allowed grant type; repeat for several (default: authorization_code and refresh_token).
+    #[arg(long = "grant-type", value_name = "GRANT")]
+    grant_types: Vec<String>,
+    /// Allowed scope; repeat or space-separate (default: openid profile email address phone offline_access).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// Print {"client_id":..,"client_secret":..} instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys with their state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a new active key; older keys stay published until retired.
+    Rotate,
+    /// Stop publishing a key.
+    Retire { kid: String },
+}
+
+/// A failed command: its one-line message.
+#[derive(Debug)]
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings, clock),
+        Command::Migrate => {
+            let store = Store::connect(&settings.database_url, 1)?;
+            let applied = store.migrate()?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            } else {
+                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Create(args)) => user_create(&settings, &clock, args),
+        Command::Client(ClientCommand::Create(args)) => client_create(&settings, &clock, args),
+        Command::Keys(cmd) => keys(&settings, &clock, cmd),
+    }
+}
+
+fn serve(settings: Settings, clock: SharedClock) -> Result<(), Failure> {
+    crate::telemetry::init(settings.log_format);
+    let admin_password = match std::env::var("TESSERA_ADMIN_PASSWORD") {
+        Ok(raw) => Some(
+            Password::parse(&raw).map_err(|e| Failure(format!("invalid TESSERA_ADMIN_PASSWORD: {e}")))?,
+        ),
+        Err(_) => None,
+    };
+    let prepared = startup::prepare(&settings, &clock, admin_password)?;
+    if let Bootstrap::Created { password } = &prepared.bootstrap {
+        match password {
+            Some(p) => eprintln!(
+                "\nCreated the first administrator.\n  username: admin\n  password: {}\nThis password is shown once; sign in and change it.\n",
+                p.expose()
+            ),
+            None => eprintln!("Created the first administrator 'admin' with TESSERA_ADMIN_PASSWORD."),
+        }
+    }
+    let issuer = settings.issuer.clone();
+    let backend = settings.database_url.backend_name();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::start(settings, prepared, clock)?;
+        tracing::info!(
+            "tessera listening on http://{} (issuer {issuer}, database {backend})",
+            app.addr()
+        );
+        app.run_until_stopped().await?;
+        tracing::info!("tessera stopped");
+        Ok(())
+    })
+}
+
+fn read_password_from_stdin() -> Result<Password, Failure> {
+    let mut raw = String::new();
+    std::io::stdin()
+        .read_to_string(&mut raw)
+        .map_err(|e| Failure(format!("cannot read the password from stdin: {e}")))?;
+    let line = raw.strip_suffix('\n').unwrap_or(&raw);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.contains('\n') {
+        return Err(Failure("the password on stdin must be a single line".into()));
+    }
+    Password::parse(line).map_err(Failure)
+}
+
+fn user_create(settings: &Settings, clock: &SharedClock, args: UserCreate) -> Result<(), Failure> {
+    if !args.password_stdin {
+        return Err(Failure(
+            "--password-stdin is required: pipe the password on standard input".into(),
+        ));
+    }
+    let username = Username::parse(&args.username)?;
+    let email = args.email.as_deref().map(Email::parse).transpose()?;
+    let name = args.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let password = read_password_from_stdin()?;
+    let store = Store::connect(&settings.database_url, 1)?;
+    store.migrate()?;
+    let mut conn = store.conn()?;
+    let user = users::create(
+        &mut conn,
+        clock.as_ref(),
+        &NewUser {
+            username,
+            password,
+            email,
+            name,
+            is_admin: args.admin,
+        },
+    )?;
+    println!(
+        "created user '{}' (id {}, sub {}{})",
+        user.username,
+        user.id,
+        user.subject,
+        if user.is_admin { ", admin" } else { "" }
+    );
+    Ok(())
+}
+
+fn client_create(
+    settings: &Settings,
+    clock: &SharedClock,
+    args: ClientCreate,
+) -> Result<(), Failure> {
+    let redirect_uris = args
+        .redirect_uris
+        .iter()
+        .map(|u| RedirectUri::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let post_logout_redirect_uris = args
+        .post_logout_redirect_uris
+        .iter()
+        .map(|u| RedirectUri::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut grant_types = Vec::new();
+    for g in &args.grant_types {
+        let g = GrantType::parse(g)?;
+        if !grant_types.contains(&g) {
+            grant_types.push(g);
+        }
+    }
+    if grant_types.is_empty() {
+        grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    }
+    let scopes = if args.scopes.is_empty() {
+        ScopeSet::parse(clients::DEFAULT_SCOPES)?
+    } else {
+        ScopeSet::parse(&args.scopes.join(" "))?
+    };
+    let new = NewClient {
+        name: args.name,
+        kind: if args.public {
+            ClientKind::Public
+        } else {
+            ClientKind::Confidential
+        },
+        redirect_uris,
+        post_logout_redirect_uris,
+        grant_types,
+        scopes,
+    };
+    new.validate()?;
+    let store = Store::connect(&settings.database_url, 1)?;
+    store.migrate()?;
+    let mut conn = store.conn()?;
+    let registered = clients::register(&mut conn, clock.as_ref(), &new)?;
+    let secret = registered.client_secret.as_ref().map(|s| s.expose());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "client_id": registered.client_id, "client_secret": secret })
+        );
+    } else {
+        println!("client_id: {}", registered.client_id);
+        if let Some(secret) = secret {
+            println!("client_secret: {secret}");
+            println!("The secret is shown once and stored only as a hash; keep it now.");
+        }
+    }
+    Ok(())
+}
+
+fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<(), Failure> {
+    let dir = KeyDir::new(&settings.keys_dir);
+    match cmd {
+        KeysCommand::List { json } => {
+            let keys = dir.list()?;
+            if json {
+                let rows: Vec<_> = keys
+                    .iter()
+                    .map(|k| {
+                        serde_json::json!({
+                            "kid": k.kid,
+                            "state": k.state.as_str(),
+                            "created": k.created.to_rfc3339(),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else if keys.is_empty() {
+                println!("no keys in {}", dir.root().display());
+            } else {
+                println!("{:<45} {:<10} CREATED", "KID", "STATE");
+                for k in &keys {
+                    println!(
+                        "{:<45} {:<10} {}",
+                        k.kid,
+                        k.state.as_str(),
+                        k.created.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate => {
+            let key = dir.generate(clock.now())?;
+            println!("new active key {}", key.kid);
+            Ok(())
+        }
+        KeysCommand::Retire { kid } => {
+            let key = dir.retire(&kid)?;
+            debug_assert_eq!(key.state, KeyState::Retired);
+            println!("retired key {}", key.kid);
+            Ok(())
+        }
+    }
+}

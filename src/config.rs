@@ -1,0 +1,478 @@
+//! Settings: built-in defaults, then an optional TOML file, then `TESSERA_*` environment variables.
+//!
+//! Every value is checked here, once; a wrong one becomes a one-line error naming the setting.
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// A bad setting: the message names the setting and says what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Which database engine a URL selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// Path of the SQLite file (`sqlite://tessera.db` -> `tessera.db`).
+    Sqlite(String),
+    /// A libpq connection URL, passed through unchanged.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://tessera.db".into());
+            }
+            Ok(Self::Sqlite(path.to_owned()))
+        } else if let Some(path) = raw.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err("sqlite: needs a file path, e.g. sqlite://tessera.db".into());
+            }
+            Ok(Self::Sqlite(path.to_owned()))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
+            Ok(Self::Postgres(raw.to_owned()))
+        } else {
+            Err(format!(
+                "expected sqlite://PATH or postgres://..., got '{}'",
+                redact_url(raw)
+            ))
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// A URL with any password replaced, for messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated settings of one Tessera process.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Exactly as configured (no slash added or removed): it is the `iss` of every token.
+    pub issuer: String,
+    pub database_url: DatabaseUrl,
+    pub database_pool_size: u32,
+    pub keys_dir: PathBuf,
+    pub keys_reload_interval: Duration,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub authorization_code_ttl: Duration,
+    pub session_ttl: Duration,
+    pub workers: usize,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub log_format: LogFormat,
+    pub jwks_max_age: Duration,
+}
+
+impl Settings {
+    /// An absolute URL under the issuer, e.g. `endpoint("/oauth/token")`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer.trim_end_matches('/'), path)
+    }
+
+    /// Whether cookies must carry `Secure`: the issuer is served over https.
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+/// The TOML file's shape; every field optional, unknown keys rejected so typos surface.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    database_pool_size: Option<toml::Value>,
+    keys_dir: Option<String>,
+    keys_reload_interval: Option<toml::Value>,
+    access_token_ttl: Option<toml::Value>,
+    refresh_token_ttl: Option<toml::Value>,
+    authorization_code_ttl: Option<toml::Value>,
+    session_ttl: Option<toml::Value>,
+    workers: Option<toml::Value>,
+    trusted_proxies: Option<toml::Value>,
+    log_format: Option<String>,
+    jwks_max_age: Option<toml::Value>,
+}
+
+/// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
+pub const SETTINGS: &[&str] = &[
+    "listen",
+    "issuer",
+    "database_url",
+    "database_pool_size",
+    "keys_dir",
+    "keys_reload_interval",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "authorization_code_ttl",
+    "session_ttl",
+    "workers",
+    "trusted_proxies",
+    "log_format",
+    "jwks_max_age",
+];
+
+/// Raw values as strings, keyed by setting name, with where each came from.
+struct Raw {
+    values: HashMap<&'static str, (String, String)>,
+}
+
+impl Raw {
+    fn get(&self, key: &str) -> Option<(&str, &str)> {
+        self.values
+            .get(key)
+            .map(|(v, origin)| (v.as_str(), origin.as_str()))
+    }
+}
+
+fn toml_to_string(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(toml_to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    }
+}
+
+impl Settings {
+    /// Load settings from the process environment and an optional file
+    /// (`file` wins over `TESSERA_CONFIG`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// Load settings from an explicit environment map (tests pass their own).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw = Raw {
+            values: HashMap::new(),
+        };
+        let config_path = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("TESSERA_CONFIG").map(PathBuf::from));
+        if let Some(path) = config_path {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let parsed: FileSettings = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                reason: e.message().to_owned(),
+            })?;
+            let origin = path.display().to_string();
+            let mut put = |key: &'static str, value: Option<String>| {
+                if let Some(v) = value {
+                    raw.values.insert(key, (v, format!("{key} in {origin}")));
+                }
+            };
+            put("listen", parsed.listen);
+            put("issuer", parsed.issuer);
+            put("database_url", parsed.database_url);
+            put(
+                "database_pool_size",
+                parsed.database_pool_size.as_ref().map(toml_to_string),
+            );
+            put("keys_dir", parsed.keys_dir);
+            put(
+                "keys_reload_interval",
+                parsed.keys_reload_interval.as_ref().map(toml_to_string),
+            );
+            put(
+                "access_token_ttl",
+                parsed.access_token_ttl.as_ref().map(toml_to_string),
+            );
+            put(
+                "refresh_token_ttl",
+                parsed.refresh_token_ttl.as_ref().map(toml_to_string),
+            );
+            put(
+                "authorization_code_ttl",
+                parsed.authorization_code_ttl.as_ref().map(toml_to_string),
+            );
+            put("session_ttl", parsed.session_ttl.as_ref().map(toml_to_string));
+            put("workers", parsed.workers.as_ref().map(toml_to_string));
+            put(
+                "trusted_proxies",
+                parsed.trusted_proxies.as_ref().map(toml_to_string),
+            );
+            put("log_format", parsed.log_format);
+            put("jwks_max_age", parsed.jwks_max_age.as_ref().map(toml_to_string));
+        }
+        for key in SETTINGS {
+            let var = format!("TESSERA_{}", key.to_uppercase());
+            if let Some(v) = env.get(&var) {
+                raw.values.insert(key, (v.clone(), var));
+            }
+        }
+        Self::from_raw(&raw)
+    }
+
+    fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
+        let listen = parse_with(raw, "listen", "127.0.0.1:8080", |s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| format!("expected HOST:PORT such as 127.0.0.1:8080, got '{s}'"))
+        })?;
+        let issuer = parse_with(raw, "issuer", "http://127.0.0.1:8080", parse_issuer)?;
+        let database_url = parse_with(
+            raw,
+            "database_url",
+            "sqlite://tessera.db",
+            DatabaseUrl::parse,
+        )?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = parse_with(raw, "workers", &cores.to_string(), |s| {
+            positive::<usize>(s, "a positive number of worker threads")
+        })?;
+        let default_pool = (workers * 4).clamp(4, 32).to_string();
+        let database_pool_size = parse_with(raw, "database_pool_size", &default_pool, |s| {
+            positive::<u32>(s, "a positive number of connections")
+        })?;
+        let keys_dir = parse_with(raw, "keys_dir", "keys", |s| {
+            if s.is_empty() {
+                Err("expected a directory path".to_owned())
+            } else {
+                Ok(PathBuf::from(s))
+            }
+        })?;
+        let keys_reload_interval = parse_with(raw, "keys_reload_interval", "2", duration_ms_ok)?;
+        let access_token_ttl = parse_with(raw, "access_token_ttl", "300", seconds)?;
+        let refresh_token_ttl = parse_with(raw, "refresh_token_ttl", "86400", seconds)?;
+        let authorization_code_ttl = parse_with(raw, "authorization_code_ttl", "60", |s| {
+            let d = seconds(s)?;
+            if d > Duration::from_secs(60) {
+                return Err(format!(
+                    "authorization codes may live at most 60 seconds, got {s}"
+                ));
+            }
+            Ok(d)
+        })?;
+        let session_ttl = parse_with(raw, "session_ttl", "28800", seconds)?;
+        let jwks_max_age = parse_with(raw, "jwks_max_age", "300", |s| {
+            s.trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| format!("expected a number of seconds, got '{s}'"))
+        })?;
+        let trusted_proxies = parse_with(raw, "trusted_proxies", "", |s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<IpAddr>()
+                        .map_err(|_| format!("expected comma-separated IP addresses, got '{p}'"))
+                })
+                .collect()
+        })?;
+        let log_format = parse_with(raw, "log_format", "text", |s| match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("expected 'text' or 'json', got '{other}'")),
+        })?;
+        Ok(Settings {
+            listen,
+            issuer,
+            database_url,
+            database_pool_size,
+            keys_dir,
+            keys_reload_interval,
+            access_token_ttl,
+            refresh_token_ttl,
+            authorization_code_ttl,
+            session_ttl,
+            workers,
+            trusted_proxies,
+            log_format,
+            jwks_max_age,
+        })
+    }
+}
+
+fn parse_with<T>(
+    raw: &Raw,
+    key: &'static str,
+    default: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    match raw.get(key) {
+        Some((value, origin)) => parse(value).map_err(|reason| invalid(origin, reason)),
+        None => parse(default).map_err(|reason| invalid(key, reason)),
+    }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str, what: &str) -> Result<T, String> {
+    match s.trim().parse::<T>() {
+        Ok(n) if n > T::default() => Ok(n),
+        _ => Err(format!("expected {what}, got '{s}'")),
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    positive::<u64>(s, "a positive number of seconds").map(Duration::from_secs)
+}
+
+/// Seconds, fractions allowed (tests reload keys every few milliseconds).
+fn duration_ms_ok(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 && n <= 86_400.0 => Ok(Duration::from_secs_f64(n)),
+        _ => Err(format!("expected a positive number of seconds, got '{s}'")),
+    }
+}
+
+fn parse_issuer(s: &str) -> Result<String, String> {
+    let url = Url::parse(s).map_err(|_| format!("expected an absolute http(s) URL, got '{s}'"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(format!("the issuer must be an http or https URL, got '{s}'"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "the issuer must not have a query or fragment, got '{s}'"
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("the issuer needs a host, got '{s}'"));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.endpoint("/oauth/token"), "http://127.0.0.1:8080/oauth/token");
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Sqlite("tessera.db".to_owned())
+        );
+        assert_eq!(s.keys_dir, PathBuf::from("keys"));
+        assert_eq!(s.access_token_ttl, Duration::from_secs(300));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(86400));
+        assert!(s.workers >= 1);
+    }
+
+    #[test]
+    fn env_wins_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(
+            &path,
+            "access_token_ttl = 600\nrefresh_token_ttl = 1000\ntrusted_proxies = [\"10.0.0.1\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(
+            Some(&path),
+            &env(&[("TESSERA_ACCESS_TOKEN_TTL", "120")]),
+        )
+        .unwrap();
+        assert_eq!(s.access_token_ttl, Duration::from_secs(120));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(1000));
+        assert_eq!(s.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting() {
+        let err = Settings::load_from(None, &env(&[("TESSERA_ACCESS_TOKEN_TTL", "soon")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid TESSERA_ACCESS_TOKEN_TTL: expected a positive number of seconds, got 'soon'"
+        );
+        let err = Settings::load_from(None, &env(&[("TESSERA_DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid TESSERA_DATABASE_URL:"), "{err}");
+        let err = Settings::load_from(None, &env(&[("TESSERA_ISSUER", "ftp://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid TESSERA_ISSUER:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(&path, "acess_token_ttl = 600\n").unwrap();
+        let err = Settings::load_from(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("acess_token_ttl"), "{err}");
+    }
+
+    #[test]
+    fn a_file_value_error_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(&path, "workers = 0\n").unwrap();
+        let err = Settings::load_from(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid workers in "), "{err}");
+    }
+
+    #[test]
+    fn postgres_passwords_are_not_echoed() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The OpenID Provider metadata (OpenID Connect Discovery 1.0, plus RFC 8414's fields),
+//! rendered once per process: it depends only on settings.
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::signing::keyset_etag;
+
+/// The rendered discovery document and its ETag.
+#[derive(Debug)]
+pub struct Discovery {
+    pub body: String,
+    pub etag: String,
+}
+
+/// Scopes Tessera understands.
+pub const SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
+
+/// Claims Tessera can put in ID tokens and userinfo.
+pub const CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "azp",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
+];
+
+impl Discovery {
+    pub fn render(settings: &Settings) -> Self {
+        let doc = json!({
+            "issuer": settings.issuer,
+            "jwks_uri": settings.endpoint("/.well-known/jwks.json"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "none"],
+            "scopes_supported": SCOPES,
+            "claims_supported": CLAIMS,
+            "claim_types_supported": ["normal"],
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+        });
+        let body = doc.to_string();
+        let etag = keyset_etag(body.as_bytes());
+        Self { body, etag }
+    }
+}

@@ -1,0 +1,6 @@
+//! Inputs parsed into domain types at the edge; past the edge nothing is re-checked.
+mod client;
+mod user;
+
+pub use client::{ClientKind, GrantType, RedirectUri, Scope, ScopeSet};
+pub use user::{Email, Password, Username};

@@ -1,0 +1,20 @@
+//! Tessera: an OpenID Connect authorization server. `main.rs` only parses the command line;
+//! everything it runs lives here so the tests drive the same code.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cli;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod discovery;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod secrets;
+pub mod signing;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod users;

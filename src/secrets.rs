@@ -1,0 +1,107 @@
+//! Secrets: Argon2id hashing of passwords and client secrets, random tokens, token digests.
+//! Secret values travel in [`SecretString`], whose `Debug` never shows them.
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+/// A secret string (password, client secret, token). Prints as `SecretString(***)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's Argon2id baseline (19 MiB, 2 passes, 1 lane); the PHC string records the
+    // parameters, so raising them later still verifies old hashes.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hash a secret with Argon2id into a PHC string.
+pub fn hash_secret(secret: &SecretString) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(secret.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+/// Check a secret against a stored PHC string; a malformed hash never verifies.
+pub fn verify_secret(secret: &SecretString, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => argon2()
+            .verify_password(secret.expose().as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// `bytes` of OS randomness, base64url without padding.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Hex SHA-256, how tokens, codes and session ids are stored: a database leak yields
+/// nothing usable, and 256-bit random inputs need no slow hash.
+pub fn digest(token: &str) -> String {
+    let out = Sha256::digest(token.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in out {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_only_the_right_secret() {
+        let pw = SecretString::new("correct horse");
+        let phc = hash_secret(&pw).unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_secret(&pw, &phc));
+        assert!(!verify_secret(&SecretString::new("wrong horse"), &phc));
+        assert!(!verify_secret(&pw, "not a hash"));
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = SecretString::new("hunter2");
+        assert_eq!(format!("{s:?}"), "SecretString(***)");
+    }
+
+    #[test]
+    fn random_tokens_have_the_asked_entropy() {
+        let t = random_token(32);
+        assert_eq!(t.len(), 43);
+        assert_ne!(t, random_token(32));
+        assert_eq!(digest("abc").len(), 64);
+    }
+}

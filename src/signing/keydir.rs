@@ -1,0 +1,370 @@
+//! The keys folder: one PKCS#8 PEM file per published key, named `<created>_<kid>.pem`,
+//! retired keys moved to `retired/`. The newest published key is the active one.
+//!
+//! File names carry the state, so the CLI and any number of servers sharing the folder
+//! agree on it without a lock; new files appear by atomic rename, never half-written.
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
+    RSAKeyType, ThumbprintHash,
+};
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
+const RETIRED: &str = "retired";
+const KEY_BITS: usize = 2048;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("keys folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path}: {reason}")]
+    BadFile { path: PathBuf, reason: String },
+    #[error("no key with kid '{0}'")]
+    UnknownKid(String),
+    #[error("key '{0}' is already retired")]
+    AlreadyRetired(String),
+    #[error("key '{0}' is the only published key; run `tessera keys rotate` first")]
+    LastKey(String),
+    #[error("no published signing key in {0}; run `tessera keys rotate` to create one")]
+    NoKeys(PathBuf),
+    #[error("key generation failed: {0}")]
+    Generate(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where a key stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs new tokens and is published.
+    Active,
+    /// Published so tokens it signed still verify; no longer signs.
+    Published,
+    /// Neither signs nor is published.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Published => "published",
+            KeyState::Retired => "retired",
+        }
+    }
+}
+
+/// A key as the folder lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created: DateTime<Utc>,
+    pub state: KeyState,
+    pub path: PathBuf,
+}
+
+/// A published key, parsed: what the key set is built from.
+pub(crate) struct KeyMaterial {
+    pub info: KeyInfo,
+    pub pkcs1_der: Vec<u8>,
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyMaterial")
+            .field("kid", &self.info.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The public JWK of a key, and its RFC 7638 thumbprint, which is its `kid`.
+pub(crate) fn public_jwk(n: &[u8], e: &[u8], kid: Option<String>) -> Jwk {
+    Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::RS256),
+            key_id: kid,
+            ..Default::default()
+        },
+        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+            key_type: RSAKeyType::RSA,
+            n: URL_SAFE_NO_PAD.encode(n),
+            e: URL_SAFE_NO_PAD.encode(e),
+        }),
+    }
+}
+
+fn thumbprint(n: &[u8], e: &[u8]) -> Result<String, String> {
+    public_jwk(n, e, None)
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| e.to_string())
+}
+
+/// The keys folder.
+#[derive(Clone, Debug)]
+pub struct KeyDir {
+    root: PathBuf,
+}
+
+impl KeyDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn retired_dir(&self) -> PathBuf {
+        self.root.join(RETIRED)
+    }
+
+    fn scan(dir: &Path, state: KeyState) -> Result<Vec<KeyInfo>, KeyError> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(dir)(e)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(io(dir))?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            // README.md, editor backups and our own temp files are not keys.
+            let Some(stem) = name.strip_suffix(".pem") else {
+                continue;
+            };
+            let Some((created, kid)) = stem.split_once('_') else {
+                return Err(KeyError::BadFile {
+                    path,
+                    reason: "name is not <created>_<kid>.pem".into(),
+                });
+            };
+            let created = NaiveDateTime::parse_from_str(created, TIME_FORMAT)
+                .map_err(|_| KeyError::BadFile {
+                    path: path.clone(),
+                    reason: format!("'{created}' is not a creation time like 20261123T101500.000Z"),
+                })?
+                .and_utc();
+            keys.push(KeyInfo {
+                kid: kid.to_owned(),
+                created,
+                state,
+                path,
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Every key, newest first; the newest published one is marked active.
+    pub fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
+        let mut published = Self::scan(&self.root, KeyState::Published)?;
+        published.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
+        if let Some(first) = published.first_mut() {
+            first.state = KeyState::Active;
+        }
+        let mut retired = Self::scan(&self.retired_dir(), KeyState::Retired)?;
+        retired.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
+        published.extend(retired);
+        Ok(published)
+    }
+
+    /// A cheap summary of the folder (names, sizes, modification times): when it changes,
+    /// the key set is rebuilt.
+    pub fn fingerprint(&self) -> Result<String, KeyError> {
+        let mut parts = Vec::new();
+        for dir in [self.root.clone(), self.retired_dir()] {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&dir)(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io(&dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.ends_with(".pem") {
+                    continue;
+                }
+                let meta = entry.metadata().map_err(io(&dir))?;
+                parts.push(format!(
+                    "{}/{name}:{}:{}.{}",
+                    dir.display(),
+                    meta.len(),
+                    meta.mtime(),
+                    meta.mtime_nsec()
+                ));
+            }
+        }
+        parts.sort();
+        Ok(parts.join("\n"))
+    }
+
+    /// Parse every published key. Fails on the first unreadable or mislabelled file, so a
+    /// broken folder is noticed instead of silently signing with a different key.
+    pub(crate) fn load_published(&self) -> Result<Vec<KeyMaterial>, KeyError> {
+        let mut out = Vec::new();
+        for info in self.list()? {
+            if info.state == KeyState::Retired {
+                continue;
+            }
+            out.push(load_key(info)?);
+        }
+        if out.is_empty() {
+            return Err(KeyError::NoKeys(self.root.clone()));
+        }
+        Ok(out)
+    }
+
+    fn ensure_dirs(&self) -> Result<(), KeyError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .map_err(io(&self.root))
+    }
+
+    /// Generate a new 2048-bit key; it becomes the active one.
+    pub fn generate(&self, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
+        self.ensure_dirs()?;
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let kid = thumbprint(&key.n().to_bytes_be(), &key.e().to_bytes_be())
+            .map_err(KeyError::Generate)?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let name = format!("{}_{kid}.pem", now.format(TIME_FORMAT));
+        let path = self.root.join(name);
+        let tmp = self
+            .root
+            .join(format!(".tmp-{}", crate::secrets::random_token(8)));
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(pem.as_bytes())?;
+            file.sync_all()?;
+            fs::rename(&tmp, &path)
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(&path)(e));
+        }
+        Ok(KeyInfo {
+            kid,
+            created: now,
+            state: KeyState::Active,
+            path,
+        })
+    }
+
+    /// Generate a key only if none is published (first start).
+    pub fn ensure_key(&self, now: DateTime<Utc>) -> Result<Option<KeyInfo>, KeyError> {
+        let any_published = self
+            .list()?
+            .iter()
+            .any(|k| k.state != KeyState::Retired);
+        if any_published {
+            Ok(None)
+        } else {
+            self.generate(now).map(Some)
+        }
+    }
+
+    /// Stop publishing a key. The last published key cannot be retired: nothing would sign.
+    pub fn retire(&self, kid: &str) -> Result<KeyInfo, KeyError> {
+        let keys = self.list()?;
+        let Some(key) = keys.iter().find(|k| k.kid == kid) else {
+            return Err(KeyError::UnknownKid(kid.to_owned()));
+        };
+        if key.state == KeyState::Retired {
+            return Err(KeyError::AlreadyRetired(kid.to_owned()));
+        }
+        let published = keys.iter().filter(|k| k.state != KeyState::Retired).count();
+        if published <= 1 {
+            return Err(KeyError::LastKey(kid.to_owned()));
+        }
+        let retired_dir = self.retired_dir();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&retired_dir)
+            .map_err(io(&retired_dir))?;
+        let Some(name) = key.path.file_name() else {
+            return Err(KeyError::UnknownKid(kid.to_owned()));
+        };
+        let target = retired_dir.join(name);
+        fs::rename(&key.path, &target).map_err(io(&key.path))?;
+        Ok(KeyInfo {
+            state: KeyState::Retired,
+            path: target,
+            ..key.clone()
+        })
+    }
+}
+
+fn load_key(info: KeyInfo) -> Result<KeyMaterial, KeyError> {
+    let bad = |reason: String| KeyError::BadFile {
+        path: info.path.clone(),
+        reason,
+    };
+    let meta = fs::metadata(&info.path).map_err(io(&info.path))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(path = %info.path.display(), "private key file is readable by others; chmod 600 it");
+    }
+    let pem = fs::read_to_string(&info.path).map_err(io(&info.path))?;
+    let key = RsaPrivateKey::from_pkcs8_pem(&pem)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
+        .map_err(|_| bad("not an unencrypted RSA private key in PEM (PKCS#8 or PKCS#1)".into()))?;
+    if key.size() * 8 < KEY_BITS {
+        return Err(bad(format!(
+            "RSA key has {} bits; at least {KEY_BITS} are required",
+            key.size() * 8
+        )));
+    }
+    let n = key.n().to_bytes_be();
+    let e = key.e().to_bytes_be();
+    let kid = thumbprint(&n, &e).map_err(bad)?;
+    if kid != info.kid {
+        return Err(bad(format!(
+            "file is named for kid '{}' but the key's thumbprint is '{kid}'",
+            info.kid
+        )));
+    }
+    let pkcs1_der = key
+        .to_pkcs1_der()
+        .map_err(|e| bad(e.to_string()))?
+        .as_bytes()
+        .to_vec();
+    Ok(KeyMaterial {
+        info,
+        pkcs1_der,
+        n,
+        e,
+    })
+}

@@ -1,0 +1,200 @@
+//! The key set in memory: the active signer, a verifier per published `kid`, and the JWKS
+//! body rendered once. [`Keys`] holds the current set behind an atomic swap so requests
+//! read it without locking while a reload replaces it.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, TokenData, Validation};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::keydir::{KeyDir, KeyError, KeyInfo, KeyMaterial, public_jwk};
+use super::provider;
+
+#[derive(Debug, thiserror::Error)]
+#[error("signing failed: {0}")]
+pub struct SignError(String);
+
+/// Why a token did not verify. Callers mostly answer `invalid_token` whatever the cause;
+/// the cause is for logs and for the SimpleJWT messages that name it.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token is not signed with RS256")]
+    WrongAlgorithm,
+    #[error("token names no known key")]
+    UnknownKey,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is invalid: {0}")]
+    Invalid(String),
+}
+
+/// One immutable generation of keys.
+pub struct KeySet {
+    active_kid: String,
+    active: EncodingKey,
+    verifiers: HashMap<String, DecodingKey>,
+    infos: Vec<KeyInfo>,
+    jwks_body: String,
+    jwks_etag: String,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("active_kid", &self.active_kid)
+            .field("published", &self.verifiers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySet {
+    fn build(material: Vec<KeyMaterial>, fingerprint: String) -> Result<Self, KeyError> {
+        provider::install();
+        // `material` is newest first: the first one signs.
+        let Some(first) = material.first() else {
+            return Err(KeyError::NoKeys(Default::default()));
+        };
+        let active_kid = first.info.kid.clone();
+        let active = EncodingKey::from_rsa_der(&first.pkcs1_der);
+        provider::register(&first.pkcs1_der).map_err(|reason| KeyError::BadFile {
+            path: first.info.path.clone(),
+            reason,
+        })?;
+        provider::retain(&[first.pkcs1_der.as_slice()]);
+        let mut verifiers = HashMap::new();
+        let mut jwks = JwkSet { keys: Vec::new() };
+        for m in &material {
+            verifiers.insert(
+                m.info.kid.clone(),
+                DecodingKey::from_rsa_raw_components(&m.n, &m.e),
+            );
+            jwks.keys
+                .push(public_jwk(&m.n, &m.e, Some(m.info.kid.clone())));
+        }
+        let jwks_body = serde_json::to_string(&jwks)
+            .map_err(|e| KeyError::Generate(format!("JWKS rendering failed: {e}")))?;
+        let jwks_etag = etag(jwks_body.as_bytes());
+        Ok(Self {
+            active_kid,
+            active,
+            verifiers,
+            infos: material.into_iter().map(|m| m.info).collect(),
+            jwks_body,
+            jwks_etag,
+            fingerprint,
+        })
+    }
+
+    pub fn active_kid(&self) -> &str {
+        &self.active_kid
+    }
+
+    /// Published keys, newest (active) first.
+    pub fn published(&self) -> &[KeyInfo] {
+        &self.infos
+    }
+
+    /// The JWKS document and its strong ETag.
+    pub fn jwks(&self) -> (&str, &str) {
+        (&self.jwks_body, &self.jwks_etag)
+    }
+
+    /// Sign `claims` as an RS256 JWT with the active key; `typ` goes in the header
+    /// (`at+jwt` for access tokens, `JWT` otherwise).
+    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, SignError> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.active_kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.active).map_err(|e| SignError(e.to_string()))
+    }
+
+    /// Verify an RS256 JWT against the published key its header names. Only RS256 is
+    /// accepted, so `alg: none` and HS256-keyed-with-the-public-key tokens fail here.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<TokenData<T>, VerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(VerifyError::WrongAlgorithm);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifiers.get(kid))
+            .ok_or(VerifyError::UnknownKey)?;
+        let mut validation = validation.clone();
+        validation.algorithms = vec![Algorithm::RS256];
+        jsonwebtoken::decode::<T>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => VerifyError::Expired,
+                ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
+                    VerifyError::Malformed
+                }
+                other => VerifyError::Invalid(format!("{other:?}")),
+            }
+        })
+    }
+}
+
+/// A strong ETag over a response body.
+pub fn etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// The live key set of a process and the folder it comes from.
+#[derive(Debug)]
+pub struct Keys {
+    dir: KeyDir,
+    current: ArcSwap<KeySet>,
+}
+
+impl Keys {
+    /// Load the published keys of `dir`; fails if there are none or one is unreadable.
+    pub fn load(dir: KeyDir) -> Result<Self, KeyError> {
+        let set = Self::read(&dir)?;
+        Ok(Self {
+            dir,
+            current: ArcSwap::from_pointee(set),
+        })
+    }
+
+    fn read(dir: &KeyDir) -> Result<KeySet, KeyError> {
+        // Fingerprint first: if the folder changes while we read, the next poll sees a
+        // different fingerprint and reads again.
+        let fingerprint = dir.fingerprint()?;
+        KeySet::build(dir.load_published()?, fingerprint)
+    }
+
+    /// The current key set; cheap, lock-free.
+    pub fn current(&self) -> Arc<KeySet> {
+        self.current.load_full()
+    }
+
+    pub fn dir(&self) -> &KeyDir {
+        &self.dir
+    }
+
+    /// Re-read the folder if it changed. Returns whether the set was replaced. On error
+    /// the old set stays in place: a bad file must not stop a running server signing.
+    pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
+        let fingerprint = self.dir.fingerprint()?;
+        if fingerprint == self.current.load().fingerprint {
+            return Ok(false);
+        }
+        let set = Self::read(&self.dir)?;
+        self.current.store(Arc::new(set));
+        Ok(true)
+    }
+}

@@ -1,0 +1,133 @@
+//! Assembling a Tessera process: storage, keys, the first admin, then the HTTP server.
+//! The CLI and the tests call these same functions.
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::Logger;
+use actix_web::{App, HttpServer, web};
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::discovery::Discovery;
+use crate::domain::Password;
+use crate::signing::{KeyDir, KeyError, Keys, spawn_reloader};
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+use crate::users::{self, Bootstrap, UserError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+    #[error("creating the first admin: {0}")]
+    Users(#[from] UserError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Everything a server needs before it listens.
+#[derive(Debug)]
+pub struct Prepared {
+    pub store: Store,
+    pub keys: Arc<Keys>,
+    /// What first start did about the admin user (the caller prints a generated password).
+    pub bootstrap: Bootstrap,
+    /// The key generated on first start, if any.
+    pub generated_kid: Option<String>,
+}
+
+/// Connect and migrate the database, load (or create) the signing keys, create the first
+/// admin on an empty user table. Blocking: call before the server starts.
+pub fn prepare(
+    settings: &Settings,
+    clock: &SharedClock,
+    admin_password: Option<Password>,
+) -> Result<Prepared, StartupError> {
+    let store = Store::connect(&settings.database_url, settings.database_pool_size)?;
+    let applied = store.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database migrated");
+    }
+    let dir = KeyDir::new(&settings.keys_dir);
+    let generated_kid = dir.ensure_key(clock.now())?.map(|k| k.kid);
+    if let Some(kid) = &generated_kid {
+        tracing::info!(%kid, dir = %settings.keys_dir.display(), "generated a signing key");
+    }
+    let keys = Arc::new(Keys::load(dir)?);
+    let bootstrap = {
+        let mut conn = store.conn()?;
+        users::bootstrap_admin(&mut conn, clock.as_ref(), admin_password)?
+    };
+    Ok(Prepared {
+        store,
+        keys,
+        bootstrap,
+        generated_kid,
+    })
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Bind `settings.listen` (port 0 picks a free one) and build the server. Must be
+    /// called inside an actix runtime: it starts the key reload task there.
+    pub fn start(
+        settings: Settings,
+        prepared: Prepared,
+        clock: SharedClock,
+    ) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        spawn_reloader(prepared.keys.clone(), settings.keys_reload_interval);
+        let state = AppState {
+            discovery: Arc::new(Discovery::render(&settings)),
+            settings: Arc::new(settings),
+            store: prepared.store,
+            keys: prepared.keys,
+            clock,
+        };
+        let workers = state.settings.workers;
+        let data = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            App::new()
+                // Path only (%U), never the query string: it can carry tokens.
+                .wrap(Logger::new("%a \"%{METHOD}xi %U\" %s %b %Dms").custom_request_replace(
+                    "METHOD",
+                    |req| req.method().to_string(),
+                ))
+                .app_data(data.clone())
+                .configure(crate::routes::configure)
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .run();
+        Ok(Self { server, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serve until SIGTERM/SIGINT, then finish in-flight requests (up to 30 s) and return.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

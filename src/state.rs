@@ -1,0 +1,18 @@
+//! What every request handler can reach: settings, storage, keys, the clock, and the
+//! documents rendered once at start.
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::discovery::Discovery;
+use crate::signing::Keys;
+use crate::store::Store;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub keys: Arc<Keys>,
+    pub clock: SharedClock,
+    pub discovery: Arc<Discovery>,
+}
