@@ -18,7 +18,11 @@ use crate::store::Store;
 use crate::users::{self, Bootstrap, NewUser};
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "An OpenID Connect authorization server")]
+#[command(
+    name = "tessera",
+    version,
+    about = "An OpenID Connect authorization server"
+)]
 pub struct Cli {
     /// TOML configuration file (also TESSERA_CONFIG); TESSERA_* variables override it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -107,7 +111,11 @@ enum KeysCommand {
     /// Add a new active key; older keys stay published until retired.
     Rotate,
     /// Stop publishing a key.
-    Retire { kid: String },
+    Retire {
+        /// Key id; thumbprints may begin with '-', which is accepted as a value here.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 /// A failed command: its one-line message.
@@ -125,7 +133,9 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
-            eprintln!("error: {message}");
+            // One line, whatever the cause printed (libpq's errors span several).
+            let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("error: {line}");
             ExitCode::FAILURE
         }
     }
@@ -142,7 +152,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if applied.is_empty() {
                 println!("database is up to date");
             } else {
-                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+                println!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
             }
             Ok(())
         }
@@ -156,7 +170,8 @@ fn serve(settings: Settings, clock: SharedClock) -> Result<(), Failure> {
     crate::telemetry::init(settings.log_format);
     let admin_password = match std::env::var("TESSERA_ADMIN_PASSWORD") {
         Ok(raw) => Some(
-            Password::parse(&raw).map_err(|e| Failure(format!("invalid TESSERA_ADMIN_PASSWORD: {e}")))?,
+            Password::parse(&raw)
+                .map_err(|e| Failure(format!("invalid TESSERA_ADMIN_PASSWORD: {e}")))?,
         ),
         Err(_) => None,
     };
@@ -167,13 +182,16 @@ fn serve(settings: Settings, clock: SharedClock) -> Result<(), Failure> {
                 "\nCreated the first administrator.\n  username: admin\n  password: {}\nThis password is shown once; sign in and change it.\n",
                 p.expose()
             ),
-            None => eprintln!("Created the first administrator 'admin' with TESSERA_ADMIN_PASSWORD."),
+            None => {
+                eprintln!("Created the first administrator 'admin' with TESSERA_ADMIN_PASSWORD.")
+            }
         }
     }
     let issuer = settings.issuer.clone();
     let backend = settings.database_url.backend_name();
     actix_web::rt::System::new().block_on(async move {
         let app = Application::start(settings, prepared, clock)?;
+        app.stop_on_signals()?;
         tracing::info!(
             "tessera listening on http://{} (issuer {issuer}, database {backend})",
             app.addr()
@@ -192,7 +210,9 @@ fn read_password_from_stdin() -> Result<Password, Failure> {
     let line = raw.strip_suffix('\n').unwrap_or(&raw);
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.contains('\n') {
-        return Err(Failure("the password on stdin must be a single line".into()));
+        return Err(Failure(
+            "the password on stdin must be a single line".into(),
+        ));
     }
     Password::parse(line).map_err(Failure)
 }
@@ -205,7 +225,10 @@ fn user_create(settings: &Settings, clock: &SharedClock, args: UserCreate) -> Re
     }
     let username = Username::parse(&args.username)?;
     let email = args.email.as_deref().map(Email::parse).transpose()?;
-    let name = args.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let name = args
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     let password = read_password_from_stdin()?;
     let store = Store::connect(&settings.database_url, 1)?;
     store.migrate()?;

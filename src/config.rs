@@ -236,14 +236,20 @@ impl Settings {
                 "authorization_code_ttl",
                 parsed.authorization_code_ttl.as_ref().map(toml_to_string),
             );
-            put("session_ttl", parsed.session_ttl.as_ref().map(toml_to_string));
+            put(
+                "session_ttl",
+                parsed.session_ttl.as_ref().map(toml_to_string),
+            );
             put("workers", parsed.workers.as_ref().map(toml_to_string));
             put(
                 "trusted_proxies",
                 parsed.trusted_proxies.as_ref().map(toml_to_string),
             );
             put("log_format", parsed.log_format);
-            put("jwks_max_age", parsed.jwks_max_age.as_ref().map(toml_to_string));
+            put(
+                "jwks_max_age",
+                parsed.jwks_max_age.as_ref().map(toml_to_string),
+            );
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -368,7 +374,9 @@ fn duration_ms_ok(s: &str) -> Result<Duration, String> {
 fn parse_issuer(s: &str) -> Result<String, String> {
     let url = Url::parse(s).map_err(|_| format!("expected an absolute http(s) URL, got '{s}'"))?;
     if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(format!("the issuer must be an http or https URL, got '{s}'"));
+        return Err(format!(
+            "the issuer must be an http or https URL, got '{s}'"
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
@@ -397,11 +405,11 @@ mod tests {
         let s = Settings::load_from(None, &env(&[])).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.issuer, "http://127.0.0.1:8080");
-        assert_eq!(s.endpoint("/oauth/token"), "http://127.0.0.1:8080/oauth/token");
         assert_eq!(
-            s.database_url,
-            DatabaseUrl::Sqlite("tessera.db".to_owned())
+            s.endpoint("/oauth/token"),
+            "http://127.0.0.1:8080/oauth/token"
         );
+        assert_eq!(s.database_url, DatabaseUrl::Sqlite("tessera.db".to_owned()));
         assert_eq!(s.keys_dir, PathBuf::from("keys"));
         assert_eq!(s.access_token_ttl, Duration::from_secs(300));
         assert_eq!(s.refresh_token_ttl, Duration::from_secs(86400));
@@ -417,14 +425,14 @@ mod tests {
             "access_token_ttl = 600\nrefresh_token_ttl = 1000\ntrusted_proxies = [\"10.0.0.1\"]\n",
         )
         .unwrap();
-        let s = Settings::load_from(
-            Some(&path),
-            &env(&[("TESSERA_ACCESS_TOKEN_TTL", "120")]),
-        )
-        .unwrap();
+        let s =
+            Settings::load_from(Some(&path), &env(&[("TESSERA_ACCESS_TOKEN_TTL", "120")])).unwrap();
         assert_eq!(s.access_token_ttl, Duration::from_secs(120));
         assert_eq!(s.refresh_token_ttl, Duration::from_secs(1000));
-        assert_eq!(s.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            s.trusted_proxies,
+            vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]

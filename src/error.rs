@@ -44,7 +44,10 @@ impl ResponseError for AppError {
         let (code, description) = match self {
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "dependency unavailable");
-                ("temporarily_unavailable", "The service is temporarily unavailable.")
+                (
+                    "temporarily_unavailable",
+                    "The service is temporarily unavailable.",
+                )
             }
             AppError::NotFound => ("not_found", "No such resource."),
             AppError::Internal(cause) => {

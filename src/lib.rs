@@ -10,6 +10,7 @@ pub mod config;
 pub mod discovery;
 pub mod domain;
 pub mod error;
+pub mod extract;
 pub mod routes;
 pub mod secrets;
 pub mod signing;

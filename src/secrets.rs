@@ -32,7 +32,6 @@ impl std::fmt::Debug for SecretString {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-
 fn argon2() -> Argon2<'static> {
     // OWASP's Argon2id baseline (19 MiB, 2 passes, 1 lane); the PHC string records the
     // parameters, so raising them later still verifies old hashes.

@@ -1,6 +1,6 @@
 //! Assembling a Tessera process: storage, keys, the first admin, then the HTTP server.
 //! The CLI and the tests call these same functions.
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -11,6 +11,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::discovery::Discovery;
 use crate::domain::Password;
+use crate::extract::client_ip;
 use crate::signing::{KeyDir, KeyError, Keys, spawn_reloader};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -103,19 +104,33 @@ impl Application {
             clock,
         };
         let workers = state.settings.workers;
+        let trusted: Arc<[IpAddr]> = state.settings.trusted_proxies.clone().into();
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
+            let trusted = trusted.clone();
             App::new()
                 // Path only (%U), never the query string: it can carry tokens.
-                .wrap(Logger::new("%a \"%{METHOD}xi %U\" %s %b %Dms").custom_request_replace(
-                    "METHOD",
-                    |req| req.method().to_string(),
-                ))
+                .wrap(
+                    Logger::new("%{CLIENT}xi \"%{METHOD}xi %U\" %s %b %Dms")
+                        .custom_request_replace("METHOD", |req| req.method().to_string())
+                        .custom_request_replace("CLIENT", move |req| {
+                            let forwarded = req
+                                .headers()
+                                .get("x-forwarded-for")
+                                .and_then(|v| v.to_str().ok());
+                            let peer = req.peer_addr().map(|a| a.ip());
+                            client_ip(peer, forwarded, &trusted)
+                                .map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+                        }),
+                )
                 .app_data(data.clone())
                 .configure(crate::routes::configure)
         })
         .workers(workers)
         .shutdown_timeout(30)
+        // Signals are ours (see `stop_on_signals`), registered before the server reports
+        // that it listens, so an early SIGTERM still shuts down gracefully.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
         .run();
@@ -124,6 +139,23 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Stop gracefully on SIGTERM or SIGINT: stop accepting, finish in-flight requests.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!(signal = name, "shutting down gracefully");
+            handle.stop(true).await;
+        });
+        Ok(())
     }
 
     /// Serve until SIGTERM/SIGINT, then finish in-flight requests (up to 30 s) and return.

@@ -15,9 +15,10 @@ impl RedirectUri {
             return Err(format!("redirect URI '{raw}' must not contain a fragment"));
         }
         match url.scheme() {
-            "javascript" | "data" | "file" | "vbscript" => {
-                Err(format!("redirect URI scheme '{}' is not allowed", url.scheme()))
-            }
+            "javascript" | "data" | "file" | "vbscript" => Err(format!(
+                "redirect URI scheme '{}' is not allowed",
+                url.scheme()
+            )),
             "http" | "https" if url.host_str().is_none() => {
                 Err(format!("redirect URI '{raw}' has no host"))
             }
@@ -87,10 +88,9 @@ impl Scope {
         if raw.is_empty() {
             return Err("scope must not be empty".into());
         }
-        if raw
-            .chars()
-            .all(|c| c == '!' || ('\u{23}'..='\u{5B}').contains(&c) || ('\u{5D}'..='\u{7E}').contains(&c))
-        {
+        if raw.chars().all(|c| {
+            c == '!' || ('\u{23}'..='\u{5B}').contains(&c) || ('\u{5D}'..='\u{7E}').contains(&c)
+        }) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(format!("'{raw}' is not a valid scope token"))

@@ -23,12 +23,7 @@ async fn not_found() -> Result<HttpResponse, AppError> {
 }
 
 /// A response for a body rendered once: honours `If-None-Match`, sets ETag and caching.
-fn cached_json(
-    req: &actix_web::HttpRequest,
-    body: &str,
-    etag: &str,
-    max_age: u64,
-) -> HttpResponse {
+fn cached_json(req: &actix_web::HttpRequest, body: &str, etag: &str, max_age: u64) -> HttpResponse {
     let cache_control = format!("public, max-age={max_age}");
     let matches = req
         .headers()

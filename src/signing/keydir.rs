@@ -13,10 +13,10 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, Jwk, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
     RSAKeyType, ThumbprintHash,
 };
+use rsa::RsaPrivateKey;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -285,10 +285,7 @@ impl KeyDir {
 
     /// Generate a key only if none is published (first start).
     pub fn ensure_key(&self, now: DateTime<Utc>) -> Result<Option<KeyInfo>, KeyError> {
-        let any_published = self
-            .list()?
-            .iter()
-            .any(|k| k.state != KeyState::Retired);
+        let any_published = self.list()?.iter().any(|k| k.state != KeyState::Retired);
         if any_published {
             Ok(None)
         } else {

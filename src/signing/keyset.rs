@@ -137,9 +137,10 @@ impl KeySet {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => VerifyError::Expired,
-                ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                    VerifyError::Malformed
-                }
+                ErrorKind::InvalidToken
+                | ErrorKind::Base64(_)
+                | ErrorKind::Json(_)
+                | ErrorKind::Utf8(_) => VerifyError::Malformed,
                 other => VerifyError::Invalid(format!("{other:?}")),
             }
         })
@@ -158,6 +159,9 @@ pub fn etag(body: &[u8]) -> String {
 pub struct Keys {
     dir: KeyDir,
     current: ArcSwap<KeySet>,
+    /// The fingerprint of a folder state that failed to load, so it is reported once,
+    /// not on every poll.
+    failed: std::sync::Mutex<Option<String>>,
 }
 
 impl Keys {
@@ -167,6 +171,7 @@ impl Keys {
         Ok(Self {
             dir,
             current: ArcSwap::from_pointee(set),
+            failed: std::sync::Mutex::new(None),
         })
     }
 
@@ -193,8 +198,20 @@ impl Keys {
         if fingerprint == self.current.load().fingerprint {
             return Ok(false);
         }
-        let set = Self::read(&self.dir)?;
-        self.current.store(Arc::new(set));
-        Ok(true)
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(false);
+        }
+        match Self::read(&self.dir) {
+            Ok(set) => {
+                self.current.store(Arc::new(set));
+                *failed = None;
+                Ok(true)
+            }
+            Err(e) => {
+                *failed = Some(fingerprint);
+                Err(e)
+            }
+        }
     }
 }

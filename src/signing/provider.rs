@@ -32,7 +32,9 @@ pub(crate) fn install() {
 /// Parse a PKCS#1 DER private key once and remember it for signing.
 pub(crate) fn register(pkcs1_der: &[u8]) -> Result<(), String> {
     let pair = RsaKeyPair::from_der(pkcs1_der).map_err(|e| e.to_string())?;
-    let mut map = PARSED.write().map_err(|_| "key cache poisoned".to_owned())?;
+    let mut map = PARSED
+        .write()
+        .map_err(|_| "key cache poisoned".to_owned())?;
     map.insert(pkcs1_der.to_vec(), Arc::new(pair));
     Ok(())
 }

@@ -8,16 +8,18 @@ use super::Keys;
 
 /// Spawn the reload loop on the current runtime. It lives as long as the runtime.
 pub fn spawn_reloader(keys: Arc<Keys>, interval: Duration) {
+    // Registered before returning, so a SIGHUP sent once the server is up is never missed
+    // (nor, with no handler yet, fatal).
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; relying on polling");
+            None
+        }
+    };
     actix_web::rt::spawn(async move {
-        let mut hangup =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGHUP; relying on polling");
-                    None
-                }
-            };
-        let mut tick = tokio::time::interval(interval);
+        // The first check comes one interval after start: the set was just loaded.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let reason = tokio::select! {
@@ -30,7 +32,8 @@ pub fn spawn_reloader(keys: Arc<Keys>, interval: Duration) {
                 } => "SIGHUP",
             };
             let keys = keys.clone();
-            let result = actix_web::rt::task::spawn_blocking(move || keys.reload_if_changed()).await;
+            let result =
+                actix_web::rt::task::spawn_blocking(move || keys.reload_if_changed()).await;
             match result {
                 Ok(Ok(true)) => {
                     tracing::info!(trigger = reason, "signing keys reloaded");

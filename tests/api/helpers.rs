@@ -1,0 +1,260 @@
+//! Test harness: each test gets its own server on a random loopback port, its own database
+//! (a fresh SQLite file, or a fresh PostgreSQL database when TESSERA_TEST_POSTGRES_URL is
+//! set) and its own keys folder.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use tempfile::TempDir;
+use tessera::clock::{SharedClock, SystemClock};
+use tessera::config::Settings;
+use tessera::signing::{KeyDir, Keys};
+use tessera::startup::{self, Application};
+use tessera::store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub enum TestDb {
+    Sqlite {
+        path: PathBuf,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    /// A new empty database, or `None` when PostgreSQL is asked for but not configured
+    /// (outside CI only: CI must test both backends).
+    pub fn create(backend: Backend, dir: &Path) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => Some(TestDb::Sqlite {
+                path: dir.join("tessera.db"),
+            }),
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "CI must set TESSERA_TEST_POSTGRES_URL so PostgreSQL is tested"
+                    );
+                    eprintln!("TESSERA_TEST_POSTGRES_URL not set: skipping the PostgreSQL run");
+                    return None;
+                };
+                let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&admin_url)
+                    .expect("connect to TESSERA_TEST_POSTGRES_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("postgres url");
+                url.set_path(&name);
+                Some(TestDb::Postgres {
+                    admin_url,
+                    name,
+                    url: url.to_string(),
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite { path } => format!("sqlite://{}", path.display()),
+            TestDb::Postgres { url, .. } => url.clone(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn);
+        }
+    }
+}
+
+/// One RSA key generated per test process and copied into each test's keys folder:
+/// generating a key per test would dominate the run time.
+pub fn seed_keys(into: &Path) {
+    static SEED: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
+    let (_dir, file) = SEED.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let info = KeyDir::new(dir.path())
+            .generate(chrono::Utc::now())
+            .expect("generate seed key");
+        (dir, info.path)
+    });
+    std::fs::create_dir_all(into).expect("keys dir");
+    let target = into.join(file.file_name().expect("key file name"));
+    std::fs::copy(file, &target).expect("copy seed key");
+}
+
+/// The environment a test server (or CLI run) is configured by.
+pub fn test_env(db: &TestDb, keys_dir: &Path) -> HashMap<String, String> {
+    HashMap::from([
+        ("TESSERA_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("TESSERA_DATABASE_URL".to_owned(), db.url()),
+        (
+            "TESSERA_KEYS_DIR".to_owned(),
+            keys_dir.display().to_string(),
+        ),
+        ("TESSERA_WORKERS".to_owned(), "1".to_owned()),
+        ("TESSERA_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
+        ("TESSERA_KEYS_RELOAD_INTERVAL".to_owned(), "0.05".to_owned()),
+    ])
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub dir: TempDir,
+    pub keys_dir: PathBuf,
+    pub env: HashMap<String, String>,
+    pub settings: Settings,
+    pub store: Store,
+    pub keys: Arc<Keys>,
+    pub http: reqwest::Client,
+    // Dropped last: the server's connections must close before the database is dropped.
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GET `path` and parse the JSON body (asserting 200).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let res = self.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// Run the `tessera` binary against this app's database and keys folder.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        run_cli(&self.env, args, stdin, self.dir.path())
+    }
+}
+
+/// Start a server with default settings on `backend`; `None` if the backend is not available.
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, &[]).await
+}
+
+/// Start a server with extra `TESSERA_*` settings.
+pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDb::create(backend, dir.path())?;
+    let keys_dir = dir.path().join("keys");
+    seed_keys(&keys_dir);
+    let mut env = test_env(&db, &keys_dir);
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let settings = Settings::load_from(None, &env).expect("test settings");
+    let clock: SharedClock = Arc::new(SystemClock);
+    let prepared = {
+        let settings = settings.clone();
+        let clock = clock.clone();
+        actix_web::rt::task::spawn_blocking(move || startup::prepare(&settings, &clock, None))
+            .await
+            .expect("prepare task")
+            .expect("prepare")
+    };
+    let store = prepared.store.clone();
+    let keys = prepared.keys.clone();
+    let app = Application::start(settings.clone(), prepared, clock).expect("start");
+    let base = format!("http://{}", app.addr());
+    actix_web::rt::spawn(app.run_until_stopped());
+    Some(TestApp {
+        base,
+        dir,
+        keys_dir,
+        env,
+        settings,
+        store,
+        keys,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+        _db: db,
+    })
+}
+
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run the real binary with exactly `env` (plus PATH), in `cwd`.
+pub fn run_cli(
+    env: &HashMap<String, String>,
+    args: &[&str],
+    stdin: Option<&str>,
+    cwd: &Path,
+) -> CliOutput {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.args(args)
+        .env_clear()
+        .envs(env)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn tessera");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("wait tessera");
+    CliOutput {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Define a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[actix_web::test]
+            async fn sqlite() {
+                let app = $crate::helpers::spawn($crate::helpers::Backend::Sqlite)
+                    .await
+                    .expect("sqlite is always available");
+                ($body)(app).await;
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn($crate::helpers::Backend::Postgres).await
+                {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,217 @@
+//! The real binary as a new user runs it: first start in an empty folder, then shutdown.
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        let vars: HashMap<&str, &str> = env.iter().copied().collect();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TESSERA_LISTEN", "127.0.0.1:0")
+            .env("TESSERA_WORKERS", "1")
+            .envs(vars)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Server {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait for the "listening on" line and return the base URL it names.
+    fn wait_listening(&mut self) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no 'listening on' line; saw {:#?}", self.seen));
+            self.seen.push(line.clone());
+            if let Some(rest) = line.split("tessera listening on ").nth(1) {
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+    }
+
+    fn stop(mut self) -> (i32, Vec<String>) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        (status.code().unwrap_or(-1), self.seen)
+    }
+}
+
+/// The `admin` user in the default SQLite database of `dir`.
+fn admin_row(dir: &std::path::Path) -> tessera::store::users::UserRow {
+    let url = tessera::config::DatabaseUrl::Sqlite(dir.join("tessera.db").display().to_string());
+    let store = tessera::store::Store::connect(&url, 1).unwrap();
+    let mut conn = store.conn().unwrap();
+    tessera::store::users::by_username(&mut conn, "admin")
+        .unwrap()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn first_start_creates_database_key_and_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let base = server.wait_listening();
+    let http = reqwest::Client::new();
+
+    let health: Value = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["database"], "sqlite");
+
+    // The default database and keys folder, in the working directory.
+    assert!(dir.path().join("tessera.db").exists());
+    let keys: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+        .collect();
+    assert_eq!(keys.len(), 1);
+    let mode = std::fs::metadata(&keys[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "private key must be 0600");
+    let pem = std::fs::read_to_string(&keys[0]).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+
+    let (code, lines) = server.stop();
+    assert_eq!(code, 0, "graceful shutdown exits 0: {lines:#?}");
+    let password_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("password: "))
+        .unwrap_or_else(|| panic!("admin password not printed: {lines:#?}"));
+    let password = password_line.trim().strip_prefix("password: ").unwrap();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("tessera listening on"))
+            .count(),
+        1,
+        "one line says where it listens"
+    );
+
+    // The printed password is the admin's.
+    let admin = admin_row(dir.path());
+    assert!(admin.is_admin);
+    assert!(tessera::secrets::verify_secret(
+        &tessera::secrets::SecretString::new(password),
+        &admin.password_hash
+    ));
+
+    // A second start reuses the key and prints no password.
+    let mut server = Server::start(dir.path(), &[]);
+    server.wait_listening();
+    let (code, lines) = server.stop();
+    assert_eq!(code, 0);
+    assert!(
+        !lines.iter().any(|l| l.contains("password: ")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("keys"))
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "pem"))
+            .count(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn admin_password_can_be_supplied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            ("TESSERA_ADMIN_PASSWORD", "chosen-by-operator"),
+            ("TESSERA_LOG_FORMAT", "json"),
+        ],
+    );
+    server.wait_listening();
+    let (code, lines) = server.stop();
+    assert_eq!(code, 0);
+    assert!(!lines.iter().any(|l| l.contains("chosen-by-operator")));
+    // JSON logs: every log line parses.
+    let json_lines: Vec<_> = lines.iter().filter(|l| l.starts_with('{')).collect();
+    assert!(!json_lines.is_empty());
+    for l in json_lines {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert!(v["level"].is_string(), "{l}");
+    }
+    let admin = admin_row(dir.path());
+    assert!(tessera::secrets::verify_secret(
+        &tessera::secrets::SecretString::new("chosen-by-operator"),
+        &admin.password_hash
+    ));
+}
+
+#[actix_web::test]
+async fn an_unreachable_database_is_a_one_line_error() {
+    // PostgreSQL on a port where nothing listens: startup fails with a clear message.
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::helpers::run_cli(
+        &HashMap::from([(
+            "TESSERA_DATABASE_URL".to_owned(),
+            "postgres://postgres@127.0.0.1:1/none".to_owned(),
+        )]),
+        &["migrate"],
+        None,
+        dir.path(),
+    );
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.trim().starts_with("error: database"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+}
