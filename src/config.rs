@@ -101,9 +101,18 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     pub log_format: LogFormat,
     pub jwks_max_age: Duration,
+    /// The `aud` of access tokens; defaults to the issuer.
+    pub access_token_audience: Option<String>,
 }
 
 impl Settings {
+    /// The audience access tokens are issued for.
+    pub fn audience(&self) -> &str {
+        self.access_token_audience
+            .as_deref()
+            .unwrap_or(&self.issuer)
+    }
+
     /// An absolute URL under the issuer, e.g. `endpoint("/oauth/token")`.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer.trim_end_matches('/'), path)
@@ -133,6 +142,7 @@ struct FileSettings {
     trusted_proxies: Option<toml::Value>,
     log_format: Option<String>,
     jwks_max_age: Option<toml::Value>,
+    access_token_audience: Option<String>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -151,6 +161,7 @@ pub const SETTINGS: &[&str] = &[
     "trusted_proxies",
     "log_format",
     "jwks_max_age",
+    "access_token_audience",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -250,6 +261,7 @@ impl Settings {
                 "jwks_max_age",
                 parsed.jwks_max_age.as_ref().map(toml_to_string),
             );
+            put("access_token_audience", parsed.access_token_audience);
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -321,7 +333,13 @@ impl Settings {
             "json" => Ok(LogFormat::Json),
             other => Err(format!("expected 'text' or 'json', got '{other}'")),
         })?;
+        let access_token_audience = match raw.get("access_token_audience") {
+            Some(("", origin)) => return Err(invalid(origin, "must not be empty")),
+            Some((v, _)) => Some(v.to_owned()),
+            None => None,
+        };
         Ok(Settings {
+            access_token_audience,
             listen,
             issuer,
             database_url,

@@ -98,6 +98,7 @@ impl Application {
         spawn_reloader(prepared.keys.clone(), settings.keys_reload_interval);
         let state = AppState {
             discovery: Arc::new(Discovery::render(&settings)),
+            secrets: Arc::default(),
             settings: Arc::new(settings),
             store: prepared.store,
             keys: prepared.keys,

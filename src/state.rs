@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::discovery::Discovery;
+use crate::oauth::context::SecretCache;
 use crate::signing::Keys;
 use crate::store::Store;
 
@@ -15,4 +16,5 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub clock: SharedClock,
     pub discovery: Arc<Discovery>,
+    pub secrets: Arc<SecretCache>,
 }

@@ -1,21 +1,44 @@
 //! The route table: every path Tessera serves is registered here and nowhere else.
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, web as aweb};
 
 use crate::error::AppError;
 
+mod assets;
+mod authorize;
 mod discovery;
 mod health;
+mod introspect;
 mod jwks;
+mod login;
+mod logout;
+mod session;
+mod token;
+mod userinfo;
+mod web;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.route(
         "/.well-known/openid-configuration",
-        web::get().to(discovery::openid_configuration),
+        aweb::get().to(discovery::openid_configuration),
     )
-    .route("/.well-known/jwks.json", web::get().to(jwks::jwks))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
-    .default_service(web::to(not_found));
+    .route("/.well-known/jwks.json", aweb::get().to(jwks::jwks))
+    .route("/oauth/authorize", aweb::get().to(authorize::get))
+    .route("/oauth/authorize", aweb::post().to(authorize::post))
+    .route("/oauth/token", aweb::post().to(token::post))
+    .route("/oauth/userinfo", aweb::get().to(userinfo::get))
+    .route("/oauth/userinfo", aweb::post().to(userinfo::post))
+    .route("/oauth/introspect", aweb::post().to(introspect::introspect))
+    .route("/oauth/revoke", aweb::post().to(introspect::revoke))
+    .route("/oauth/logout", aweb::get().to(logout::rp_get))
+    .route("/oauth/logout", aweb::post().to(logout::rp_post))
+    .route("/login", aweb::get().to(login::get))
+    .route("/login", aweb::post().to(login::post))
+    .route("/logout", aweb::get().to(logout::get))
+    .route("/logout", aweb::post().to(logout::post))
+    .route("/static/tessera.css", aweb::get().to(assets::css))
+    .route("/healthz", aweb::get().to(health::healthz))
+    .route("/readyz", aweb::get().to(health::readyz))
+    .default_service(aweb::to(not_found));
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {

@@ -9,7 +9,12 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::config::DatabaseUrl;
 
 pub mod clients;
+pub mod codes;
+pub mod consents;
+pub mod grants;
+pub mod refresh_tokens;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -124,6 +129,22 @@ impl Store {
         actix_web::rt::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
             f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Blocking(e.to_string()))?
+    }
+
+    /// Run `f` on the blocking pool with a connection it owns for the whole call (the
+    /// OAuth flows share one connection between their steps).
+    pub async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(PooledConn) -> T + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
+            Ok(f(conn))
         })
         .await
         .map_err(|e| StoreError::Blocking(e.to_string()))?

@@ -68,3 +68,26 @@ pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<Use
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(users::table.count().get_result(conn)?)
 }
+
+pub fn by_id(conn: &mut DbConnection, id: i64) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn by_subject(conn: &mut DbConnection, subject: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .filter(users::subject.eq(subject))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn touch_login(conn: &mut DbConnection, id: i64, now: i64) -> Result<(), StoreError> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}

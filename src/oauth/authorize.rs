@@ -1,0 +1,482 @@
+//! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2): validate the client and
+//! redirect URI before anything else, then let oxide-auth's flow run with Tessera's
+//! solicitor deciding about login and consent.
+use std::sync::Arc;
+
+use oxide_auth::endpoint::{AuthorizationFlow, OwnerConsent, OwnerSolicitor, Solicitation};
+use oxide_auth::frontends::simple::endpoint::{Error as FlowError, Generic, Vacant};
+use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
+use url::Url;
+
+use super::authorizer::CodeStore;
+use super::context::{AuthzFacts, Ctx, SecretCache, Shared};
+use super::issuer::TokenIssuer;
+use super::registrar::DbRegistrar;
+use super::web::{FlowRequest, FlowResponse, Interaction};
+use crate::config::Settings;
+use crate::signing::KeySet;
+use crate::store::clients::ClientRow;
+use crate::store::sessions::SessionRow;
+use crate::store::users::UserRow;
+use crate::store::{PooledConn, consents};
+
+/// A signed-in user, as the session cookie showed.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: SessionRow,
+    pub user: UserRow,
+    pub session_key: String,
+}
+
+/// The user's answer on the consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug)]
+pub struct AuthorizeRequest {
+    /// All parameters, from the query (GET) or the form (POST), consent fields removed.
+    pub params: Vec<(String, String)>,
+    pub signed_in: Option<SignedIn>,
+    /// Present when this is the consent form coming back (its CSRF token already checked).
+    pub decision: Option<Decision>,
+}
+
+/// What the route should do.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A readable error page; never a redirect to an unverified URI.
+    ErrorPage {
+        status: u16,
+        title: String,
+        message: String,
+    },
+    /// Send the browser to the client: by 302, or with `form_post` by an auto-submitted form.
+    Redirect {
+        url: Url,
+        form_post: Option<FormPost>,
+    },
+    Login(LoginPage),
+    Consent(ConsentPage),
+}
+
+#[derive(Debug)]
+pub struct FormPost {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct LoginPage {
+    pub client_name: String,
+    pub login_hint: Option<String>,
+    /// Where to come back to after signing in: this authorization request.
+    pub return_to: String,
+}
+
+#[derive(Debug)]
+pub struct ConsentPage {
+    pub client_name: String,
+    pub username: String,
+    pub display_name: String,
+    pub scopes: Vec<String>,
+    pub params: Vec<(String, String)>,
+    pub csrf_token: String,
+}
+
+pub struct AuthorizeDeps {
+    pub conn: PooledConn,
+    pub now: i64,
+    pub settings: Arc<Settings>,
+    pub keys: Arc<KeySet>,
+    pub secrets: Arc<SecretCache>,
+}
+
+fn error_page(status: u16, title: &str, message: impl Into<String>) -> Outcome {
+    Outcome::ErrorPage {
+        status,
+        title: title.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Parameters that must not repeat; `None` if absent or empty, `Err` if repeated.
+fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
+    let mut it = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
+    let first = it.next();
+    if it.next().is_some() {
+        return Err(format!("The parameter {name} is repeated."));
+    }
+    Ok(first.filter(|v| !v.is_empty()))
+}
+
+/// The verified target for errors and codes: the client and its exactly-registered URI.
+struct Target<'a> {
+    redirect_uri: &'a str,
+    state: Option<&'a str>,
+    form_post: bool,
+    issuer: &'a str,
+}
+
+impl Target<'_> {
+    fn deliver(&self, mut url: Url) -> Outcome {
+        // RFC 9207: name the issuer in the response, against mix-up attacks.
+        url.query_pairs_mut().append_pair("iss", self.issuer);
+        if !self.form_post {
+            return Outcome::Redirect {
+                url,
+                form_post: None,
+            };
+        }
+        let base: Vec<(String, String)> = Url::parse(self.redirect_uri)
+            .map(|u| u.query_pairs().into_owned().collect())
+            .unwrap_or_default();
+        let fields = url
+            .query_pairs()
+            .into_owned()
+            .filter(|pair| !base.contains(pair))
+            .collect();
+        Outcome::Redirect {
+            form_post: Some(FormPost {
+                action: self.redirect_uri.to_owned(),
+                fields,
+            }),
+            url,
+        }
+    }
+
+    fn error(&self, code: &str, description: &str) -> Outcome {
+        let Ok(mut url) = Url::parse(self.redirect_uri) else {
+            return error_page(
+                400,
+                "Invalid redirect URI",
+                "The client's redirect URI is not a valid URL.",
+            );
+        };
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("error", code)
+                .append_pair("error_description", description);
+            if let Some(state) = self.state {
+                q.append_pair("state", state);
+            }
+        }
+        self.deliver(url)
+    }
+}
+
+pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
+    let p = &req.params;
+    let (client_id, redirect_uri) = match (single(p, "client_id"), single(p, "redirect_uri")) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(m), _) | (_, Err(m)) => return error_page(400, "Invalid request", m),
+    };
+    let Some(client_id) = client_id else {
+        return error_page(
+            400,
+            "Invalid request",
+            "The request does not say which application is asking (client_id is missing).",
+        );
+    };
+    let settings = deps.settings.clone();
+    let ctx = Ctx::new(deps.conn, deps.now, deps.settings, deps.keys, deps.secrets);
+    let client = match ctx.borrow_mut().client(client_id) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return error_page(
+                400,
+                "Unknown application",
+                "No application is registered with this client_id.",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: client lookup failed");
+            return error_page(
+                503,
+                "Temporarily unavailable",
+                "Please try again in a moment.",
+            );
+        }
+    };
+    let registered: Vec<&str> = client
+        .redirect_uris
+        .split(' ')
+        .filter(|u| !u.is_empty())
+        .collect();
+    let redirect_uri = match redirect_uri {
+        Some(uri) if registered.contains(&uri) => uri.to_owned(),
+        Some(_) => {
+            return error_page(
+                400,
+                "Redirect URI not registered",
+                "The redirect_uri does not exactly match one registered for this application, so Tessera will not send you there.",
+            );
+        }
+        None if registered.len() == 1 => registered[0].to_owned(),
+        None => return error_page(400, "Invalid request", "redirect_uri is required."),
+    };
+    // From here on errors go back to the client, whose redirect URI is verified.
+    let state = single(p, "state").ok().flatten();
+    let response_mode = single(p, "response_mode").ok().flatten();
+    let target = Target {
+        redirect_uri: &redirect_uri,
+        state,
+        form_post: response_mode == Some("form_post"),
+        issuer: &settings.issuer,
+    };
+    if let Some(bad) = [
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "prompt",
+        "max_age",
+        "code_challenge",
+        "code_challenge_method",
+        "response_mode",
+    ]
+    .iter()
+    .find(|name| single(p, name).is_err())
+    {
+        return target.error("invalid_request", &format!("{bad} is repeated"));
+    }
+    if !matches!(response_mode, None | Some("query") | Some("form_post")) {
+        return target.error(
+            "invalid_request",
+            "response_mode must be query or form_post",
+        );
+    }
+    if single(p, "request").ok().flatten().is_some() {
+        return target.error("request_not_supported", "request objects are not supported");
+    }
+    if single(p, "request_uri").ok().flatten().is_some() {
+        return target.error("request_uri_not_supported", "request_uri is not supported");
+    }
+    let prompt: Vec<&str> = single(p, "prompt")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if prompt.contains(&"none") && prompt.len() > 1 {
+        return target.error(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
+    let max_age = match single(p, "max_age").ok().flatten().map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => Some(n),
+        Some(_) => {
+            return target.error("invalid_request", "max_age must be a non-negative integer");
+        }
+    };
+    if client.is_public && single(p, "code_challenge").ok().flatten().is_none() {
+        return target.error(
+            "invalid_request",
+            "public clients must use PKCE (code_challenge with S256)",
+        );
+    }
+    if single(p, "code_challenge").ok().flatten().is_some()
+        && single(p, "code_challenge_method").ok().flatten() != Some("S256")
+    {
+        return target.error("invalid_request", "code_challenge_method must be S256");
+    }
+
+    let signed_in = req.signed_in.filter(|s| s.user.is_active);
+    let now = ctx.borrow().now;
+    let too_old = |s: &SignedIn| max_age.is_some_and(|m| now - s.session.auth_time > m);
+    let must_login = signed_in.as_ref().is_none_or(too_old)
+        || (prompt.contains(&"login") && req.decision.is_none());
+    if must_login {
+        if prompt.contains(&"none") {
+            return target.error("login_required", "the user is not signed in");
+        }
+        return Outcome::Login(LoginPage {
+            client_name: client.name.clone(),
+            login_hint: single(p, "login_hint").ok().flatten().map(str::to_owned),
+            return_to: return_to(p),
+        });
+    }
+    let Some(signed_in) = signed_in else {
+        return error_page(500, "Something went wrong", "Please try again.");
+    };
+
+    ctx.borrow_mut().authz = Some(AuthzFacts {
+        user_id: signed_in.user.id,
+        auth_time: signed_in.session.auth_time,
+        redirect_uri: redirect_uri.clone(),
+        nonce: single(p, "nonce").ok().flatten().map(str::to_owned),
+        claims_request: single(p, "claims").ok().flatten().map(str::to_owned),
+        session_id: Some(signed_in.session.id_hash.clone()),
+    });
+    let solicitor = Solicitor {
+        ctx: ctx.clone(),
+        user: signed_in.user.clone(),
+        decision: req.decision,
+        force_consent: prompt.contains(&"consent"),
+        prompt_none: prompt.contains(&"none"),
+    };
+    let mut addons = AddonList::new();
+    addons.push_code(if client.is_public {
+        Pkce::required()
+    } else {
+        Pkce::optional()
+    });
+    let endpoint = Extended::extend_with(
+        Generic {
+            registrar: DbRegistrar(ctx.clone()),
+            authorizer: CodeStore(ctx.clone()),
+            issuer: TokenIssuer(ctx.clone()),
+            solicitor,
+            scopes: Vacant,
+            response: Vacant,
+        },
+        addons,
+    );
+    let mut request = FlowRequest {
+        query: FlowRequest::params(p.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        body: None,
+        authorization: None,
+    };
+    // oxide-auth binds the redirect URI from the query; a request that left it out (one
+    // registered URI) gets the bound one filled in.
+    if single(p, "redirect_uri").ok().flatten().is_none() {
+        request
+            .query
+            .insert_or_poison("redirect_uri".into(), redirect_uri.clone().into());
+    }
+    let result = AuthorizationFlow::prepare(endpoint).and_then(|mut flow| flow.execute(request));
+    match result {
+        Ok(resp) => match resp.interaction {
+            Some(Interaction::Consent) => consent_page(&client, &signed_in, p),
+            Some(Interaction::Error(code)) => {
+                target.error(code, "the user must interact with Tessera")
+            }
+            Some(Interaction::Login) => Outcome::Login(LoginPage {
+                client_name: client.name.clone(),
+                login_hint: None,
+                return_to: return_to(p),
+            }),
+            None => match resp.location {
+                Some(url) => target.deliver(url),
+                None => error_page(500, "Something went wrong", "Please try again."),
+            },
+        },
+        Err(FlowError::OAuth(oxide_auth::endpoint::OAuthError::DenySilently)) => error_page(
+            400,
+            "Invalid request",
+            "The authorization request is not valid for this application.",
+        ),
+        Err(e) => {
+            let fault = ctx.borrow().fault.clone();
+            tracing::error!(error = ?e, fault = ?fault, "authorize flow failed");
+            error_page(500, "Something went wrong", "Please try again in a moment.")
+        }
+    }
+}
+
+/// The authorization request to come back to after login, without the parts that forced
+/// the login (or it would force it again).
+fn return_to(params: &[(String, String)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        if k != "prompt" && k != "max_age" {
+            q.append_pair(k, v);
+        }
+    }
+    format!("/oauth/authorize?{}", q.finish())
+}
+
+fn consent_page(client: &ClientRow, signed_in: &SignedIn, params: &[(String, String)]) -> Outcome {
+    let scopes = single(params, "scope")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Outcome::Consent(ConsentPage {
+        client_name: client.name.clone(),
+        username: signed_in.user.username.clone(),
+        display_name: signed_in
+            .user
+            .name
+            .clone()
+            .unwrap_or_else(|| signed_in.user.username.clone()),
+        scopes,
+        params: params
+            .iter()
+            .filter(|(k, _)| k != "prompt")
+            .cloned()
+            .collect(),
+        csrf_token: signed_in.session.csrf_token.clone(),
+    })
+}
+
+struct Solicitor {
+    ctx: Shared,
+    user: UserRow,
+    decision: Option<Decision>,
+    force_consent: bool,
+    prompt_none: bool,
+}
+
+impl OwnerSolicitor<FlowRequest> for Solicitor {
+    fn check_consent(
+        &mut self,
+        _: &mut FlowRequest,
+        s: Solicitation,
+    ) -> OwnerConsent<FlowResponse> {
+        let requested = s.pre_grant().scope.clone();
+        let client_id = s.pre_grant().client_id.clone();
+        let mut ctx = self.ctx.borrow_mut();
+        let now = ctx.now;
+        let stored = match consents::scope_of(&mut ctx.conn, self.user.id, &client_id) {
+            Ok(s) => s.unwrap_or_default(),
+            Err(e) => {
+                ctx.fail(e);
+                return OwnerConsent::Error(super::web::WebError::NoBody);
+            }
+        };
+        let owner = self.user.id.to_string();
+        match self.decision {
+            Some(Decision::Allow) => {
+                let mut union: Vec<&str> = stored.split(' ').filter(|s| !s.is_empty()).collect();
+                for s in requested.iter() {
+                    if !union.contains(&s) {
+                        union.push(s);
+                    }
+                }
+                let union = union.join(" ");
+                if let Err(e) =
+                    consents::upsert(&mut ctx.conn, self.user.id, &client_id, &union, now)
+                {
+                    ctx.fail(e);
+                    return OwnerConsent::Error(super::web::WebError::NoBody);
+                }
+                OwnerConsent::Authorized(owner)
+            }
+            Some(Decision::Deny) => OwnerConsent::Denied,
+            None => {
+                let covered = requested.iter().all(|s| stored.split(' ').any(|g| g == s));
+                if covered && !self.force_consent {
+                    OwnerConsent::Authorized(owner)
+                } else if self.prompt_none {
+                    OwnerConsent::InProgress(FlowResponse::interaction(Interaction::Error(
+                        "consent_required",
+                    )))
+                } else {
+                    OwnerConsent::InProgress(FlowResponse::interaction(Interaction::Consent))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The OAuth 2 / OpenID Connect protocol. oxide-auth runs the flows; Tessera supplies its
+//! primitives (registrar, authorizer, issuer, solicitor) over the store, and adds what
+//! oxide-auth does not know: ID tokens, nonce, prompt/max_age, form_post, refresh
+//! families, userinfo, introspection, revocation and logout.
+pub mod access;
+pub mod authorize;
+mod authorizer;
+pub mod claims;
+pub mod client_auth;
+pub mod context;
+pub mod introspect;
+mod issuer;
+pub mod logout;
+mod registrar;
+pub mod token;
+pub mod tokens;
+pub mod userinfo;
+pub mod web;

@@ -1,0 +1,41 @@
+//! The UserInfo endpoint (OIDC Core §5.3).
+use serde_json::Value;
+
+use super::{access, claims};
+use crate::config::Settings;
+use crate::error::OAuthError;
+use crate::signing::KeySet;
+use crate::store::{DbConnection, users};
+
+pub fn userinfo(
+    conn: &mut DbConnection,
+    keys: &KeySet,
+    settings: &Settings,
+    token: &str,
+) -> Result<Value, OAuthError> {
+    let invalid = |why: &str| OAuthError::InvalidToken(why.to_owned());
+    let claims = access::verify(keys, settings, token).map_err(|e| {
+        tracing::debug!(error = %e, "userinfo: token refused");
+        invalid("the access token is invalid or expired")
+    })?;
+    if access::is_revoked(conn, &claims)? {
+        return Err(invalid("the access token was revoked"));
+    }
+    if !claims.scope.split(' ').any(|s| s == "openid") {
+        return Err(OAuthError::InsufficientScope(
+            "the access token lacks the openid scope".into(),
+        ));
+    }
+    let Some(user_id) = claims.user_id else {
+        return Err(OAuthError::InsufficientScope(
+            "the access token has no user".into(),
+        ));
+    };
+    let user = match users::by_id(conn, user_id)? {
+        Some(u) if u.is_active && u.subject == claims.sub => u,
+        _ => return Err(invalid("the user is no longer active")),
+    };
+    let mut out = claims::user_claims(&user, &claims.scope, &[]);
+    out.insert("sub".into(), user.subject.into());
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,135 @@
+//! `GET|POST /oauth/authorize`: the authorization endpoint and its consent form.
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::web::{csrf_ok, field, form_pairs, query_pairs};
+use crate::oauth::authorize::{self, AuthorizeDeps, AuthorizeRequest, Decision, Outcome};
+use crate::state::AppState;
+use crate::views;
+
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    handle(&req, &state, query_pairs(&req)).await
+}
+
+/// OIDC allows the request itself by POST (form-encoded); the consent form also comes
+/// back here, recognisable by its `decision` and `csrf_token` fields.
+pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let mut params = form_pairs(&body);
+    if params.is_empty() {
+        params = query_pairs(&req);
+    }
+    handle(&req, &state, params).await
+}
+
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    mut params: Vec<(String, String)>,
+) -> HttpResponse {
+    let signed_in = super::session::current(req, state).await;
+    let decision = match field(&params, "decision") {
+        Some("allow") => Some(Decision::Allow),
+        Some("deny") => Some(Decision::Deny),
+        _ => None,
+    };
+    if decision.is_some() {
+        let expected = signed_in
+            .as_ref()
+            .map(|s| s.session.csrf_token.as_str())
+            .unwrap_or("");
+        if !csrf_ok(expected, field(&params, "csrf_token")) {
+            return views::error_page(
+                StatusCode::BAD_REQUEST,
+                "This form has expired",
+                "Go back to the application and start signing in again.",
+            );
+        }
+    }
+    params.retain(|(k, _)| k != "decision" && k != "csrf_token");
+    let request = AuthorizeRequest {
+        params,
+        signed_in,
+        decision,
+    };
+    let settings = state.settings.clone();
+    let keys = state.keys.current();
+    let secrets = state.secrets.clone();
+    let now = state.clock.unix();
+    let outcome = state
+        .store
+        .with_conn(move |conn| {
+            authorize::authorize(
+                AuthorizeDeps {
+                    conn,
+                    now,
+                    settings,
+                    keys,
+                    secrets,
+                },
+                request,
+            )
+        })
+        .await;
+    match outcome {
+        Ok(outcome) => respond(state, outcome),
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: storage unavailable");
+            views::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Please try again in a moment.",
+            )
+        }
+    }
+}
+
+fn respond(state: &AppState, outcome: Outcome) -> HttpResponse {
+    match outcome {
+        Outcome::ErrorPage {
+            status,
+            title,
+            message,
+        } => views::error_page(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &title,
+            &message,
+        ),
+        Outcome::Redirect {
+            form_post: Some(post),
+            ..
+        } => views::form_post_page(&post.action, &post.fields),
+        Outcome::Redirect {
+            url,
+            form_post: None,
+        } => HttpResponse::Found()
+            .insert_header(("Location", url.to_string()))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish(),
+        Outcome::Login(page) => super::login::login_page(
+            state,
+            StatusCode::OK,
+            Some(&page.client_name),
+            page.login_hint.as_deref().unwrap_or(""),
+            &page.return_to,
+            None,
+        ),
+        Outcome::Consent(page) => {
+            let scopes = page
+                .scopes
+                .iter()
+                .map(|s| (s.as_str(), views::describe_scope(s)))
+                .collect();
+            views::page(
+                StatusCode::OK,
+                &views::Consent {
+                    client_name: &page.client_name,
+                    display_name: &page.display_name,
+                    username: &page.username,
+                    scopes,
+                    params: &page.params,
+                    csrf_token: &page.csrf_token,
+                },
+            )
+        }
+    }
+}

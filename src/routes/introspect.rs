@@ -1,0 +1,82 @@
+//! `POST /oauth/introspect` (RFC 7662) and `POST /oauth/revoke` (RFC 7009).
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::web::{field, form_pairs};
+use crate::error::OAuthError;
+use crate::oauth::client_auth;
+use crate::oauth::introspect;
+use crate::state::AppState;
+
+/// The form, the authenticated client's credentials and the `token` field.
+fn parse(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(Option<client_auth::Presented>, String), OAuthError> {
+    let form = form_pairs(body);
+    let presented = client_auth::presented(
+        req.headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        field(&form, "client_id"),
+        field(&form, "client_secret"),
+    )?;
+    let token = field(&form, "token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?
+        .to_owned();
+    Ok((presented, token))
+}
+
+pub async fn introspect(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let (presented, token) = parse(&req, &body)?;
+    let (keys, settings, cache, now) = (
+        state.keys.current(),
+        state.settings.clone(),
+        state.secrets.clone(),
+        state.clock.unix(),
+    );
+    let answer = state
+        .store
+        .run(move |conn| {
+            Ok(
+                introspect::authenticate(conn, &cache, presented).and_then(|client| {
+                    introspect::introspect(conn, &keys, &settings, &client, &token, now)
+                }),
+            )
+        })
+        .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(answer))
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let (presented, token) = parse(&req, &body)?;
+    let (keys, settings, cache, now) = (
+        state.keys.current(),
+        state.settings.clone(),
+        state.secrets.clone(),
+        state.clock.unix(),
+    );
+    state
+        .store
+        .run(move |conn| {
+            Ok(
+                introspect::authenticate(conn, &cache, presented).and_then(|client| {
+                    introspect::revoke(conn, &keys, &settings, &client, &token, now)
+                }),
+            )
+        })
+        .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}

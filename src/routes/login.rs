@@ -1,0 +1,137 @@
+//! `/login`: the user's own sign-in at Tessera, also reached from the authorization flow.
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs, safe_return_to};
+use crate::secrets::{self, SecretString};
+use crate::sessions::{self, COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
+use crate::state::AppState;
+use crate::views;
+
+/// The login page with a fresh double-submit CSRF cookie.
+pub fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    client_name: Option<&str>,
+    username: &str,
+    return_to: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let token = secrets::random_token(24);
+    let mut res = views::page(
+        status,
+        &views::Login {
+            client_name,
+            error,
+            csrf_token: &token,
+            return_to,
+            username,
+        },
+    );
+    let _ = res.add_cookie(&cookie(&state.settings, LOGIN_CSRF_COOKIE, token, 3600));
+    res
+}
+
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query = super::web::query_pairs(&req);
+    let return_to = safe_return_to(field(&query, "return_to")).unwrap_or_default();
+    if let Some(signed_in) = super::session::current(&req, &state).await {
+        if !return_to.is_empty() {
+            return HttpResponse::SeeOther()
+                .insert_header(("Location", return_to))
+                .finish();
+        }
+        let display = signed_in
+            .user
+            .name
+            .clone()
+            .unwrap_or_else(|| signed_in.user.username.clone());
+        return views::page(
+            StatusCode::OK,
+            &views::SignedIn {
+                display_name: &display,
+                username: &signed_in.user.username,
+                csrf_token: &signed_in.session.csrf_token,
+            },
+        );
+    }
+    let hint = field(&query, "login_hint").unwrap_or("");
+    login_page(&state, StatusCode::OK, None, hint, &return_to, None)
+}
+
+pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let form = form_pairs(&body);
+    let return_to = safe_return_to(field(&form, "return_to")).unwrap_or_default();
+    let username = field(&form, "username").unwrap_or("").trim().to_owned();
+    let expected = cookie_value(&req, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if !csrf_ok(&expected, field(&form, "csrf_token")) {
+        return login_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            None,
+            &username,
+            &return_to,
+            Some("Your sign-in form expired. Please try again."),
+        );
+    }
+    let password = SecretString::new(field(&form, "password").unwrap_or(""));
+    let origin = Origin {
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ip: super::web::client_ip(&req, &state.settings),
+    };
+    let now = state.clock.unix();
+    let ttl = state.settings.session_ttl.as_secs() as i64;
+    let attempt = {
+        let username = username.clone();
+        state
+            .store
+            .run(
+                move |conn| match sessions::login(conn, now, ttl, &username, &password, origin) {
+                    Ok(ok) => Ok(Ok(ok)),
+                    Err(LoginError::Invalid) => Ok(Err(())),
+                    Err(LoginError::Store(e)) => Err(e),
+                },
+            )
+            .await
+    };
+    match attempt {
+        Ok(Ok((cookie_value, _))) => {
+            tracing::info!(user = %username, "login");
+            let target = if return_to.is_empty() {
+                "/login".to_owned()
+            } else {
+                return_to
+            };
+            let mut res = HttpResponse::SeeOther()
+                .insert_header(("Location", target))
+                .finish();
+            let _ = res.add_cookie(&cookie(&state.settings, COOKIE, cookie_value, ttl));
+            let _ =
+                res.add_removal_cookie(&super::web::removal(&state.settings, LOGIN_CSRF_COOKIE));
+            res
+        }
+        Ok(Err(())) => {
+            tracing::info!(user = %username, "failed login");
+            login_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                None,
+                &username,
+                &return_to,
+                Some("Invalid username or password."),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "login failed");
+            views::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Tessera cannot sign you in right now. Please try again in a moment.",
+            )
+        }
+    }
+}

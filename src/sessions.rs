@@ -1,0 +1,105 @@
+//! Login sessions at Tessera: a random cookie value, stored as its digest, with the time
+//! the user authenticated (for `auth_time` and `max_age`) and a CSRF token for its forms.
+use std::sync::LazyLock;
+
+use crate::domain::Username;
+use crate::oauth::authorize::SignedIn;
+use crate::secrets::{self, SecretString};
+use crate::store::sessions::{self as session_store, SessionRow};
+use crate::store::users;
+use crate::store::{DbConnection, StoreError};
+
+pub const COOKIE: &str = "tessera_session";
+/// The login form's double-submit CSRF cookie (there is no session yet to hold a token).
+pub const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user, wrong password or disabled account: one answer for all, so the form
+    /// does not reveal which usernames exist.
+    #[error("invalid username or password")]
+    Invalid,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A hash to verify against when the username is unknown, so both cases cost the same.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    secrets::hash_secret(&SecretString::new(secrets::random_token(16))).unwrap_or_default()
+});
+
+/// The live session a cookie value names, with its user.
+pub fn current(
+    conn: &mut DbConnection,
+    cookie: &str,
+    now: i64,
+) -> Result<Option<SignedIn>, StoreError> {
+    let key = secrets::digest(cookie);
+    let Some(session) = session_store::live(conn, &key, now)? else {
+        return Ok(None);
+    };
+    let Some(user) = users::by_id(conn, session.user_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(SignedIn {
+        session,
+        user,
+        session_key: key,
+    }))
+}
+
+/// Where a login comes from, for the sessions page and the audit trail.
+#[derive(Debug, Default)]
+pub struct Origin {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Check a username and password and open a session; returns the cookie value.
+pub fn login(
+    conn: &mut DbConnection,
+    now: i64,
+    ttl: i64,
+    username: &str,
+    password: &SecretString,
+    origin: Origin,
+) -> Result<(String, SignedIn), LoginError> {
+    let user = match Username::parse(username) {
+        Ok(u) => users::by_username(conn, u.as_str())?,
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        let _ = secrets::verify_secret(password, &DUMMY_HASH);
+        return Err(LoginError::Invalid);
+    };
+    if !secrets::verify_secret(password, &user.password_hash) || !user.is_active {
+        return Err(LoginError::Invalid);
+    }
+    let cookie = secrets::random_token(32);
+    let session = SessionRow {
+        id_hash: secrets::digest(&cookie),
+        user_id: user.id,
+        csrf_token: secrets::random_token(24),
+        auth_time: now,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + ttl,
+        user_agent: origin.user_agent.map(|ua| ua.chars().take(300).collect()),
+        ip: origin.ip,
+    };
+    session_store::insert(conn, &session)?;
+    users::touch_login(conn, user.id, now)?;
+    let key = session.id_hash.clone();
+    Ok((
+        cookie,
+        SignedIn {
+            session,
+            user,
+            session_key: key,
+        },
+    ))
+}
+
+pub fn logout(conn: &mut DbConnection, cookie: &str) -> Result<(), StoreError> {
+    session_store::delete(conn, &secrets::digest(cookie))
+}

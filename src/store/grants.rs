@@ -1,0 +1,107 @@
+//! The `grants` table: one row per authorization, the family its codes and tokens share.
+use diesel::prelude::*;
+
+use super::schema::{authorization_codes, grants, refresh_tokens, revoked_tokens};
+use super::{DbConnection, StoreError};
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = grants)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub scope: String,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {
+    diesel::insert_into(grants::table)
+        .values(row)
+        .execute(conn)
+        .map_err(StoreError::from_write)?;
+    Ok(())
+}
+
+pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<GrantRow>, StoreError> {
+    Ok(grants::table
+        .find(id)
+        .select(GrantRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Revoke a grant and everything issued from it: its refresh tokens, and the access tokens
+/// whose `jti` its codes and refresh tokens recorded (remembered until `access_expires_at`).
+pub fn revoke(
+    conn: &mut DbConnection,
+    grant_id: &str,
+    now: i64,
+    access_expires_at: i64,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        diesel::update(
+            grants::table
+                .find(grant_id)
+                .filter(grants::revoked_at.is_null()),
+        )
+        .set(grants::revoked_at.eq(now))
+        .execute(conn)?;
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::grant_id.eq(grant_id))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+        let mut jtis: Vec<String> = refresh_tokens::table
+            .filter(refresh_tokens::grant_id.eq(grant_id))
+            .filter(refresh_tokens::access_jti.is_not_null())
+            .select(refresh_tokens::access_jti.assume_not_null())
+            .load(conn)?;
+        jtis.extend(
+            authorization_codes::table
+                .filter(authorization_codes::grant_id.eq(grant_id))
+                .filter(authorization_codes::access_jti.is_not_null())
+                .select(authorization_codes::access_jti.assume_not_null())
+                .load::<String>(conn)?,
+        );
+        for jti in jtis {
+            insert_revoked_jti(conn, &jti, access_expires_at, now)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Remember a revoked access token until it would have expired anyway.
+pub fn insert_revoked_jti(
+    conn: &mut DbConnection,
+    jti: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<(), diesel::result::Error> {
+    let exists: i64 = revoked_tokens::table
+        .filter(revoked_tokens::jti.eq(jti))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        diesel::insert_into(revoked_tokens::table)
+            .values((
+                revoked_tokens::jti.eq(jti),
+                revoked_tokens::expires_at.eq(expires_at),
+                revoked_tokens::revoked_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn is_jti_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreError> {
+    let n: i64 = revoked_tokens::table
+        .filter(revoked_tokens::jti.eq(jti))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

@@ -1,0 +1,50 @@
+//! The `refresh_tokens` table: stored by digest, rotated on use, revoked by family.
+use diesel::prelude::*;
+
+use super::schema::refresh_tokens;
+use super::{DbConnection, StoreError};
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshRow {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub scope: String,
+    pub jti: Option<String>,
+    pub access_jti: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &RefreshRow) -> Result<(), StoreError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(row)
+        .execute(conn)
+        .map_err(StoreError::from_write)?;
+    Ok(())
+}
+
+pub fn by_hash(conn: &mut DbConnection, hash: &str) -> Result<Option<RefreshRow>, StoreError> {
+    Ok(refresh_tokens::table
+        .find(hash)
+        .select(RefreshRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Mark a token rotated; false if another request rotated (or revoked) it first.
+pub fn mark_rotated(conn: &mut DbConnection, hash: &str, now: i64) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        refresh_tokens::table
+            .find(hash)
+            .filter(refresh_tokens::rotated_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::rotated_at.eq(now))
+    .execute(conn)?;
+    Ok(n == 1)
+}

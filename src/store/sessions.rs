@@ -1,0 +1,55 @@
+//! The `sessions` table: a user's login at Tessera, keyed by the cookie value's digest.
+use diesel::prelude::*;
+
+use super::schema::sessions;
+use super::{DbConnection, StoreError};
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl std::fmt::Debug for SessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRow")
+            .field("user_id", &self.user_id)
+            .field("auth_time", &self.auth_time)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), StoreError> {
+    diesel::insert_into(sessions::table)
+        .values(row)
+        .execute(conn)
+        .map_err(StoreError::from_write)?;
+    Ok(())
+}
+
+/// A live session by digest.
+pub fn live(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sessions::table
+        .find(id_hash)
+        .filter(sessions::expires_at.gt(now))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn delete(conn: &mut DbConnection, id_hash: &str) -> Result<(), StoreError> {
+    diesel::delete(sessions::table.find(id_hash)).execute(conn)?;
+    Ok(())
+}
