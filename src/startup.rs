@@ -91,6 +91,17 @@ impl Application {
             addr: settings.listen,
             source,
         })?;
+        Self::start_on(listener, settings, prepared, clock)
+    }
+
+    /// Like `start`, on a listener the caller bound (tests bind first so the issuer can
+    /// name the real port).
+    pub fn start_on(
+        listener: TcpListener,
+        settings: Settings,
+        prepared: Prepared,
+        clock: SharedClock,
+    ) -> Result<Self, StartupError> {
         let addr = listener.local_addr().map_err(|source| StartupError::Bind {
             addr: settings.listen,
             source,

@@ -291,7 +291,8 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
 
     let signed_in = req.signed_in.filter(|s| s.user.is_active);
     let now = ctx.borrow().now;
-    let too_old = |s: &SignedIn| max_age.is_some_and(|m| now - s.session.auth_time > m);
+    // max_age=0 means "authenticate now", like prompt=login.
+    let too_old = |s: &SignedIn| max_age.is_some_and(|m| m == 0 || now - s.session.auth_time > m);
     let must_login = signed_in.as_ref().is_none_or(too_old)
         || (prompt.contains(&"login") && req.decision.is_none());
     if must_login {

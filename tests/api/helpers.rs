@@ -159,7 +159,11 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Test
     let db = TestDb::create(backend, dir.path())?;
     let keys_dir = dir.path().join("keys");
     seed_keys(&keys_dir);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
     let mut env = test_env(&db, &keys_dir);
+    env.insert("TESSERA_LISTEN".to_owned(), addr.to_string());
+    env.insert("TESSERA_ISSUER".to_owned(), format!("http://{addr}"));
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -175,7 +179,7 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Test
     };
     let store = prepared.store.clone();
     let keys = prepared.keys.clone();
-    let app = Application::start(settings.clone(), prepared, clock).expect("start");
+    let app = Application::start_on(listener, settings.clone(), prepared, clock).expect("start");
     let base = format!("http://{}", app.addr());
     actix_web::rt::spawn(app.run_until_stopped());
     Some(TestApp {
