@@ -313,6 +313,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         user_id: signed_in.user.id,
         auth_time: signed_in.session.auth_time,
         redirect_uri: redirect_uri.clone(),
+        requested_scope: single(p, "scope").ok().flatten().unwrap_or("").to_owned(),
         nonce: single(p, "nonce").ok().flatten().map(str::to_owned),
         claims_request: single(p, "claims").ok().flatten().map(str::to_owned),
         session_id: Some(signed_in.session.id_hash.clone()),

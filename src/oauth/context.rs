@@ -82,6 +82,8 @@ pub struct AuthzFacts {
     pub auth_time: i64,
     /// The redirect_uri exactly as the request sent it (oxide-auth keeps a parsed URL).
     pub redirect_uri: String,
+    /// The scope as requested, whose order the stored grant keeps.
+    pub requested_scope: String,
     pub nonce: Option<String>,
     pub claims_request: Option<String>,
     pub session_id: Option<String>,
@@ -91,7 +93,10 @@ pub struct AuthzFacts {
 #[derive(Debug, Default)]
 pub struct Issued {
     pub id_token: Option<String>,
+    /// The granted scope in a stable order (oxide-auth's scope is an unordered set).
     pub scope: String,
+    /// oxide-auth counts down from `until` and lands a second short; this is exact.
+    pub expires_in: i64,
 }
 
 pub struct Ctx {

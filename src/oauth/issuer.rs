@@ -6,6 +6,7 @@ use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
 
 use super::claims;
 use super::context::{Ctx, GrantProblem, Issued, Shared};
+use super::order_like;
 use super::registrar::NO_REDIRECT;
 use super::tokens::{self, AccessClaims, IdTokenFacts};
 use crate::secrets;
@@ -147,10 +148,10 @@ impl Issuer for TokenIssuer {
         let mut guard = self.0.borrow_mut();
         let ctx = &mut *guard;
         let client = current_client(ctx, &grant.client_id)?;
-        let scope = ctx
-            .code
-            .as_ref()
-            .map_or_else(|| grant.scope.to_string(), |c| c.scope.clone());
+        let scope = ctx.code.as_ref().map_or_else(
+            || order_like(&grant.scope.to_string(), &client.scopes),
+            |c| c.scope.clone(),
+        );
         let ttl = ctx.access_ttl(Some(&client));
         let Some(code) = ctx.code.clone() else {
             // Client credentials: the client acts for itself.
@@ -171,6 +172,7 @@ impl Issuer for TokenIssuer {
             ctx.issued = Some(Issued {
                 id_token: None,
                 scope,
+                expires_in: ttl,
             });
             return Ok(IssuedToken::without_refresh(access.jwt, time(access.exp)));
         };
@@ -198,7 +200,11 @@ impl Issuer for TokenIssuer {
         } else {
             None
         };
-        ctx.issued = Some(Issued { id_token, scope });
+        ctx.issued = Some(Issued {
+            id_token,
+            scope,
+            expires_in: ttl,
+        });
         Ok(IssuedToken {
             token: access.jwt,
             refresh,
@@ -257,7 +263,12 @@ impl Issuer for TokenIssuer {
             &old.scope,
             &access.jti,
         )?;
-        ctx.issued = Some(Issued { id_token, scope });
+        let expires_in = ctx.access_ttl(Some(&client));
+        ctx.issued = Some(Issued {
+            id_token,
+            scope,
+            expires_in,
+        });
         Ok(RefreshedToken {
             token: access.jwt,
             refresh: Some(refresh),
@@ -324,19 +335,4 @@ impl Issuer for TokenIssuer {
         ctx.refresh = Some(row);
         Ok(Some(grant))
     }
-}
-
-/// `scope`'s tokens in the order they have in `reference` (oxide-auth's scope is a set).
-pub fn order_like(scope: &str, reference: &str) -> String {
-    let wanted: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
-    let mut out: Vec<&str> = reference
-        .split(' ')
-        .filter(|s| wanted.contains(s))
-        .collect();
-    for s in &wanted {
-        if !out.contains(s) {
-            out.push(s);
-        }
-    }
-    out.join(" ")
 }

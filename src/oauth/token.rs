@@ -181,6 +181,7 @@ fn finish(ctx: &Shared, result: FlowResult) -> Result<Value, OAuthError> {
         out.insert("token_type".into(), "Bearer".into());
         if let Some(issued) = &c.issued {
             out.insert("scope".into(), issued.scope.clone().into());
+            out.insert("expires_in".into(), issued.expires_in.into());
             if let Some(id_token) = &issued.id_token {
                 out.insert("id_token".into(), id_token.clone().into());
             }
