@@ -75,6 +75,39 @@ async fn issuer_is_exactly_the_configured_value() {
     }
 }
 
+/// Nothing advertised that does not exist: every endpoint URL in the document answers
+/// with something other than 404 (an unauthenticated call gets a protocol error).
+#[actix_web::test]
+async fn every_advertised_endpoint_exists() {
+    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let doc: Value = app.get_json("/.well-known/openid-configuration").await;
+    let endpoints = [
+        ("authorization_endpoint", "GET"),
+        ("token_endpoint", "POST"),
+        ("userinfo_endpoint", "GET"),
+        ("introspection_endpoint", "POST"),
+        ("revocation_endpoint", "POST"),
+        ("end_session_endpoint", "GET"),
+        ("jwks_uri", "GET"),
+    ];
+    for (field, method) in endpoints {
+        let url = doc[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} missing"));
+        assert!(url.starts_with(&app.settings.issuer), "{field}: {url}");
+        let req = if method == "GET" {
+            app.http.get(url)
+        } else {
+            app.http.post(url)
+        };
+        let status = req.send().await.unwrap().status();
+        assert_ne!(status, 404, "{field} advertised but missing");
+        assert!(status.as_u16() < 500, "{field}: {status}");
+    }
+}
+
 #[actix_web::test]
 async fn unknown_paths_get_a_json_404() {
     let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)

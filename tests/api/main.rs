@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per capability.
 mod authorize;
+mod browser;
 mod cli;
 mod config;
 mod discovery;
