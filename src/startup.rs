@@ -73,6 +73,26 @@ pub fn prepare(
     })
 }
 
+/// Every ten minutes, delete expired rows (see `store::maintenance`). Failures are logged
+/// and retried next time; several instances pruning at once is harmless.
+fn spawn_pruner(store: Store, clock: SharedClock) {
+    actix_web::rt::spawn(async move {
+        let period = std::time::Duration::from_secs(600);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            let now = clock.unix();
+            match store
+                .run(move |conn| crate::store::maintenance::prune(conn, now, 86_400))
+                .await
+            {
+                Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
+                Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
+            }
+        }
+    });
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -107,6 +127,7 @@ impl Application {
             source,
         })?;
         spawn_reloader(prepared.keys.clone(), settings.keys_reload_interval);
+        spawn_pruner(prepared.store.clone(), clock.clone());
         let state = AppState {
             discovery: Arc::new(Discovery::render(&settings)),
             secrets: Arc::default(),

@@ -17,27 +17,38 @@ mod userinfo;
 mod web;
 
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-configuration",
-        aweb::get().to(discovery::openid_configuration),
+    // One resource per path, so a wrong method gets 405 Method Not Allowed.
+    cfg.service(
+        aweb::resource("/.well-known/openid-configuration").get(discovery::openid_configuration),
     )
-    .route("/.well-known/jwks.json", aweb::get().to(jwks::jwks))
-    .route("/oauth/authorize", aweb::get().to(authorize::get))
-    .route("/oauth/authorize", aweb::post().to(authorize::post))
-    .route("/oauth/token", aweb::post().to(token::post))
-    .route("/oauth/userinfo", aweb::get().to(userinfo::get))
-    .route("/oauth/userinfo", aweb::post().to(userinfo::post))
-    .route("/oauth/introspect", aweb::post().to(introspect::introspect))
-    .route("/oauth/revoke", aweb::post().to(introspect::revoke))
-    .route("/oauth/logout", aweb::get().to(logout::rp_get))
-    .route("/oauth/logout", aweb::post().to(logout::rp_post))
-    .route("/login", aweb::get().to(login::get))
-    .route("/login", aweb::post().to(login::post))
-    .route("/logout", aweb::get().to(logout::get))
-    .route("/logout", aweb::post().to(logout::post))
-    .route("/static/tessera.css", aweb::get().to(assets::css))
-    .route("/healthz", aweb::get().to(health::healthz))
-    .route("/readyz", aweb::get().to(health::readyz))
+    .service(aweb::resource("/.well-known/jwks.json").get(jwks::jwks))
+    .service(
+        aweb::resource("/oauth/authorize")
+            .get(authorize::get)
+            .post(authorize::post),
+    )
+    .service(aweb::resource("/oauth/token").post(token::post))
+    .service(
+        aweb::resource("/oauth/userinfo")
+            .get(userinfo::get)
+            .post(userinfo::post),
+    )
+    .service(aweb::resource("/oauth/introspect").post(introspect::introspect))
+    .service(aweb::resource("/oauth/revoke").post(introspect::revoke))
+    .service(
+        aweb::resource("/oauth/logout")
+            .get(logout::rp_get)
+            .post(logout::rp_post),
+    )
+    .service(aweb::resource("/login").get(login::get).post(login::post))
+    .service(
+        aweb::resource("/logout")
+            .get(logout::get)
+            .post(logout::post),
+    )
+    .service(aweb::resource("/static/tessera.css").get(assets::css))
+    .service(aweb::resource("/healthz").get(health::healthz))
+    .service(aweb::resource("/readyz").get(health::readyz))
     .default_service(aweb::to(not_found));
 }
 

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod grants;
+pub mod maintenance;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;

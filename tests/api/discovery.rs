@@ -117,4 +117,6 @@ async fn unknown_paths_get_a_json_404() {
     assert_eq!(res.status(), 404);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
+    let res = app.http.get(app.url("/oauth/token")).send().await.unwrap();
+    assert_eq!(res.status(), 405, "a known path with the wrong method");
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod introspection;
 mod jwks;
 mod logout;
+mod maintenance;
 mod relying_party;
 mod serve;
 mod token_endpoint;

@@ -1,0 +1,37 @@
+//! Pruning rows nothing will ever read again: expired sessions, codes, refresh tokens and
+//! remembered revocations. Without it those tables only grow.
+use diesel::prelude::*;
+
+use super::schema::{authorization_codes, refresh_tokens, revoked_tokens, sessions};
+use super::{DbConnection, StoreError};
+
+/// Rows deleted, per table.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: usize,
+    pub codes: usize,
+    pub refresh_tokens: usize,
+    pub revoked_tokens: usize,
+}
+
+/// Delete what expired before `now - grace` (the grace keeps recently expired codes and
+/// refresh tokens around, so a late replay is still recognised as one).
+pub fn prune(conn: &mut DbConnection, now: i64, grace: i64) -> Result<Pruned, StoreError> {
+    let horizon = now - grace;
+    Ok(Pruned {
+        sessions: diesel::delete(sessions::table.filter(sessions::expires_at.le(now)))
+            .execute(conn)?,
+        codes: diesel::delete(
+            authorization_codes::table.filter(authorization_codes::expires_at.le(horizon)),
+        )
+        .execute(conn)?,
+        refresh_tokens: diesel::delete(
+            refresh_tokens::table.filter(refresh_tokens::expires_at.le(horizon)),
+        )
+        .execute(conn)?,
+        revoked_tokens: diesel::delete(
+            revoked_tokens::table.filter(revoked_tokens::expires_at.le(now)),
+        )
+        .execute(conn)?,
+    })
+}
