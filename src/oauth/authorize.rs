@@ -3,22 +3,22 @@
 //! solicitor deciding about login and consent.
 use std::sync::Arc;
 
-use oxide_auth::endpoint::{AuthorizationFlow, OwnerConsent, OwnerSolicitor, Solicitation};
+use oxide_auth::endpoint::AuthorizationFlow;
 use oxide_auth::frontends::simple::endpoint::{Error as FlowError, Generic, Vacant};
 use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
 use url::Url;
 
 use super::authorizer::CodeStore;
-use super::context::{AuthzFacts, Ctx, SecretCache, Shared};
+use super::context::{AuthzFacts, Ctx, SecretCache};
 use super::issuer::TokenIssuer;
 use super::registrar::DbRegistrar;
-use super::web::{FlowRequest, FlowResponse, Interaction};
+use super::web::{FlowRequest, Interaction};
 use crate::config::Settings;
 use crate::signing::KeySet;
+use crate::store::PooledConn;
 use crate::store::clients::ClientRow;
 use crate::store::sessions::SessionRow;
 use crate::store::users::UserRow;
-use crate::store::{PooledConn, consents};
 
 /// A signed-in user, as the session cookie showed.
 #[derive(Debug, Clone)]
@@ -318,7 +318,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         claims_request: single(p, "claims").ok().flatten().map(str::to_owned),
         session_id: Some(signed_in.session.id_hash.clone()),
     });
-    let solicitor = Solicitor {
+    let solicitor = super::solicitor::Solicitor {
         ctx: ctx.clone(),
         user: signed_in.user.clone(),
         decision: req.decision,
@@ -421,64 +421,4 @@ fn consent_page(client: &ClientRow, signed_in: &SignedIn, params: &[(String, Str
             .collect(),
         csrf_token: signed_in.session.csrf_token.clone(),
     })
-}
-
-struct Solicitor {
-    ctx: Shared,
-    user: UserRow,
-    decision: Option<Decision>,
-    force_consent: bool,
-    prompt_none: bool,
-}
-
-impl OwnerSolicitor<FlowRequest> for Solicitor {
-    fn check_consent(
-        &mut self,
-        _: &mut FlowRequest,
-        s: Solicitation,
-    ) -> OwnerConsent<FlowResponse> {
-        let requested = s.pre_grant().scope.clone();
-        let client_id = s.pre_grant().client_id.clone();
-        let mut ctx = self.ctx.borrow_mut();
-        let now = ctx.now;
-        let stored = match consents::scope_of(&mut ctx.conn, self.user.id, &client_id) {
-            Ok(s) => s.unwrap_or_default(),
-            Err(e) => {
-                ctx.fail(e);
-                return OwnerConsent::Error(super::web::WebError::NoBody);
-            }
-        };
-        let owner = self.user.id.to_string();
-        match self.decision {
-            Some(Decision::Allow) => {
-                let mut union: Vec<&str> = stored.split(' ').filter(|s| !s.is_empty()).collect();
-                for s in requested.iter() {
-                    if !union.contains(&s) {
-                        union.push(s);
-                    }
-                }
-                let union = union.join(" ");
-                if let Err(e) =
-                    consents::upsert(&mut ctx.conn, self.user.id, &client_id, &union, now)
-                {
-                    ctx.fail(e);
-                    return OwnerConsent::Error(super::web::WebError::NoBody);
-                }
-                OwnerConsent::Authorized(owner)
-            }
-            Some(Decision::Deny) => OwnerConsent::Denied,
-            None => {
-                let covered = requested.iter().all(|s| stored.split(' ').any(|g| g == s));
-                if covered && !self.force_consent {
-                    OwnerConsent::Authorized(owner)
-                } else if self.prompt_none {
-                    OwnerConsent::InProgress(FlowResponse::interaction(Interaction::Error(
-                        "consent_required",
-                    )))
-                } else {
-                    OwnerConsent::InProgress(FlowResponse::interaction(Interaction::Consent))
-                }
-            }
-        }
-    }
 }

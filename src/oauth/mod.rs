@@ -12,6 +12,7 @@ pub mod introspect;
 mod issuer;
 pub mod logout;
 mod registrar;
+mod solicitor;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
