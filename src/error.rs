@@ -6,6 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::resource::Rejection;
+use crate::simplejwt::SimpleJwtError;
 use crate::store::StoreError;
 
 /// Protocol errors, named as RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 name them. The
@@ -183,5 +185,117 @@ impl ResponseError for AppError {
         HttpResponse::build(self.status_code())
             .insert_header(("Cache-Control", "no-store"))
             .json(json!({ "error": code, "error_description": description }))
+    }
+}
+
+/// SimpleJWT's `WWW-Authenticate` challenge (DRF sends it with every 401).
+const SIMPLEJWT_CHALLENGE: &str = "Bearer realm=\"api\"";
+
+/// SimpleJWT's body for a refused token: `detail` and `code`.
+fn token_not_valid(detail: &str) -> serde_json::Value {
+    json!({ "detail": detail, "code": "token_not_valid" })
+}
+
+impl ResponseError for SimpleJwtError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            SimpleJwtError::Fields(_) | SimpleJwtError::Parse(_) => StatusCode::BAD_REQUEST,
+            SimpleJwtError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            SimpleJwtError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            SimpleJwtError::Rejected(r) => r.status_code(),
+            SimpleJwtError::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            SimpleJwtError::Store(_) | SimpleJwtError::Sign(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self {
+            SimpleJwtError::Rejected(r) => return r.error_response(),
+            SimpleJwtError::Fields(errors) => json!(errors),
+            SimpleJwtError::Parse(detail) => json!({ "detail": detail }),
+            SimpleJwtError::UnsupportedMediaType(t) => {
+                json!({ "detail": format!("Unsupported media type \"{t}\" in request.") })
+            }
+            SimpleJwtError::MethodNotAllowed(m) => {
+                json!({ "detail": format!("Method \"{m}\" not allowed.") })
+            }
+            SimpleJwtError::NoActiveAccount | SimpleJwtError::NoActiveAccountForToken => {
+                json!({ "detail": self.to_string() })
+            }
+            SimpleJwtError::Token(problem) => token_not_valid(problem.message()),
+            SimpleJwtError::NoUserIdentification => token_not_valid(&self.to_string()),
+            SimpleJwtError::UserNotFound => {
+                json!({ "detail": "User not found", "code": "user_not_found" })
+            }
+            SimpleJwtError::UserInactive => {
+                json!({ "detail": "User is inactive", "code": "user_inactive" })
+            }
+            SimpleJwtError::Store(StoreError::Pool(cause)) => {
+                tracing::warn!(%cause, "token request failed: dependency unavailable");
+                json!({ "detail": "The service is temporarily unavailable." })
+            }
+            SimpleJwtError::Store(cause) => {
+                tracing::error!(%cause, "token request failed");
+                json!({ "detail": "A server error occurred." })
+            }
+            SimpleJwtError::Sign(cause) => {
+                tracing::error!(%cause, "token request failed");
+                json!({ "detail": "A server error occurred." })
+            }
+        };
+        let status = self.status_code();
+        let mut res = HttpResponse::build(status);
+        res.insert_header(("Cache-Control", "no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            res.insert_header(("WWW-Authenticate", SIMPLEJWT_CHALLENGE));
+        }
+        if let SimpleJwtError::MethodNotAllowed(_) = self {
+            res.insert_header(("Allow", "POST, OPTIONS"));
+        }
+        res.json(body)
+    }
+}
+
+impl ResponseError for Rejection {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Rejection::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self {
+            Rejection::NotProvided => json!({ "detail": self.to_string() }),
+            Rejection::BadHeader => {
+                json!({ "detail": self.to_string(), "code": "bad_authorization_header" })
+            }
+            Rejection::Token(problem) => json!({
+                "detail": "Given token not valid for any token type",
+                "code": "token_not_valid",
+                "messages": [{
+                    "token_class": "AccessToken",
+                    "token_type": "access",
+                    "message": problem.message(),
+                }],
+            }),
+            Rejection::Misconfigured => {
+                tracing::error!("a protected route has no token verifier in its app data");
+                json!({ "detail": "A server error occurred." })
+            }
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: name the error when a token was sent but refused.
+            let challenge = match self {
+                Rejection::Token(_) | Rejection::BadHeader => {
+                    format!("{SIMPLEJWT_CHALLENGE}, error=\"invalid_token\"")
+                }
+                _ => SIMPLEJWT_CHALLENGE.to_owned(),
+            };
+            res.insert_header(("WWW-Authenticate", challenge));
+        }
+        res.json(body)
     }
 }

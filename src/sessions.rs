@@ -55,15 +55,13 @@ pub struct Origin {
     pub ip: Option<String>,
 }
 
-/// Check a username and password and open a session; returns the cookie value.
-pub fn login(
+/// The active user with this username and password. Unknown users cost a hash check too,
+/// so timing does not tell which usernames exist.
+pub fn check_password(
     conn: &mut DbConnection,
-    now: i64,
-    ttl: i64,
     username: &str,
     password: &SecretString,
-    origin: Origin,
-) -> Result<(String, SignedIn), LoginError> {
+) -> Result<users::UserRow, LoginError> {
     let user = match Username::parse(username) {
         Ok(u) => users::by_username(conn, u.as_str())?,
         Err(_) => None,
@@ -75,6 +73,19 @@ pub fn login(
     if !secrets::verify_secret(password, &user.password_hash) || !user.is_active {
         return Err(LoginError::Invalid);
     }
+    Ok(user)
+}
+
+/// Check a username and password and open a session; returns the cookie value.
+pub fn login(
+    conn: &mut DbConnection,
+    now: i64,
+    ttl: i64,
+    username: &str,
+    password: &SecretString,
+    origin: Origin,
+) -> Result<(String, SignedIn), LoginError> {
+    let user = check_password(conn, username, password)?;
     let cookie = secrets::random_token(32);
     let session = SessionRow {
         id_hash: secrets::digest(&cookie),

@@ -1,5 +1,6 @@
 //! Assembling a Tessera process: storage, keys, the first admin, then the HTTP server.
 //! The CLI and the tests call these same functions.
+use crate::resource::{Expectations, Verifier};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
@@ -138,6 +139,13 @@ impl Application {
         };
         let workers = state.settings.workers;
         let trusted: Arc<[IpAddr]> = state.settings.trusted_proxies.clone().into();
+        // `/hello/` checks tokens with the same verifier a separate resource server would
+        // use, over the in-memory key set instead of an HTTP JWKS.
+        let verifier = web::Data::new(Verifier::local(
+            state.keys.clone(),
+            Expectations::access(&state.settings.issuer).audience(state.settings.audience()),
+            state.clock.clone(),
+        ));
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             let trusted = trusted.clone();
@@ -157,6 +165,7 @@ impl Application {
                         }),
                 )
                 .app_data(data.clone())
+                .app_data(verifier.clone())
                 .configure(crate::routes::configure)
         })
         .workers(workers)

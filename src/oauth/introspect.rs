@@ -44,7 +44,7 @@ pub fn introspect(
         {
             return Ok(inactive);
         }
-        let username = match claims.user_id {
+        let username = match claims.user_id() {
             Some(id) => users::by_id(conn, id)?.map(|u| u.username),
             None => None,
         };

@@ -63,7 +63,7 @@ fn sign_user_tokens(
         scope: scope.to_owned(),
         auth_time: Some(auth_time),
         token_type: "access".to_owned(),
-        user_id: Some(user.id),
+        user_id: Some(user.id.to_string()),
     };
     let access = match tokens::sign_access(&ctx.keys, &access) {
         Ok(t) => t,

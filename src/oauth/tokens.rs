@@ -24,8 +24,16 @@ pub struct AccessClaims {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
     pub token_type: String,
+    /// A string, as SimpleJWT 5.5 writes it (`str(user.pk)`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub user_id: Option<i64>,
+    pub user_id: Option<String>,
+}
+
+impl AccessClaims {
+    /// The local user id, when the token is a user's.
+    pub fn user_id(&self) -> Option<i64> {
+        self.user_id.as_deref().and_then(|id| id.parse().ok())
+    }
 }
 
 /// A signed access token and the facts callers store about it.

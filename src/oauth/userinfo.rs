@@ -26,7 +26,7 @@ pub fn userinfo(
             "the access token lacks the openid scope".into(),
         ));
     }
-    let Some(user_id) = claims.user_id else {
+    let Some(user_id) = claims.user_id() else {
         return Err(OAuthError::InsufficientScope(
             "the access token has no user".into(),
         ));

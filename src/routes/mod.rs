@@ -7,11 +7,13 @@ mod assets;
 mod authorize;
 mod discovery;
 mod health;
+mod hello;
 mod introspect;
 mod jwks;
 mod login;
 mod logout;
 mod session;
+mod simplejwt;
 mod token;
 mod userinfo;
 mod web;
@@ -45,6 +47,31 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         aweb::resource("/logout")
             .get(logout::get)
             .post(logout::post),
+    )
+    .service(
+        aweb::resource("/api/token/")
+            .post(simplejwt::obtain)
+            .default_service(aweb::to(simplejwt::method_not_allowed)),
+    )
+    .service(
+        aweb::resource("/api/token/refresh/")
+            .post(simplejwt::refresh)
+            .default_service(aweb::to(simplejwt::method_not_allowed)),
+    )
+    .service(
+        aweb::resource("/api/token/verify/")
+            .post(simplejwt::verify)
+            .default_service(aweb::to(simplejwt::method_not_allowed)),
+    )
+    .service(
+        aweb::resource("/api/token/blacklist/")
+            .post(simplejwt::blacklist)
+            .default_service(aweb::to(simplejwt::method_not_allowed)),
+    )
+    .service(
+        aweb::resource("/hello/")
+            .get(hello::get)
+            .default_service(aweb::to(hello::other)),
     )
     .service(aweb::resource("/static/tessera.css").get(assets::css))
     .service(aweb::resource("/healthz").get(health::healthz))

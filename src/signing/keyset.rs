@@ -115,6 +115,11 @@ impl KeySet {
         jsonwebtoken::encode(&header, claims, &self.active).map_err(|e| SignError(e.to_string()))
     }
 
+    /// The public key of a published `kid`.
+    pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
+        self.verifiers.get(kid)
+    }
+
     /// Verify an RS256 JWT against the published key its header names. Only RS256 is
     /// accepted, so `alg: none` and HS256-keyed-with-the-public-key tokens fail here.
     pub fn verify<T: DeserializeOwned>(

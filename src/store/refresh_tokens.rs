@@ -48,3 +48,25 @@ pub fn mark_rotated(conn: &mut DbConnection, hash: &str, now: i64) -> Result<boo
     .execute(conn)?;
     Ok(n == 1)
 }
+
+/// A SimpleJWT refresh token by its `jti`.
+pub fn by_jti(conn: &mut DbConnection, jti: &str) -> Result<Option<RefreshRow>, StoreError> {
+    Ok(refresh_tokens::table
+        .filter(refresh_tokens::jti.eq(jti))
+        .select(RefreshRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Revoke one token (SimpleJWT's blacklist); false if it was already rotated or revoked.
+pub fn revoke_one(conn: &mut DbConnection, hash: &str, now: i64) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        refresh_tokens::table
+            .find(hash)
+            .filter(refresh_tokens::rotated_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(n == 1)
+}

@@ -155,6 +155,7 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
 
 /// Start a server with extra `TESSERA_*` settings.
 pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+    tessera::resource::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::create(backend, dir.path())?;
     let keys_dir = dir.path().join("keys");

@@ -90,6 +90,7 @@ async fn first_start_creates_database_key_and_admin() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path(), &[]);
     let base = server.wait_listening();
+    tessera::resource::install_crypto_provider();
     let http = reqwest::Client::new();
 
     let health: Value = http

@@ -1,0 +1,272 @@
+//! Verifying Tessera's access tokens in a resource server: RS256 signature against a JWKS,
+//! then the claim checks SimpleJWT makes (so rejections carry SimpleJWT's messages).
+//!
+//! ```no_run
+//! use tessera::resource::{Expectations, JwksCache, Verifier};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let jwks = JwksCache::new("https://id.example.com/.well-known/jwks.json")?;
+//! let verifier = Verifier::new(jwks, Expectations::access("https://id.example.com"));
+//! let claims = verifier.verify("eyJ...").await?;
+//! println!("hello, {}", claims.sub().unwrap_or("?"));
+//! # Ok(()) }
+//! ```
+//!
+//! Put the [`Verifier`] in actix-web's app data and take [`Authenticated`] as a handler
+//! argument; a request without a valid token never reaches the handler.
+mod claims;
+mod extract;
+mod jwks;
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+pub use claims::Claims;
+pub use extract::{Authenticated, Rejection};
+pub use jwks::{JwksCache, JwksError, install_crypto_provider};
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::signing::Keys;
+
+/// Why a token was refused, with the message SimpleJWT gives for the same fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    /// Malformed, not RS256, unknown key, bad signature, wrong issuer or audience, not yet
+    /// valid: SimpleJWT says the same for all of them.
+    #[error("Token is invalid")]
+    Invalid,
+    #[error("Token is expired")]
+    Expired,
+    #[error("Token has no 'exp' claim")]
+    NoExp,
+    #[error("Token has no id")]
+    NoId,
+    #[error("Token has no type")]
+    NoType,
+    #[error("Token has wrong type")]
+    WrongType,
+    #[error("Token is blacklisted")]
+    Blacklisted,
+}
+
+impl TokenProblem {
+    /// The user-facing message, exactly as SimpleJWT words it.
+    pub fn message(self) -> &'static str {
+        match self {
+            TokenProblem::Invalid => "Token is invalid",
+            TokenProblem::Expired => "Token is expired",
+            TokenProblem::NoExp => "Token has no 'exp' claim",
+            TokenProblem::NoId => "Token has no id",
+            TokenProblem::NoType => "Token has no type",
+            TokenProblem::WrongType => "Token has wrong type",
+            TokenProblem::Blacklisted => "Token is blacklisted",
+        }
+    }
+}
+
+/// What a token must say to be accepted.
+#[derive(Clone, Debug)]
+pub struct Expectations {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud` (one of, when the token has several); `None` skips the check.
+    pub audience: Option<String>,
+    /// Required `token_type`; `None` accepts any (SimpleJWT's "untyped" tokens).
+    pub token_type: Option<&'static str>,
+    /// Seconds of clock skew allowed for `exp`, `nbf` and `iat`.
+    pub leeway: i64,
+}
+
+impl Expectations {
+    /// Access tokens from `issuer`, whose audience defaults to the issuer itself.
+    pub fn access(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            audience: Some(issuer.to_owned()),
+            token_type: Some("access"),
+            leeway: 0,
+        }
+    }
+
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.audience = Some(audience.to_owned());
+        self
+    }
+
+    pub fn leeway(mut self, seconds: i64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+}
+
+/// The `kid` of an RS256 JWT, read from its header. Any other algorithm (`none`, `HS256`
+/// keyed with the public key, ...) is refused here, before a key is chosen.
+pub fn rs256_kid(token: &str) -> Result<String, TokenProblem> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenProblem::Invalid)?;
+    if header.alg != Algorithm::RS256 {
+        return Err(TokenProblem::Invalid);
+    }
+    header.kid.ok_or(TokenProblem::Invalid)
+}
+
+fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, TokenProblem> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .map(Some)
+            .ok_or(TokenProblem::Invalid),
+        Some(_) => Err(TokenProblem::Invalid),
+    }
+}
+
+/// Check the signature with `key`, then the claims in the order PyJWT and SimpleJWT check
+/// them, so the first fault found is the one SimpleJWT would report.
+pub fn check(
+    token: &str,
+    key: &DecodingKey,
+    expect: &Expectations,
+    now: i64,
+) -> Result<Claims, TokenProblem> {
+    let claims = decode(token, key, expect, now)?;
+    verify_claims(claims, expect)
+}
+
+/// The first half of [`check`], what PyJWT does while decoding: signature, then `iat`,
+/// `nbf`, `exp` (when present), `iss`, `aud`. SimpleJWT looks a token up in its blacklist
+/// between this and [`verify_claims`].
+pub fn decode(
+    token: &str,
+    key: &DecodingKey,
+    expect: &Expectations,
+    now: i64,
+) -> Result<Map<String, Value>, TokenProblem> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
+        .map_err(|_| TokenProblem::Invalid)?;
+    let claims = data.claims;
+    let leeway = expect.leeway;
+    if let Some(iat) = numeric(&claims, "iat")?
+        && iat > now + leeway
+    {
+        return Err(TokenProblem::Invalid);
+    }
+    if let Some(nbf) = numeric(&claims, "nbf")?
+        && nbf > now + leeway
+    {
+        return Err(TokenProblem::Invalid);
+    }
+    if let Some(exp) = numeric(&claims, "exp")?
+        && exp <= now - leeway
+    {
+        return Err(TokenProblem::Expired);
+    }
+    if claims.get("iss").and_then(Value::as_str) != Some(expect.issuer.as_str()) {
+        return Err(TokenProblem::Invalid);
+    }
+    if let Some(audience) = &expect.audience {
+        let ok = match claims.get("aud") {
+            Some(Value::String(a)) => a == audience,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
+            _ => false,
+        };
+        if !ok {
+            return Err(TokenProblem::Invalid);
+        }
+    }
+    if matches!(claims.get("sub"), Some(v) if !v.is_string())
+        || matches!(claims.get("jti"), Some(v) if !v.is_string())
+    {
+        return Err(TokenProblem::Invalid);
+    }
+    Ok(claims)
+}
+
+/// The second half of [`check`], SimpleJWT's own checks: `exp` present, `jti` present,
+/// and `token_type` as expected.
+pub fn verify_claims(
+    claims: Map<String, Value>,
+    expect: &Expectations,
+) -> Result<Claims, TokenProblem> {
+    if !claims.contains_key("exp") {
+        return Err(TokenProblem::NoExp);
+    }
+    if !claims.contains_key("jti") {
+        return Err(TokenProblem::NoId);
+    }
+    if let Some(wanted) = expect.token_type {
+        match claims.get("token_type") {
+            None => return Err(TokenProblem::NoType),
+            Some(t) if t.as_str() != Some(wanted) => return Err(TokenProblem::WrongType),
+            Some(_) => {}
+        }
+    }
+    Ok(Claims::new(claims))
+}
+
+/// Where a verifier gets its public keys.
+#[derive(Clone, Debug)]
+enum KeySource {
+    /// A JWKS fetched over HTTP and cached: what a separate resource server uses.
+    Jwks(Arc<JwksCache>),
+    /// Tessera's own key set, for resources served by Tessera itself (`/hello/`).
+    Local(Arc<Keys>),
+}
+
+/// Verifies access tokens. Cheap to clone; clones share the key cache.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    keys: KeySource,
+    expect: Expectations,
+    clock: SharedClock,
+}
+
+impl Verifier {
+    pub fn new(jwks: JwksCache, expect: Expectations) -> Self {
+        Self {
+            keys: KeySource::Jwks(Arc::new(jwks)),
+            expect,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// A verifier over Tessera's in-memory key set.
+    pub fn local(keys: Arc<Keys>, expect: Expectations, clock: SharedClock) -> Self {
+        Self {
+            keys: KeySource::Local(keys),
+            expect,
+            clock,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn expectations(&self) -> &Expectations {
+        &self.expect
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenProblem> {
+        let kid = rs256_kid(token)?;
+        let now = self.clock.unix();
+        match &self.keys {
+            KeySource::Local(keys) => {
+                let set = keys.current();
+                let key = set.decoding_key(&kid).ok_or(TokenProblem::Invalid)?;
+                check(token, key, &self.expect, now)
+            }
+            KeySource::Jwks(cache) => {
+                let key = cache.key(&kid).await.ok_or(TokenProblem::Invalid)?;
+                check(token, &key, &self.expect, now)
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `POST /api/token/`, `/api/token/refresh/`, `/api/token/verify/`, `/api/token/blacklist/`:
+//! the SimpleJWT-compatible token API. Any other method gets DRF's 405 body.
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use crate::secrets::SecretString;
+use crate::simplejwt::{self, Body, Ctx, SimpleJwtError, input};
+use crate::state::AppState;
+use crate::store::DbConnection;
+
+fn body(req: &HttpRequest, bytes: &[u8]) -> Result<Body, SimpleJwtError> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    input::parse(content_type, bytes)
+}
+
+fn ok<T: Serialize>(value: &T) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(value)
+}
+
+/// Run one token-API operation on the blocking pool with the current keys and time.
+async fn run<T, F>(state: &AppState, f: F) -> Result<HttpResponse, SimpleJwtError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut DbConnection, &Ctx<'_>) -> Result<T, SimpleJwtError> + Send + 'static,
+{
+    let keys = state.keys.current();
+    let settings = state.settings.clone();
+    let now = state.clock.unix();
+    let answer = state
+        .store
+        .with_conn(move |mut conn| {
+            let ctx = Ctx {
+                keys: &keys,
+                settings: &settings,
+                now,
+            };
+            f(&mut conn, &ctx)
+        })
+        .await??;
+    Ok(ok(&answer))
+}
+
+pub async fn obtain(
+    req: HttpRequest,
+    bytes: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, SimpleJwtError> {
+    let mut fields = input::fields(&body(&req, &bytes)?, &["username", "password"])?;
+    let password = SecretString::new(fields.pop().unwrap_or_default());
+    let username = fields.pop().unwrap_or_default();
+    run(&state, move |conn, ctx| {
+        simplejwt::obtain(conn, ctx, &username, &password)
+    })
+    .await
+}
+
+/// The endpoints that take one token field: read it, then run `op` on it.
+async fn with_token<T: Serialize + Send + 'static>(
+    req: HttpRequest,
+    bytes: web::Bytes,
+    state: web::Data<AppState>,
+    field: &'static str,
+    op: fn(&mut DbConnection, &Ctx<'_>, &str) -> Result<T, SimpleJwtError>,
+) -> Result<HttpResponse, SimpleJwtError> {
+    let token = input::fields(&body(&req, &bytes)?, &[field])?.concat();
+    run(&state, move |conn, ctx| op(conn, ctx, &token)).await
+}
+
+pub async fn refresh(
+    req: HttpRequest,
+    bytes: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, SimpleJwtError> {
+    with_token(req, bytes, state, "refresh", simplejwt::refresh).await
+}
+
+pub async fn verify(
+    req: HttpRequest,
+    bytes: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, SimpleJwtError> {
+    with_token(req, bytes, state, "token", simplejwt::verify).await
+}
+
+pub async fn blacklist(
+    req: HttpRequest,
+    bytes: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, SimpleJwtError> {
+    with_token(req, bytes, state, "refresh", simplejwt::blacklist).await
+}
+
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, SimpleJwtError> {
+    Err(SimpleJwtError::MethodNotAllowed(req.method().to_string()))
+}

@@ -1,0 +1,337 @@
+//! The SimpleJWT-compatible token API (`/api/token/...`): the same requests, status codes
+//! and JSON bodies as djangorestframework-simplejwt 5.5.1 with `ROTATE_REFRESH_TOKENS` and
+//! `BLACKLIST_AFTER_ROTATION` on, over Tessera's users, keys and refresh-token families.
+//! docs/simplejwt.md lists each behaviour and the deliberate differences.
+pub mod input;
+mod tokens;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use input::{Body, FieldErrors};
+
+use crate::config::Settings;
+use crate::resource::{self, Expectations, Rejection, TokenProblem};
+use crate::secrets::{self, SecretString};
+use crate::sessions::{self, LoginError};
+use crate::signing::{KeySet, SignError};
+use crate::store::refresh_tokens::{self, RefreshRow};
+use crate::store::users::{self, UserRow};
+use crate::store::{DbConnection, StoreError, grants};
+use tokens::Subject;
+
+/// Every way a SimpleJWT request fails; `crate::error` turns each into SimpleJWT's body.
+#[derive(Debug, thiserror::Error)]
+pub enum SimpleJwtError {
+    #[error("invalid fields")]
+    Fields(FieldErrors),
+    #[error("{0}")]
+    Parse(String),
+    #[error("unsupported media type {0}")]
+    UnsupportedMediaType(String),
+    #[error("method {0} not allowed")]
+    MethodNotAllowed(String),
+    #[error("No active account found with the given credentials")]
+    NoActiveAccount,
+    #[error("No active account found for the given token.")]
+    NoActiveAccountForToken,
+    #[error("{0}")]
+    Token(TokenProblem),
+    /// `/hello/` and other protected resources: the request was not authenticated.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("Token contained no recognizable user identification")]
+    NoUserIdentification,
+    #[error("User not found")]
+    UserNotFound,
+    #[error("User is inactive")]
+    UserInactive,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+}
+
+impl From<LoginError> for SimpleJwtError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Invalid => SimpleJwtError::NoActiveAccount,
+            LoginError::Store(e) => SimpleJwtError::Store(e),
+        }
+    }
+}
+
+impl From<TokenProblem> for SimpleJwtError {
+    fn from(p: TokenProblem) -> Self {
+        SimpleJwtError::Token(p)
+    }
+}
+
+/// What the token API works with besides the database.
+#[derive(Debug, Clone)]
+pub struct Ctx<'a> {
+    pub keys: &'a KeySet,
+    pub settings: &'a Settings,
+    pub now: i64,
+}
+
+impl Ctx<'_> {
+    fn expect(&self, token_type: Option<&'static str>) -> Expectations {
+        Expectations {
+            issuer: self.settings.issuer.clone(),
+            audience: Some(self.settings.audience().to_owned()),
+            token_type,
+            leeway: 0,
+        }
+    }
+
+    fn access_ttl(&self) -> i64 {
+        self.settings.access_token_ttl.as_secs() as i64
+    }
+
+    fn refresh_ttl(&self) -> i64 {
+        self.settings.refresh_token_ttl.as_secs() as i64
+    }
+
+    /// Signature and PyJWT's claim checks, against the published key the token names.
+    fn decode(
+        &self,
+        token: &str,
+        token_type: Option<&'static str>,
+    ) -> Result<Map<String, Value>, TokenProblem> {
+        let kid = resource::rs256_kid(token)?;
+        let key = self.keys.decoding_key(&kid).ok_or(TokenProblem::Invalid)?;
+        resource::decode(token, key, &self.expect(token_type), self.now)
+    }
+}
+
+/// `POST /api/token/` answer. Field order is SimpleJWT's: `refresh` first.
+#[derive(Debug, Serialize)]
+pub struct Pair {
+    pub refresh: String,
+    pub access: String,
+}
+
+/// `POST /api/token/refresh/` answer: `access` first, then the rotated `refresh`.
+#[derive(Debug, Serialize)]
+pub struct Refreshed {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// `{}`: what verify and blacklist answer on success.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
+
+fn subject<'a>(ctx: &'a Ctx<'_>, user: &'a UserRow) -> Subject<'a> {
+    Subject {
+        issuer: &ctx.settings.issuer,
+        audience: ctx.settings.audience(),
+        user,
+    }
+}
+
+/// Sign an access token and a refresh token, and store the refresh token in `grant_id`.
+fn issue(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    user: &UserRow,
+    grant_id: &str,
+) -> Result<(String, String), SimpleJwtError> {
+    let who = subject(ctx, user);
+    let access = tokens::sign(ctx.keys, &who, "access", ctx.now, ctx.access_ttl())?;
+    let refresh = tokens::sign(ctx.keys, &who, "refresh", ctx.now, ctx.refresh_ttl())?;
+    refresh_tokens::insert(
+        conn,
+        &RefreshRow {
+            token_hash: secrets::digest(&refresh.jwt),
+            grant_id: grant_id.to_owned(),
+            client_id: None,
+            user_id: Some(user.id),
+            scope: String::new(),
+            jti: Some(refresh.jti),
+            access_jti: Some(access.jti),
+            created_at: ctx.now,
+            expires_at: refresh.exp,
+            rotated_at: None,
+            revoked_at: None,
+        },
+    )?;
+    Ok((access.jwt, refresh.jwt))
+}
+
+/// `POST /api/token/`: username and password for a new token pair.
+pub fn obtain(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    username: &str,
+    password: &SecretString,
+) -> Result<Pair, SimpleJwtError> {
+    let user = sessions::check_password(conn, username, password)?;
+    let grant_id = uuid::Uuid::new_v4().to_string();
+    grants::insert(
+        conn,
+        &grants::GrantRow {
+            id: grant_id.clone(),
+            client_id: None,
+            user_id: Some(user.id),
+            scope: String::new(),
+            auth_time: Some(ctx.now),
+            created_at: ctx.now,
+            revoked_at: None,
+        },
+    )?;
+    let (access, refresh) = issue(conn, ctx, &user, &grant_id)?;
+    users::touch_login(conn, user.id, ctx.now)?;
+    Ok(Pair { refresh, access })
+}
+
+/// A refresh token that verified, with its stored row (if Tessera issued it).
+struct Presented {
+    row: Option<RefreshRow>,
+    claims: Map<String, Value>,
+}
+
+/// Decode a refresh token and check SimpleJWT's blacklist, in SimpleJWT's order: signature
+/// and expiry, then the blacklist, then `jti` and `token_type`.
+fn presented_refresh(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    token: &str,
+) -> Result<Presented, SimpleJwtError> {
+    let claims = ctx.decode(token, Some("refresh"))?;
+    let row = match claims.get("jti").and_then(Value::as_str) {
+        Some(jti) => refresh_tokens::by_jti(conn, jti)?,
+        None => None,
+    };
+    if let Some(row) = &row
+        && (row.rotated_at.is_some() || row.revoked_at.is_some())
+    {
+        return Err(TokenProblem::Blacklisted.into());
+    }
+    let claims = resource::verify_claims(claims, &ctx.expect(Some("refresh")))?.into_map();
+    Ok(Presented { row, claims })
+}
+
+/// `POST /api/token/refresh/`: a new access token and a rotated refresh token. The old one
+/// is blacklisted; presenting it again revokes its whole family.
+pub fn refresh(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    token: &str,
+) -> Result<Refreshed, SimpleJwtError> {
+    let presented = match presented_refresh(conn, ctx, token) {
+        Err(SimpleJwtError::Token(TokenProblem::Blacklisted)) => {
+            revoke_family_of(conn, ctx, token)?;
+            return Err(TokenProblem::Blacklisted.into());
+        }
+        other => other?,
+    };
+    // A refresh token that verifies but was never stored was not issued by this server.
+    let Some(row) = presented.row else {
+        return Err(TokenProblem::Invalid.into());
+    };
+    let user = match row.user_id {
+        Some(id) => users::by_id(conn, id)?,
+        None => None,
+    };
+    let user = match user {
+        Some(u) if u.is_active => u,
+        _ => return Err(SimpleJwtError::NoActiveAccountForToken),
+    };
+    if presented.claims.get("sub").and_then(Value::as_str) != Some(user.subject.as_str()) {
+        return Err(TokenProblem::Invalid.into());
+    }
+    let grant_live = grants::by_id(conn, &row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
+    if !grant_live {
+        return Err(TokenProblem::Blacklisted.into());
+    }
+    if !refresh_tokens::mark_rotated(conn, &row.token_hash, ctx.now)? {
+        // Another request rotated it first: this is a replay.
+        grants::revoke(conn, &row.grant_id, ctx.now, ctx.now + ctx.access_ttl())?;
+        return Err(TokenProblem::Blacklisted.into());
+    }
+    let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
+    Ok(Refreshed { access, refresh })
+}
+
+/// A rotated refresh token came back: someone holds a copy. Revoke everything issued
+/// from the same login, as the OAuth refresh grant does.
+fn revoke_family_of(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    token: &str,
+) -> Result<(), SimpleJwtError> {
+    if let Some(row) = refresh_tokens::by_hash(conn, &secrets::digest(token))?
+        && row.rotated_at.is_some()
+    {
+        tracing::warn!(grant = %row.grant_id, "rotated SimpleJWT refresh token reused; revoking its family");
+        grants::revoke(conn, &row.grant_id, ctx.now, ctx.now + ctx.access_ttl())?;
+    }
+    Ok(())
+}
+
+/// `POST /api/token/verify/`: any token type; a blacklisted one is a 400, as SimpleJWT has it.
+pub fn verify(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    token: &str,
+) -> Result<Empty, SimpleJwtError> {
+    let claims = ctx.decode(token, None)?;
+    let claims = resource::verify_claims(claims, &ctx.expect(None))?;
+    let jti = claims.jti().unwrap_or_default();
+    let blacklisted = match refresh_tokens::by_jti(conn, jti)? {
+        Some(row) => row.rotated_at.is_some() || row.revoked_at.is_some(),
+        None => grants::is_jti_revoked(conn, jti)?,
+    };
+    if blacklisted {
+        return Err(SimpleJwtError::Fields(FieldErrors::non_field(
+            TokenProblem::Blacklisted.message(),
+        )));
+    }
+    Ok(Empty {})
+}
+
+/// `POST /api/token/blacklist/`: revoke a refresh token (log out).
+pub fn blacklist(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    token: &str,
+) -> Result<Empty, SimpleJwtError> {
+    let presented = presented_refresh(conn, ctx, token)?;
+    let Some(row) = presented.row else {
+        return Err(TokenProblem::Invalid.into());
+    };
+    if !refresh_tokens::revoke_one(conn, &row.token_hash, ctx.now)? {
+        return Err(TokenProblem::Blacklisted.into());
+    }
+    Ok(Empty {})
+}
+
+/// `GET /hello/` after the token verified: SimpleJWT's `JWTAuthentication.get_user`
+/// checks (the user exists and is active), plus Tessera's revocation list.
+pub fn hello_user(
+    conn: &mut DbConnection,
+    claims: &resource::Claims,
+) -> Result<UserRow, SimpleJwtError> {
+    let Some(user_id) = claims.user_id() else {
+        return Err(SimpleJwtError::NoUserIdentification);
+    };
+    let user = match user_id.parse::<i64>() {
+        Ok(id) => users::by_id(conn, id)?,
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        return Err(SimpleJwtError::UserNotFound);
+    };
+    if !user.is_active {
+        return Err(SimpleJwtError::UserInactive);
+    }
+    if claims.sub() != Some(user.subject.as_str()) {
+        return Err(SimpleJwtError::UserNotFound);
+    }
+    if grants::is_jti_revoked(conn, claims.jti().unwrap_or_default())? {
+        return Err(Rejection::Token(TokenProblem::Blacklisted).into());
+    }
+    Ok(user)
+}

@@ -1,0 +1,119 @@
+//! The reference Django + DRF + SimpleJWT 5.5.1 app (tests/simplejwt_ref), started under
+//! gunicorn for one test with its own SQLite file. `.ci/run` installs it into a virtualenv
+//! and names that Python in TESSERA_TEST_DJANGO_PYTHON.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use tempfile::TempDir;
+
+pub struct Django {
+    pub base: String,
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Drop for Django {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python that has the reference app's packages, or `None` (outside CI) to skip.
+pub fn python() -> Option<PathBuf> {
+    match std::env::var_os("TESSERA_TEST_DJANGO_PYTHON") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set TESSERA_TEST_DJANGO_PYTHON so Tessera is compared with SimpleJWT"
+            );
+            eprintln!("TESSERA_TEST_DJANGO_PYTHON not set: skipping the comparison with Django");
+            None
+        }
+    }
+}
+
+fn app_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/simplejwt_ref")
+}
+
+fn manage(python: &Path, env: &[(String, String)], args: &[&str]) {
+    let out = Command::new(python)
+        .arg("manage.py")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(app_dir())
+        .output()
+        .expect("run manage.py");
+    assert!(
+        out.status.success(),
+        "manage.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Django {
+    /// Migrate a fresh database, create `users` (`name:password[:inactive]`), and serve.
+    pub fn start(python: &Path, settings: &[(&str, &str)], users: &[&str]) -> Django {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env: Vec<(String, String)> = settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.push((
+            "REF_DB".to_owned(),
+            dir.path().join("ref.db").display().to_string(),
+        ));
+        manage(python, &env, &["migrate", "-v0"]);
+        if !users.is_empty() {
+            let mut args = vec!["seed_users"];
+            args.extend_from_slice(users);
+            manage(python, &env, &args);
+        }
+        let mut child = Command::new(python)
+            .args([
+                "-m",
+                "gunicorn",
+                "refsite.wsgi",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+                "--log-level",
+                "info",
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(app_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start gunicorn");
+        let stderr = child.stderr.take().expect("gunicorn stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = String::new();
+        let base = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!("gunicorn exited before listening:\n{seen}");
+            };
+            if let Some(at) = line.split("Listening at: ").nth(1) {
+                break at.split_whitespace().next().unwrap_or_default().to_owned();
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        };
+        // Keep draining its log so gunicorn never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Django {
+            base,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}

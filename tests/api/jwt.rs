@@ -1,0 +1,87 @@
+//! JWT fixtures: read a token's parts without verifying, and forge tokens signed with a
+//! test server's own key (expired, untyped, ...) to drive the refusal paths.
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Map, Value};
+
+use crate::helpers::TestApp;
+
+fn part(token: &str, index: usize) -> Map<String, Value> {
+    let segment = token.split('.').nth(index).expect("JWT segment");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).expect("base64url")).expect("JSON")
+}
+
+pub fn header(token: &str) -> Map<String, Value> {
+    part(token, 0)
+}
+
+pub fn claims(token: &str) -> Map<String, Value> {
+    part(token, 1)
+}
+
+/// The claim names of a token, sorted.
+pub fn claim_names(token: &str) -> Vec<String> {
+    let mut names: Vec<String> = claims(token).keys().cloned().collect();
+    names.sort();
+    names
+}
+
+/// The PEM of the test server's active signing key.
+pub fn active_key_pem(app: &TestApp) -> Vec<u8> {
+    let kid = app.keys.current().active_kid().to_owned();
+    let entry = std::fs::read_dir(&app.keys_dir)
+        .expect("keys dir")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().contains(&kid))
+        .expect("active key file");
+    std::fs::read(entry.path()).expect("read key")
+}
+
+/// Sign `claims` RS256 with the server's active key and `kid`.
+pub fn sign(app: &TestApp, claims: &Map<String, Value>) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(app.keys.current().active_kid().to_owned());
+    let key = EncodingKey::from_rsa_pem(&active_key_pem(app)).expect("test key");
+    jsonwebtoken::encode(&header, claims, &key).expect("sign")
+}
+
+/// A copy of `token` with its claims edited, re-signed with the server's key.
+pub fn edit(app: &TestApp, token: &str, f: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let mut c = claims(token);
+    f(&mut c);
+    sign(app, &c)
+}
+
+/// `token` with the header replaced by `{"alg":"none"}` and no signature.
+pub fn alg_none(token: &str) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = token.split('.').nth(1).expect("payload");
+    format!("{header}.{payload}.")
+}
+
+/// `token`'s claims signed HS256 with the server's *public* key (PEM) as the secret: the
+/// algorithm-confusion attack.
+pub fn hs256_with_public_key(app: &TestApp, token: &str) -> String {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+    let pem = String::from_utf8(active_key_pem(app)).expect("pem text");
+    let private = rsa::RsaPrivateKey::from_pkcs1_pem(&pem)
+        .or_else(|_| rsa::RsaPrivateKey::from_pkcs8_pem(&pem))
+        .expect("private key");
+    let public_pem = rsa::RsaPublicKey::from(&private)
+        .to_public_key_pem(LineEnding::LF)
+        .expect("public pem");
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(app.keys.current().active_kid().to_owned());
+    jsonwebtoken::encode(
+        &header,
+        &claims(token),
+        &EncodingKey::from_secret(public_pem.as_bytes()),
+    )
+    .expect("sign HS256")
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
