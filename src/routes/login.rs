@@ -52,6 +52,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                 display_name: &display,
                 username: &signed_in.user.username,
                 csrf_token: &signed_in.session.csrf_token,
+                is_admin: signed_in.user.is_admin,
             },
         );
     }

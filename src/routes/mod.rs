@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, web as aweb};
 
 use crate::error::AppError;
 
+mod admin;
 mod assets;
 mod authorize;
 mod discovery;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .get(logout::get)
             .post(logout::post),
     )
+    .configure(admin::configure)
     .service(aweb::resource("/static/tessera.css").get(assets::css))
     .service(aweb::resource("/healthz").get(health::healthz))
     .service(aweb::resource("/readyz").get(health::readyz))

@@ -1,4 +1,7 @@
 //! Integration tests: one binary, a module per capability.
+mod admin;
+mod admin_browser;
+mod admin_clients;
 mod authorize;
 mod browser;
 mod cli;
