@@ -91,6 +91,11 @@ async fn value_of(c: &Client, id: &str) -> String {
 async fn shoot_both(c: &Client, name: &str) {
     shoot(c, &format!("{name}-desktop")).await;
     c.set_window_size(390, 844).await.unwrap();
+    // Resizing loses the scroll position: go back to the fragment, if the shot had one.
+    let url = c.current_url().await.unwrap();
+    if url.fragment().is_some() {
+        c.goto(url.as_str()).await.unwrap();
+    }
     assert!(
         fits_the_screen(c).await,
         "{name} scrolls sideways on a phone"
@@ -154,7 +159,9 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
     .await;
     assert_eq!(text(&admin, "main h1").await, "alice");
     assert_eq!(text(&admin, ".notice").await, "User created.");
-    let user_url = admin.current_url().await.unwrap().to_string();
+    let mut user_url = admin.current_url().await.unwrap();
+    user_url.set_query(None);
+    let user_url = user_url.to_string();
     click(&admin, "nav.tabs a[href='/admin/users']").await;
     shoot_both(&admin, "users").await;
 
@@ -218,6 +225,11 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
     assert!(page.contains("Photo Book"), "{page}");
     assert!(page.contains("offline_access"));
     shoot_both(&admin, "user").await;
+    admin
+        .goto(&format!("{user_url}#applications"))
+        .await
+        .unwrap();
+    shoot_both(&admin, "user-applications").await;
     click(&admin, "a[href*='/consents/']").await;
     assert_eq!(
         text(&admin, "main h1").await,

@@ -289,7 +289,7 @@ on_both_backends!(
         let console = Console::root(&app).await;
         let page = console.get(&format!("/admin/users/{alice}")).await;
         assert!(page.body.contains("Photo Book"), "{}", page.body);
-        assert!(page.body.contains("openid offline_access"));
+        assert!(page.body.contains("offline_access openid"), "{}", page.body);
         let page = console
             .confirm(&format!(
                 "/admin/users/{alice}/consents/{}/revoke",

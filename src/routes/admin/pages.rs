@@ -137,7 +137,11 @@ impl From<&ConsentRow> for ConsentItem {
         Self {
             client_id: c.client_id.clone(),
             client_name: c.client_name.clone(),
-            scope: c.scope.clone(),
+            scope: {
+                let mut scopes: Vec<&str> = c.scope.split_whitespace().collect();
+                scopes.sort_unstable();
+                scopes.join(" ")
+            },
             since: when(c.created_at),
         }
     }
