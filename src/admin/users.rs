@@ -180,6 +180,9 @@ pub fn set_password(
 
 /// Refuse a change that would leave no active administrator.
 fn keep_an_admin(conn: &mut DbConnection, user: &UserRow, what: &str) -> Result<(), AdminError> {
+    admin_store::lock_admin_changes(conn)?;
+    // Read again under the lock: a concurrent change may have committed meanwhile.
+    let user = get(conn, user.id)?;
     if user.is_admin && user.is_active && admin_store::active_admin_count(conn)? <= 1 {
         return Err(AdminError::Refused(format!(
             "{} is the last active administrator and cannot be {what}. Make another user an administrator first.",

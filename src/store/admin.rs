@@ -67,6 +67,20 @@ pub fn users_count(conn: &mut DbConnection, q: Option<&str>) -> Result<i64, Stor
     Ok(query.get_result(conn)?)
 }
 
+/// Serialise changes to who is an administrator until the current transaction ends, so two
+/// admins demoting each other at once cannot both see "another admin remains". PostgreSQL
+/// takes a transaction-scoped advisory lock; SQLite already admits one writer at a time (a
+/// transaction that read before another committed fails to write instead).
+pub fn lock_admin_changes(conn: &mut DbConnection) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(c) = conn {
+        diesel::connection::SimpleConnection::batch_execute(
+            c,
+            "SELECT pg_advisory_xact_lock(7403727)",
+        )?;
+    }
+    Ok(())
+}
+
 /// Admins who can still sign in: the console refuses to leave none.
 pub fn active_admin_count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(users::table
