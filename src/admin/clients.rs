@@ -280,3 +280,91 @@ pub fn delete(
         Ok(row.name)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ClientForm {
+        ClientForm {
+            name: " Photo Book ".into(),
+            redirect_uris:
+                "https://app.example/cb\r\nhttps://app.example/cb  https://app.example/other".into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            ..ClientForm::default()
+        }
+    }
+
+    #[test]
+    fn a_form_parses_into_a_checked_registration() {
+        let spec = form().parse().unwrap();
+        assert_eq!(spec.client.name, "Photo Book");
+        assert_eq!(spec.client.kind, ClientKind::Confidential);
+        // One per line or space-separated, duplicates dropped.
+        assert_eq!(spec.client.redirect_uris.len(), 2);
+        assert_eq!(
+            spec.client.scopes.to_string(),
+            client_domain::DEFAULT_SCOPES
+        );
+        assert_eq!(
+            (spec.access_token_ttl, spec.refresh_token_ttl),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn lifetimes_are_bounded() {
+        let mut f = form();
+        f.access_token_ttl = "600".into();
+        f.refresh_token_ttl = " 86400 ".into();
+        let spec = f.parse().unwrap();
+        assert_eq!(
+            (spec.access_token_ttl, spec.refresh_token_ttl),
+            (Some(600), Some(86_400))
+        );
+        for bad in ["59", "-1", "1e3", "86401"] {
+            let mut f = form();
+            f.access_token_ttl = bad.into();
+            assert!(matches!(f.parse(), Err(AdminError::Invalid(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn problems_are_sentences_for_the_admin() {
+        let mut f = form();
+        f.public = true;
+        f.grant_types.push("client_credentials".into());
+        let Err(AdminError::Invalid(m)) = f.parse() else {
+            panic!("a public client with client_credentials was accepted")
+        };
+        assert!(m.starts_with("A public client cannot"), "{m}");
+        assert!(m.ends_with('.'), "{m}");
+    }
+
+    #[test]
+    fn a_stored_client_fills_the_form_back() {
+        let spec = form().parse().unwrap();
+        let row = ClientRow {
+            id: "c1".into(),
+            name: spec.client.name.clone(),
+            secret_hash: None,
+            is_public: false,
+            redirect_uris: join(&spec.client.redirect_uris),
+            post_logout_redirect_uris: String::new(),
+            grant_types: "authorization_code refresh_token".into(),
+            scopes: "openid".into(),
+            access_token_ttl: Some(600),
+            refresh_token_ttl: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let back = ClientForm::from_row(&row);
+        assert_eq!(
+            back.redirect_uris,
+            "https://app.example/cb\nhttps://app.example/other"
+        );
+        assert_eq!(back.access_token_ttl, "600");
+        let again = back.parse().unwrap();
+        assert_eq!(again.client.redirect_uris, spec.client.redirect_uris);
+    }
+}

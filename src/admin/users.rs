@@ -306,3 +306,38 @@ pub fn sign_out_session(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_trim_and_drop_empty_claims() {
+        let p = Profile::parse("  Alice  ", " alice@example.com ", true).unwrap();
+        assert_eq!(p.name.as_deref(), Some("Alice"));
+        assert_eq!(
+            p.email.as_ref().map(Email::as_str),
+            Some("alice@example.com")
+        );
+        assert!(p.email_verified);
+        // Without an email there is nothing to be verified.
+        let p = Profile::parse("", "", true).unwrap();
+        assert!(p.name.is_none() && p.email.is_none() && !p.email_verified);
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_with_a_reason() {
+        assert!(matches!(
+            Profile::parse("x", "not-an-email", false),
+            Err(AdminError::Invalid(_))
+        ));
+        assert!(matches!(
+            Profile::parse(&"n".repeat(201), "", false),
+            Err(AdminError::Invalid(_))
+        ));
+        assert!(matches!(
+            Profile::parse("a\u{0}b", "", false),
+            Err(AdminError::Invalid(_))
+        ));
+    }
+}

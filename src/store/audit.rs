@@ -81,3 +81,14 @@ pub(crate) fn escape_like(raw: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_metacharacters_match_themselves() {
+        assert_eq!(escape_like("user."), "user.");
+        assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+}

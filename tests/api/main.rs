@@ -2,6 +2,7 @@
 mod admin;
 mod admin_browser;
 mod admin_clients;
+mod admin_input;
 mod authorize;
 mod browser;
 mod cli;
