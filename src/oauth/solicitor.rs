@@ -16,6 +16,7 @@ pub(super) struct Solicitor {
     pub(super) decision: Option<Decision>,
     pub(super) force_consent: bool,
     pub(super) prompt_none: bool,
+    pub(super) ip: Option<String>,
 }
 
 impl OwnerSolicitor<FlowRequest> for Solicitor {
@@ -56,7 +57,7 @@ impl OwnerSolicitor<FlowRequest> for Solicitor {
                     action: audit::action::CONSENT_GRANTED,
                     target: Some(client_id.as_str()),
                     detail: Some(union.as_str()),
-                    ip: None,
+                    ip: self.ip.as_deref(),
                 };
                 if let Err(e) = audit::record(&mut ctx.conn, now, &entry) {
                     ctx.fail(e);

@@ -317,6 +317,12 @@ on_both_backends!(
             && actor.as_deref() == Some("alice")
             && target.as_deref() == Some(client.id.as_str())));
         assert!(audit.iter().any(|(a, _, _)| a == "consent.revoked"));
+        let rows = app
+            .store
+            .run(|conn| tessera::store::audit::page(conn, Some("consent.granted"), 0, 10))
+            .await
+            .unwrap();
+        assert_eq!(rows[0].ip.as_deref(), Some("127.0.0.1"));
     }
 );
 
