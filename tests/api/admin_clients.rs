@@ -444,3 +444,36 @@ on_both_backends!(
         assert!(overview.body.contains("Recent activity"));
     }
 );
+
+on_both_backends!(
+    deleting_a_user_revokes_what_was_issued_to_them,
+    |app: TestApp| async move {
+        let alice = flow::create_user(&app, "alice");
+        let client = flow::confidential(&app);
+        let tokens = flow::tokens_for(&app, &client, "alice", "openid offline_access").await;
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let console = Console::root(&app).await;
+        let page = console
+            .confirm(&format!("/admin/users/{alice}/delete"))
+            .await;
+        assert_eq!(page.status, 303);
+        let res = app
+            .http
+            .get(app.url("/oauth/userinfo"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let (status, body) = refresh_status(&app, &client, &refresh).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        assert_eq!(
+            console.get(&format!("/admin/users/{alice}")).await.status,
+            404
+        );
+    }
+);
