@@ -2,7 +2,6 @@
 //! the user authenticated (for `auth_time` and `max_age`) and a CSRF token for its forms.
 use std::sync::LazyLock;
 
-use crate::admin::audit::{self, action};
 use crate::domain::Username;
 use crate::oauth::authorize::SignedIn;
 use crate::secrets::{self, SecretString};
@@ -71,26 +70,11 @@ pub fn login(
     };
     let Some(user) = user else {
         let _ = secrets::verify_secret(password, &DUMMY_HASH);
-        audit_login(
-            conn,
-            now,
-            username,
-            action::LOGIN_FAILED,
-            "unknown user",
-            &origin,
-        )?;
         return Err(LoginError::Invalid);
     };
     if !secrets::verify_secret(password, &user.password_hash) || !user.is_active {
-        let why = if user.is_active {
-            "wrong password"
-        } else {
-            "account disabled"
-        };
-        audit_login(conn, now, username, action::LOGIN_FAILED, why, &origin)?;
         return Err(LoginError::Invalid);
     }
-    audit_login(conn, now, &user.username, action::LOGIN, "", &origin)?;
     let cookie = secrets::random_token(32);
     let session = SessionRow {
         id_hash: secrets::digest(&cookie),
@@ -114,28 +98,6 @@ pub fn login(
             session_key: key,
         },
     ))
-}
-
-/// Record a sign-in or a failed one in the audit log.
-fn audit_login(
-    conn: &mut DbConnection,
-    now: i64,
-    username: &str,
-    what: &str,
-    detail: &str,
-    origin: &Origin,
-) -> Result<(), StoreError> {
-    audit::record(
-        conn,
-        now,
-        &audit::Entry {
-            actor: Some(username),
-            action: what,
-            target: None,
-            detail: (!detail.is_empty()).then_some(detail),
-            ip: origin.ip.as_deref(),
-        },
-    )
 }
 
 pub fn logout(conn: &mut DbConnection, cookie: &str) -> Result<(), StoreError> {

@@ -1,6 +1,10 @@
 //! Writing and reading the audit trail: logins, consents, admin changes, key rotation.
 use super::{Actor, AdminError, Paging};
+use crate::oauth::authorize::SignedIn;
+use crate::secrets::SecretString;
+use crate::sessions::{self, LoginError, Origin};
 use crate::store::audit::{self as audit_store, AuditRow, NewAuditRow};
+use crate::store::users as user_store;
 use crate::store::{DbConnection, StoreError};
 
 /// What happened, as stored in `audit_log.action`.
@@ -89,4 +93,46 @@ pub fn page(
     let paging = Paging::new(page, per_page, total);
     let rows = audit_store::page(conn, filter, paging.offset(), paging.per_page)?;
     Ok((rows, paging))
+}
+
+/// `sessions::login`, with the outcome written to the audit log: a sign-in, or a failed
+/// one with the reason (which the login page itself never reveals).
+pub fn login(
+    conn: &mut DbConnection,
+    now: i64,
+    ttl: i64,
+    username: &str,
+    password: &SecretString,
+    origin: Origin,
+) -> Result<(String, SignedIn), LoginError> {
+    let ip = origin.ip.clone();
+    let (actor, what, detail) = match sessions::login(conn, now, ttl, username, password, origin) {
+        Ok(done) => {
+            let entry = Entry {
+                actor: Some(&done.1.user.username),
+                action: action::LOGIN,
+                target: None,
+                detail: None,
+                ip: ip.as_deref(),
+            };
+            record(conn, now, &entry)?;
+            return Ok(done);
+        }
+        // Looked up for unknown users and wrong passwords alike, so both still cost the same.
+        Err(LoginError::Invalid) => match user_store::by_username(conn, username)? {
+            None => (username, action::LOGIN_FAILED, "unknown user"),
+            Some(u) if !u.is_active => (username, action::LOGIN_FAILED, "account disabled"),
+            Some(_) => (username, action::LOGIN_FAILED, "wrong password"),
+        },
+        Err(e) => return Err(e),
+    };
+    let entry = Entry {
+        actor: Some(actor),
+        action: what,
+        target: None,
+        detail: Some(detail),
+        ip: ip.as_deref(),
+    };
+    record(conn, now, &entry)?;
+    Err(LoginError::Invalid)
 }

@@ -18,6 +18,7 @@ mod userinfo;
 mod web;
 
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
+    cfg.configure(admin::configure);
     // One resource per path, so a wrong method gets 405 Method Not Allowed.
     cfg.service(
         aweb::resource("/.well-known/openid-configuration").get(discovery::openid_configuration),
@@ -47,7 +48,6 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .get(logout::get)
             .post(logout::post),
     )
-    .configure(admin::configure)
     .service(aweb::resource("/static/tessera.css").get(assets::css))
     .service(aweb::resource("/healthz").get(health::healthz))
     .service(aweb::resource("/readyz").get(health::readyz))
