@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin::audit::{self, action};
 use crate::clients::{self, NewClient};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Settings;
+use crate::config::{DatabaseUrl, Settings};
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
 use crate::signing::{KeyDir, KeyState};
 use crate::startup::{self, Application};
@@ -352,13 +353,47 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
         KeysCommand::Rotate => {
             let key = dir.generate(clock.now())?;
             println!("new active key {}", key.kid);
+            audit_key_change(settings, clock, action::KEY_ROTATED, &key.kid);
             Ok(())
         }
         KeysCommand::Retire { kid } => {
             let key = dir.retire(&kid)?;
             debug_assert_eq!(key.state, KeyState::Retired);
             println!("retired key {}", key.kid);
+            audit_key_change(settings, clock, action::KEY_RETIRED, &key.kid);
             Ok(())
         }
+    }
+}
+
+/// Best effort: note a key change made from the command line in the audit log. The change
+/// is done either way; a database that is absent or unreachable only earns a warning.
+fn audit_key_change(settings: &Settings, clock: &SharedClock, what: &str, kid: &str) {
+    if let DatabaseUrl::Sqlite(path) = &settings.database_url
+        && !std::path::Path::new(path).exists()
+    {
+        return;
+    }
+    let actor = match std::env::var("USER") {
+        Ok(user) if !user.is_empty() => format!("cli:{user}"),
+        _ => "cli".to_owned(),
+    };
+    let result = Store::connect(&settings.database_url, 1)
+        .and_then(|store| store.conn())
+        .and_then(|mut conn| {
+            audit::record(
+                &mut conn,
+                clock.unix(),
+                &audit::Entry {
+                    actor: Some(&actor),
+                    action: what,
+                    target: Some(kid),
+                    detail: Some("tessera keys"),
+                    ip: None,
+                },
+            )
+        });
+    if let Err(e) = result {
+        eprintln!("warning: the key change is done but not in the audit log: {e}");
     }
 }

@@ -135,6 +135,71 @@ impl ResponseError for OAuthError {
     }
 }
 
+/// The admin console's errors are HTML pages (or, for an anonymous visitor, the way to the
+/// login page); causes of faults are logged, never shown.
+impl ResponseError for crate::admin::AdminError {
+    fn status_code(&self) -> StatusCode {
+        use crate::admin::AdminError as E;
+        match self {
+            E::SignIn { .. } => StatusCode::SEE_OTHER,
+            E::Forbidden | E::Csrf => StatusCode::FORBIDDEN,
+            E::Invalid(_) => StatusCode::BAD_REQUEST,
+            E::Refused(_) => StatusCode::CONFLICT,
+            E::NotFound => StatusCode::NOT_FOUND,
+            E::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(_) | E::Keys(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::admin::AdminError as E;
+        let status = self.status_code();
+        let (title, message): (&str, String) = match self {
+            E::SignIn { return_to } => {
+                let query: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("return_to", return_to)
+                    .finish();
+                return HttpResponse::SeeOther()
+                    .insert_header(("Location", format!("/login?{query}")))
+                    .insert_header(("Cache-Control", "no-store"))
+                    .finish();
+            }
+            E::Forbidden => (
+                "Administrators only",
+                "Your account cannot use the admin console. Ask an administrator if you need access."
+                    .into(),
+            ),
+            E::Csrf => (
+                "This form has expired",
+                "The page was open too long or came from somewhere else. Go back, reload the page and try again."
+                    .into(),
+            ),
+            E::Invalid(m) => ("Please check your input", m.clone()),
+            E::Refused(m) => ("Not allowed", m.clone()),
+            E::NotFound => (
+                "Not found",
+                "It may have been deleted in the meantime.".into(),
+            ),
+            E::Store(StoreError::Pool(cause)) => {
+                tracing::warn!(%cause, "admin: database unavailable");
+                (
+                    "Temporarily unavailable",
+                    "Please try again in a moment.".into(),
+                )
+            }
+            E::Store(_) | E::Keys(_) | E::Internal(_) => {
+                tracing::error!(error = %self, "admin request failed");
+                (
+                    "Something went wrong",
+                    "The change could not be made. Please try again; if it keeps failing, check the server log."
+                        .into(),
+                )
+            }
+        };
+        crate::views::admin_error_page(status, title, &message)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// A dependency (the database) cannot serve right now.

@@ -46,6 +46,8 @@ pub struct SignedIn<'a> {
     pub display_name: &'a str,
     pub username: &'a str,
     pub csrf_token: &'a str,
+    /// Administrators get a link to the console.
+    pub is_admin: bool,
 }
 
 #[derive(Template)]
@@ -123,4 +125,16 @@ fn render(status: StatusCode, template: &impl Template, csp: String) -> HttpResp
 /// A readable error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     page(status, &ErrorPage { title, message })
+}
+
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+pub struct AdminErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// An error page of the admin console, with the way back to it.
+pub fn admin_error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    page(status, &AdminErrorPage { title, message })
 }

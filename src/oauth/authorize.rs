@@ -42,6 +42,8 @@ pub struct AuthorizeRequest {
     pub signed_in: Option<SignedIn>,
     /// Present when this is the consent form coming back (its CSRF token already checked).
     pub decision: Option<Decision>,
+    /// The client's address, for the audit log.
+    pub ip: Option<String>,
 }
 
 /// What the route should do.
@@ -324,6 +326,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         decision: req.decision,
         force_consent: prompt.contains(&"consent"),
         prompt_none: prompt.contains(&"none"),
+        ip: req.ip.clone(),
     };
     let mut addons = AddonList::new();
     addons.push_code(if client.is_public {

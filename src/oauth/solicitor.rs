@@ -6,6 +6,7 @@ use oxide_auth::endpoint::{OwnerConsent, OwnerSolicitor, Solicitation};
 use super::authorize::Decision;
 use super::context::Shared;
 use super::web::{FlowRequest, FlowResponse, Interaction, WebError};
+use crate::admin::audit;
 use crate::store::consents;
 use crate::store::users::UserRow;
 
@@ -15,6 +16,7 @@ pub(super) struct Solicitor {
     pub(super) decision: Option<Decision>,
     pub(super) force_consent: bool,
     pub(super) prompt_none: bool,
+    pub(super) ip: Option<String>,
 }
 
 impl OwnerSolicitor<FlowRequest> for Solicitor {
@@ -47,6 +49,17 @@ impl OwnerSolicitor<FlowRequest> for Solicitor {
                 if let Err(e) =
                     consents::upsert(&mut ctx.conn, self.user.id, &client_id, &union, now)
                 {
+                    ctx.fail(e);
+                    return OwnerConsent::Error(WebError::NoBody);
+                }
+                let entry = audit::Entry {
+                    actor: Some(self.user.username.as_str()),
+                    action: audit::action::CONSENT_GRANTED,
+                    target: Some(client_id.as_str()),
+                    detail: Some(union.as_str()),
+                    ip: self.ip.as_deref(),
+                };
+                if let Err(e) = audit::record(&mut ctx.conn, now, &entry) {
                     ctx.fail(e);
                     return OwnerConsent::Error(WebError::NoBody);
                 }

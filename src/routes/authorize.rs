@@ -50,6 +50,7 @@ async fn handle(
         params,
         signed_in,
         decision,
+        ip: super::web::client_ip(req, &state.settings),
     };
     let settings = state.settings.clone();
     let keys = state.keys.current();

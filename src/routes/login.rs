@@ -3,8 +3,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs, safe_return_to};
+use crate::admin::audit;
 use crate::secrets::{self, SecretString};
-use crate::sessions::{self, COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
+use crate::sessions::{COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
 use crate::state::AppState;
 use crate::views;
 
@@ -52,6 +53,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                 display_name: &display,
                 username: &signed_in.user.username,
                 csrf_token: &signed_in.session.csrf_token,
+                is_admin: signed_in.user.is_admin,
             },
         );
     }
@@ -90,7 +92,7 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         state
             .store
             .run(
-                move |conn| match sessions::login(conn, now, ttl, &username, &password, origin) {
+                move |conn| match audit::login(conn, now, ttl, &username, &password, origin) {
                     Ok(ok) => Ok(Ok(ok)),
                     Err(LoginError::Invalid) => Ok(Err(())),
                     Err(LoginError::Store(e)) => Err(e),

@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, web as aweb};
 
 use crate::error::AppError;
 
+mod admin;
 mod assets;
 mod authorize;
 mod discovery;
@@ -19,6 +20,7 @@ mod userinfo;
 mod web;
 
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
+    cfg.configure(admin::configure);
     // One resource per path, so a wrong method gets 405 Method Not Allowed.
     cfg.service(
         aweb::resource("/.well-known/openid-configuration").get(discovery::openid_configuration),

@@ -73,8 +73,13 @@ pub fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<String> {
     .map(|ip| ip.to_string())
 }
 
-/// Only local authorization requests may be returned to after login (no open redirect).
+/// Only local authorization requests and admin console pages may be returned to after
+/// login (no open redirect).
 pub fn safe_return_to(raw: Option<&str>) -> Option<String> {
-    raw.filter(|r| r.starts_with("/oauth/authorize?") && !r.contains(['\r', '\n']))
-        .map(str::to_owned)
+    raw.filter(|r| {
+        !r.contains(['\r', '\n'])
+            && (r.starts_with("/oauth/authorize?")
+                || (r.starts_with("/admin/") && !r.contains("//") && !r.contains('\\')))
+    })
+    .map(str::to_owned)
 }

@@ -8,6 +8,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
 
+pub mod admin;
+pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod consents;

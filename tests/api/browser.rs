@@ -15,9 +15,9 @@ use tessera::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::flow;
 use crate::helpers::{Backend, spawn};
 
-struct Driver {
+pub struct Driver {
     child: Child,
-    port: u16,
+    pub port: u16,
     _profile: tempfile::TempDir,
 }
 
@@ -37,7 +37,7 @@ fn free_port() -> u16 {
 }
 
 /// chromedriver on a free port, or `None` outside CI when it is not installed.
-fn start_driver() -> Option<Driver> {
+pub fn start_driver() -> Option<Driver> {
     let found = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -94,7 +94,7 @@ async fn browser(driver: &Driver) -> Client {
 }
 
 /// A one-request-at-a-time HTTP server standing in for the app's callback.
-fn callback_server() -> u16 {
+pub fn callback_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -127,7 +127,7 @@ async fn shoot(c: &Client, name: &str) {
 }
 
 /// Wait until the browser has landed on a URL starting with `prefix`.
-async fn wait_for_url(c: &Client, prefix: &str) -> url::Url {
+pub async fn wait_for_url(c: &Client, prefix: &str) -> url::Url {
     for _ in 0..100 {
         let url = c.current_url().await.unwrap();
         if url.as_str().starts_with(prefix) {
@@ -142,7 +142,7 @@ async fn wait_for_url(c: &Client, prefix: &str) -> url::Url {
 }
 
 /// No horizontal scrolling at phone width.
-async fn fits_the_screen(c: &Client) -> bool {
+pub async fn fits_the_screen(c: &Client) -> bool {
     let v = c
         .execute(
             "return document.documentElement.scrollWidth <= window.innerWidth;",

@@ -182,6 +182,28 @@ on_both_backends!(
 
         let out = app.cli(&["keys", "retire", &old_kid], None);
         assert_eq!(out.code, 0, "{}", out.stderr);
+        // Both changes are in the audit log, made by the command line.
+        let audit = app
+            .store
+            .run(|conn| tessera::store::audit::page(conn, Some("key."), 0, 10))
+            .await
+            .unwrap();
+        let seen: Vec<(&str, &str)> = audit
+            .iter()
+            .map(|r| (r.action.as_str(), r.target.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("key.retired", old_kid.as_str()),
+                ("key.rotated", new_kid.as_str())
+            ]
+        );
+        assert!(
+            audit
+                .iter()
+                .all(|r| r.actor.as_deref().is_some_and(|a| a.starts_with("cli")))
+        );
         let jwks = wait_for_jwks(&app, |j| kids(j).len() == 1).await;
         assert_eq!(kids(&jwks), vec![new_kid.clone()]);
         // A token signed by a retired key no longer verifies.

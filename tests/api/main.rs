@@ -1,4 +1,8 @@
 //! Integration tests: one binary, a module per capability.
+mod admin;
+mod admin_browser;
+mod admin_clients;
+mod admin_input;
 mod authorize;
 mod browser;
 mod cli;

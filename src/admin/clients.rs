@@ -1,0 +1,370 @@
+//! Managing OAuth clients from the console: register, edit, rotate the secret (shown once),
+//! delete (revoking every token issued to the client).
+use super::audit::{self, action};
+use super::{Actor, AdminError};
+use crate::clients::{self as client_domain, ClientError, NewClient};
+use crate::clock::Clock;
+use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
+use crate::secrets::{self, SecretString};
+use crate::store::DbConnection;
+use crate::store::admin::{self as admin_store, transaction};
+use crate::store::clients::{self as client_store, ClientRow};
+use crate::store::grants;
+
+/// Longest token lifetimes an admin may set: a day for access tokens, a year for refresh.
+pub const MAX_ACCESS_TTL: i64 = 86_400;
+pub const MAX_REFRESH_TTL: i64 = 366 * 86_400;
+
+impl From<ClientError> for AdminError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Invalid(m) => AdminError::Invalid(capitalise(&m)),
+            ClientError::Hash(h) => AdminError::Internal(h.to_string()),
+            ClientError::Store(s) => AdminError::from(s),
+        }
+    }
+}
+
+fn capitalise(m: &str) -> String {
+    let mut chars = m.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+/// The client form as submitted, before parsing.
+#[derive(Debug, Default, Clone)]
+pub struct ClientForm {
+    pub name: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub public: bool,
+    pub grant_types: Vec<String>,
+    pub scopes: String,
+    pub access_token_ttl: String,
+    pub refresh_token_ttl: String,
+}
+
+/// A client registration, parsed and checked.
+#[derive(Debug)]
+pub struct ClientSpec {
+    pub client: NewClient,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+}
+
+fn uris(raw: &str, what: &str) -> Result<Vec<RedirectUri>, AdminError> {
+    let mut out: Vec<RedirectUri> = Vec::new();
+    for part in raw.split_whitespace() {
+        let uri = RedirectUri::parse(part)
+            .map_err(|m| AdminError::Invalid(format!("{what}: {}", capitalise(&m))))?;
+        if !out.contains(&uri) {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
+fn ttl(raw: &str, what: &str, max: i64) -> Result<Option<i64>, AdminError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i64>() {
+        Ok(n) if (60..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(AdminError::Invalid(format!(
+            "The {what} lifetime must be a number of seconds from 60 to {max}, or empty for the server default."
+        ))),
+    }
+}
+
+impl ClientForm {
+    /// Parse and check the whole form; the first problem is reported.
+    pub fn parse(&self) -> Result<ClientSpec, AdminError> {
+        let mut grant_types = Vec::new();
+        for g in &self.grant_types {
+            let g = GrantType::parse(g).map_err(|m| AdminError::Invalid(capitalise(&m)))?;
+            if !grant_types.contains(&g) {
+                grant_types.push(g);
+            }
+        }
+        let scopes = match self.scopes.trim() {
+            "" => ScopeSet::parse(client_domain::DEFAULT_SCOPES),
+            s => ScopeSet::parse(s),
+        }
+        .map_err(|m| AdminError::Invalid(capitalise(&m)))?;
+        let client = NewClient {
+            name: self.name.trim().to_owned(),
+            kind: if self.public {
+                ClientKind::Public
+            } else {
+                ClientKind::Confidential
+            },
+            redirect_uris: uris(&self.redirect_uris, "Redirect URIs")?,
+            post_logout_redirect_uris: uris(
+                &self.post_logout_redirect_uris,
+                "Post-logout redirect URIs",
+            )?,
+            grant_types,
+            scopes,
+        };
+        client.validate()?;
+        Ok(ClientSpec {
+            client,
+            access_token_ttl: ttl(&self.access_token_ttl, "access token", MAX_ACCESS_TTL)?,
+            refresh_token_ttl: ttl(&self.refresh_token_ttl, "refresh token", MAX_REFRESH_TTL)?,
+        })
+    }
+
+    /// The form filled in from a stored client, for editing.
+    pub fn from_row(row: &ClientRow) -> Self {
+        Self {
+            name: row.name.clone(),
+            redirect_uris: row.redirect_uris.split(' ').collect::<Vec<_>>().join("\n"),
+            post_logout_redirect_uris: row
+                .post_logout_redirect_uris
+                .split(' ')
+                .collect::<Vec<_>>()
+                .join("\n"),
+            public: row.is_public,
+            grant_types: row
+                .grant_types
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            scopes: row.scopes.clone(),
+            access_token_ttl: row
+                .access_token_ttl
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            refresh_token_ttl: row
+                .refresh_token_ttl
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn join(items: &[RedirectUri]) -> String {
+    items
+        .iter()
+        .map(RedirectUri::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, AdminError> {
+    Ok(admin_store::clients_all(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<ClientRow, AdminError> {
+    client_store::by_id(conn, id)?.ok_or(AdminError::NotFound)
+}
+
+/// Register a client; returns its id and, for a confidential client, the secret (once).
+pub fn create(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    spec: &ClientSpec,
+) -> Result<client_domain::Registered, AdminError> {
+    let now = clock.unix();
+    transaction(conn, |conn| {
+        let registered = client_domain::register(conn, clock, &spec.client)?;
+        if spec.access_token_ttl.is_some() || spec.refresh_token_ttl.is_some() {
+            let mut row = get(conn, &registered.client_id)?;
+            row.access_token_ttl = spec.access_token_ttl;
+            row.refresh_token_ttl = spec.refresh_token_ttl;
+            admin_store::update_client(conn, &row)?;
+        }
+        let target = format!("{} ({})", spec.client.name.trim(), registered.client_id);
+        audit::by_admin(conn, now, actor, action::CLIENT_CREATED, &target, None)?;
+        Ok(registered)
+    })
+}
+
+/// Change a registration. Turning a public client confidential creates its first secret,
+/// returned to be shown once; turning it public drops the secret.
+pub fn update(
+    conn: &mut DbConnection,
+    now: i64,
+    actor: &Actor,
+    id: &str,
+    spec: &ClientSpec,
+) -> Result<Option<SecretString>, AdminError> {
+    transaction(conn, |conn| {
+        let mut row = get(conn, id)?;
+        let c = &spec.client;
+        let mut new_secret = None;
+        match (row.is_public, c.kind) {
+            (true, ClientKind::Confidential) => {
+                let secret = SecretString::new(secrets::random_token(32));
+                row.secret_hash = Some(secrets::hash_secret(&secret)?);
+                new_secret = Some(secret);
+            }
+            (false, ClientKind::Public) => row.secret_hash = None,
+            _ => {}
+        }
+        row.name = c.name.trim().to_owned();
+        row.is_public = c.kind == ClientKind::Public;
+        row.redirect_uris = join(&c.redirect_uris);
+        row.post_logout_redirect_uris = join(&c.post_logout_redirect_uris);
+        row.grant_types = c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        row.scopes = c.scopes.to_string();
+        row.access_token_ttl = spec.access_token_ttl;
+        row.refresh_token_ttl = spec.refresh_token_ttl;
+        row.updated_at = now;
+        admin_store::update_client(conn, &row)?;
+        let target = format!("{} ({id})", row.name);
+        audit::by_admin(conn, now, actor, action::CLIENT_UPDATED, &target, None)?;
+        Ok(new_secret)
+    })
+}
+
+/// Replace a confidential client's secret; the old one stops working at once.
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    now: i64,
+    actor: &Actor,
+    id: &str,
+) -> Result<SecretString, AdminError> {
+    let secret = SecretString::new(secrets::random_token(32));
+    let hash = secrets::hash_secret(&secret)?;
+    transaction(conn, |conn| {
+        let mut row = get(conn, id)?;
+        if row.is_public {
+            return Err(AdminError::Refused(
+                "A public client has no secret to rotate.".into(),
+            ));
+        }
+        row.secret_hash = Some(hash);
+        row.updated_at = now;
+        admin_store::update_client(conn, &row)?;
+        let target = format!("{} ({id})", row.name);
+        audit::by_admin(
+            conn,
+            now,
+            actor,
+            action::CLIENT_SECRET_ROTATED,
+            &target,
+            None,
+        )?;
+        Ok(secret)
+    })
+}
+
+/// Delete a client after revoking everything issued to it (refresh tokens, and the access
+/// tokens recorded beside them, which stay refused until they expire).
+pub fn delete(
+    conn: &mut DbConnection,
+    now: i64,
+    actor: &Actor,
+    id: &str,
+    revoke_until: i64,
+) -> Result<String, AdminError> {
+    transaction(conn, |conn| {
+        let row = get(conn, id)?;
+        for grant in admin_store::live_grant_ids(conn, id, None)? {
+            grants::revoke(conn, &grant, now, revoke_until)?;
+        }
+        admin_store::delete_client(conn, id)?;
+        let target = format!("{} ({id})", row.name);
+        audit::by_admin(conn, now, actor, action::CLIENT_DELETED, &target, None)?;
+        Ok(row.name)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ClientForm {
+        ClientForm {
+            name: " Photo Book ".into(),
+            redirect_uris:
+                "https://app.example/cb\r\nhttps://app.example/cb  https://app.example/other".into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            ..ClientForm::default()
+        }
+    }
+
+    #[test]
+    fn a_form_parses_into_a_checked_registration() {
+        let spec = form().parse().unwrap();
+        assert_eq!(spec.client.name, "Photo Book");
+        assert_eq!(spec.client.kind, ClientKind::Confidential);
+        // One per line or space-separated, duplicates dropped.
+        assert_eq!(spec.client.redirect_uris.len(), 2);
+        assert_eq!(
+            spec.client.scopes.to_string(),
+            client_domain::DEFAULT_SCOPES
+        );
+        assert_eq!(
+            (spec.access_token_ttl, spec.refresh_token_ttl),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn lifetimes_are_bounded() {
+        let mut f = form();
+        f.access_token_ttl = "600".into();
+        f.refresh_token_ttl = " 86400 ".into();
+        let spec = f.parse().unwrap();
+        assert_eq!(
+            (spec.access_token_ttl, spec.refresh_token_ttl),
+            (Some(600), Some(86_400))
+        );
+        for bad in ["59", "-1", "1e3", "86401"] {
+            let mut f = form();
+            f.access_token_ttl = bad.into();
+            assert!(matches!(f.parse(), Err(AdminError::Invalid(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn problems_are_sentences_for_the_admin() {
+        let mut f = form();
+        f.public = true;
+        f.grant_types.push("client_credentials".into());
+        let Err(AdminError::Invalid(m)) = f.parse() else {
+            panic!("a public client with client_credentials was accepted")
+        };
+        assert!(m.starts_with("A public client cannot"), "{m}");
+        assert!(m.ends_with('.'), "{m}");
+    }
+
+    #[test]
+    fn a_stored_client_fills_the_form_back() {
+        let spec = form().parse().unwrap();
+        let row = ClientRow {
+            id: "c1".into(),
+            name: spec.client.name.clone(),
+            secret_hash: None,
+            is_public: false,
+            redirect_uris: join(&spec.client.redirect_uris),
+            post_logout_redirect_uris: String::new(),
+            grant_types: "authorization_code refresh_token".into(),
+            scopes: "openid".into(),
+            access_token_ttl: Some(600),
+            refresh_token_ttl: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let back = ClientForm::from_row(&row);
+        assert_eq!(
+            back.redirect_uris,
+            "https://app.example/cb\nhttps://app.example/other"
+        );
+        assert_eq!(back.access_token_ttl, "600");
+        let again = back.parse().unwrap();
+        assert_eq!(again.client.redirect_uris, spec.client.redirect_uris);
+    }
+}

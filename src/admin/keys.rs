@@ -1,0 +1,50 @@
+//! Signing keys from the console: list, rotate, retire. The in-memory key set is reloaded
+//! at once so the change shows in the JWKS and in new tokens without waiting for the poll.
+use super::audit::{self, action};
+use super::{Actor, AdminError};
+use crate::clock::Clock;
+use crate::signing::{KeyInfo, Keys};
+use crate::store::DbConnection;
+
+pub fn list(keys: &Keys) -> Result<Vec<KeyInfo>, AdminError> {
+    Ok(keys.dir().list()?)
+}
+
+fn reload(keys: &Keys) -> Result<(), AdminError> {
+    keys.reload_if_changed()?;
+    Ok(())
+}
+
+/// Generate a new active key; older keys stay published. Blocking (key generation).
+pub fn rotate(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    keys: &Keys,
+    actor: &Actor,
+) -> Result<KeyInfo, AdminError> {
+    let info = keys.dir().generate(clock.now())?;
+    reload(keys)?;
+    audit::by_admin(
+        conn,
+        clock.unix(),
+        actor,
+        action::KEY_ROTATED,
+        &info.kid,
+        None,
+    )?;
+    Ok(info)
+}
+
+/// Stop publishing a key (never the last one). Blocking (file system).
+pub fn retire(
+    conn: &mut DbConnection,
+    now: i64,
+    keys: &Keys,
+    actor: &Actor,
+    kid: &str,
+) -> Result<KeyInfo, AdminError> {
+    let info = keys.dir().retire(kid)?;
+    reload(keys)?;
+    audit::by_admin(conn, now, actor, action::KEY_RETIRED, &info.kid, None)?;
+    Ok(info)
+}
