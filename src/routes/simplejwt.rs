@@ -53,8 +53,9 @@ pub async fn obtain(
     let mut fields = input::fields(&body(&req, &bytes)?, &["username", "password"])?;
     let password = SecretString::new(fields.pop().unwrap_or_default());
     let username = fields.pop().unwrap_or_default();
+    let ip = super::web::client_ip(&req, &state.settings);
     run(&state, move |conn, ctx| {
-        simplejwt::obtain(conn, ctx, &username, &password)
+        simplejwt::obtain(conn, ctx, &username, &password, ip.as_deref())
     })
     .await
 }

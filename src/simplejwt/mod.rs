@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 pub use input::{Body, FieldErrors};
 
+use crate::admin::audit;
 use crate::config::Settings;
 use crate::resource::{self, Expectations, Rejection, TokenProblem};
 use crate::secrets::{self, SecretString};
@@ -160,14 +161,31 @@ fn issue(
     Ok((access.jwt, refresh.jwt))
 }
 
-/// `POST /api/token/`: username and password for a new token pair.
+/// `POST /api/token/`: username and password for a new token pair. Both outcomes go to
+/// the audit log, as sign-ins on the login page do.
 pub fn obtain(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     username: &str,
     password: &SecretString,
+    ip: Option<&str>,
 ) -> Result<Pair, SimpleJwtError> {
-    let user = sessions::check_password(conn, username, password)?;
+    let mut entry = audit::Entry {
+        actor: Some(username),
+        action: audit::action::LOGIN,
+        target: None,
+        detail: Some("via /api/token/"),
+        ip,
+    };
+    let user = match sessions::check_password(conn, username, password) {
+        Ok(user) => user,
+        Err(LoginError::Invalid) => {
+            entry.action = audit::action::LOGIN_FAILED;
+            audit::record(conn, ctx.now, &entry)?;
+            return Err(SimpleJwtError::NoActiveAccount);
+        }
+        Err(LoginError::Store(e)) => return Err(e.into()),
+    };
     let grant_id = uuid::Uuid::new_v4().to_string();
     grants::insert(
         conn,
@@ -183,6 +201,7 @@ pub fn obtain(
     )?;
     let (access, refresh) = issue(conn, ctx, &user, &grant_id)?;
     users::touch_login(conn, user.id, ctx.now)?;
+    audit::record(conn, ctx.now, &entry)?;
     Ok(Pair { refresh, access })
 }
 

@@ -2,7 +2,7 @@
 //! reuse detection, blacklisting, and `/hello/` with tokens from both APIs.
 use diesel::prelude::*;
 use serde_json::{Value, json};
-use tessera::store::schema::users;
+use tessera::store::schema::{audit_log, users};
 
 use crate::flow::{self, PASSWORD};
 use crate::helpers::TestApp;
@@ -223,6 +223,16 @@ on_both_backends!(disabled_users_get_nothing, |app: TestApp| async move {
             json!({"detail": "No active account found with the given credentials"})
         )
     );
+    // Both API sign-ins are in the audit log, as login-page sign-ins are.
+    let mut conn = app.store.conn().unwrap();
+    let actions: Vec<String> = audit_log::table
+        .filter(audit_log::detail.eq("via /api/token/"))
+        .order(audit_log::id.asc())
+        .select(audit_log::action)
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(actions, ["login", "login.failed"]);
+    drop(conn);
     let (status, body) = post_json(&app, "/api/token/refresh/", json!({"refresh": refresh})).await;
     assert_eq!(
         (status, body),
