@@ -35,6 +35,7 @@ impl Authorizer for CodeStore {
             auth_time: Some(facts.auth_time),
             created_at: now,
             revoked_at: None,
+            claims_request: facts.claims_request.clone(),
         };
         let row = CodeRow {
             code_hash: secrets::digest(&code),

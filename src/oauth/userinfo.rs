@@ -5,7 +5,7 @@ use super::{access, claims};
 use crate::config::Settings;
 use crate::error::OAuthError;
 use crate::signing::KeySet;
-use crate::store::{DbConnection, users};
+use crate::store::{DbConnection, grants, users};
 
 pub fn userinfo(
     conn: &mut DbConnection,
@@ -35,7 +35,10 @@ pub fn userinfo(
         Some(u) if u.is_active && u.subject == claims.sub => u,
         _ => return Err(invalid("the user is no longer active")),
     };
-    let mut out = claims::user_claims(&user, &claims.scope, &[]);
+    // OIDC Core §5.5: claims asked for by name under "userinfo", beyond the scopes'.
+    let request = grants::claims_request_for_access(conn, &claims.jti)?;
+    let extra = claims::requested(request.as_deref(), "userinfo");
+    let mut out = claims::user_claims(&user, &claims.scope, &extra);
     out.insert("sub".into(), user.subject.into());
     Ok(Value::Object(out))
 }

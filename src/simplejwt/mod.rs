@@ -197,6 +197,7 @@ pub fn obtain(
             auth_time: Some(ctx.now),
             created_at: ctx.now,
             revoked_at: None,
+            claims_request: None,
         },
     )?;
     let (access, refresh) = issue(conn, ctx, &user, &grant_id)?;

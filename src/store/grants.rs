@@ -14,6 +14,8 @@ pub struct GrantRow {
     pub auth_time: Option<i64>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The OIDC `claims` request parameter of the authorization, for UserInfo.
+    pub claims_request: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {
@@ -104,4 +106,34 @@ pub fn is_jti_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreE
         .count()
         .get_result(conn)?;
     Ok(n > 0)
+}
+
+/// The `claims` request of the grant an access token was issued from, found by the
+/// token's `jti` (recorded by the code exchange or the refresh that issued it).
+pub fn claims_request_for_access(
+    conn: &mut DbConnection,
+    jti: &str,
+) -> Result<Option<String>, StoreError> {
+    let from_code: Option<String> = authorization_codes::table
+        .filter(authorization_codes::access_jti.eq(jti))
+        .select(authorization_codes::grant_id)
+        .first(conn)
+        .optional()?;
+    let grant_id = match from_code {
+        Some(id) => Some(id),
+        None => refresh_tokens::table
+            .filter(refresh_tokens::access_jti.eq(jti))
+            .select(refresh_tokens::grant_id)
+            .first(conn)
+            .optional()?,
+    };
+    let Some(grant_id) = grant_id else {
+        return Ok(None);
+    };
+    Ok(grants::table
+        .find(grant_id)
+        .select(grants::claims_request)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }

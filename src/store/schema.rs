@@ -45,6 +45,7 @@ diesel::table! {
         auth_time -> Nullable<BigInt>,
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        claims_request -> Nullable<Text>,
     }
 }
 

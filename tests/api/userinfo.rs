@@ -202,3 +202,63 @@ async fn expired_and_revoked_tokens_are_refused() {
         .unwrap();
     assert_invalid_token(res, "revoked").await;
 }
+
+on_both_backends!(
+    the_claims_parameter_reaches_id_token_and_userinfo,
+    |app: TestApp| async move {
+        flow::create_user(&app, "alice");
+        let client = flow::confidential(&app);
+        let browser = flow::Browser::new(&app);
+        // Only `openid` is granted; the claims request asks for `email` in the ID token
+        // and `name` (essential) from UserInfo by name.
+        let claims = r#"{"id_token":{"email":null},"userinfo":{"name":{"essential":true}}}"#;
+        let url = flow::auth_url(&client.id, &[("scope", "openid"), ("claims", claims)]);
+        let page = browser.authorize(&url, "alice").await;
+        let code = page.redirect_param("code").expect("a code");
+        let res = flow::token(
+            &app,
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", flow::REDIRECT),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let tokens: Value = res.json().await.unwrap();
+        let id_token = crate::jwt::claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id_token["email"], "alice@example.com");
+        assert!(id_token.get("name").is_none(), "{id_token:?}");
+
+        let userinfo = |token: String| {
+            let req = app.http.get(app.url("/oauth/userinfo")).bearer_auth(token);
+            async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let first = userinfo(tokens["access_token"].as_str().unwrap().to_owned()).await;
+        assert_eq!(first["name"], "alice Example");
+        assert!(first.get("email").is_none(), "{first}");
+
+        // Access tokens from refreshing the same grant still carry the request.
+        let refreshed: Value = flow::token(
+            &app,
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let again = userinfo(refreshed["access_token"].as_str().unwrap().to_owned()).await;
+        assert_eq!(again["name"], "alice Example");
+
+        // Without a claims request, `openid` alone releases only `sub`.
+        let plain = tokens_for(&app, &client, "alice", "openid").await;
+        let bare = userinfo(plain["access_token"].as_str().unwrap().to_owned()).await;
+        assert!(bare.get("name").is_none(), "{bare}");
+        assert!(bare["sub"].is_string());
+    }
+);
