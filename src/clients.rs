@@ -102,3 +102,21 @@ pub fn register(
         client_secret,
     })
 }
+
+/// The name of the client an authorization request (a path under `/oauth/authorize`) is
+/// for, so a login page shown again after a failed attempt still says where it leads.
+pub fn name_for_authorize_path(
+    conn: &mut DbConnection,
+    path: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(query) = path.strip_prefix("/oauth/authorize?") else {
+        return Ok(None);
+    };
+    let client_id = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned());
+    match client_id {
+        Some(id) => Ok(client_store::by_id(conn, &id)?.map(|c| c.name)),
+        None => Ok(None),
+    }
+}

@@ -4,6 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs, safe_return_to};
 use crate::admin::audit;
+use crate::clients;
 use crate::secrets::{self, SecretString};
 use crate::sessions::{COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
 use crate::state::AppState;
@@ -31,6 +32,17 @@ pub fn login_page(
     );
     let _ = res.add_cookie(&cookie(&state.settings, LOGIN_CSRF_COOKIE, token, 3600));
     res
+}
+
+/// The client a sign-in continues to, when it came from the authorization endpoint.
+async fn client_name(state: &AppState, return_to: &str) -> Option<String> {
+    let path = return_to.to_owned();
+    state
+        .store
+        .run(move |conn| clients::name_for_authorize_path(conn, &path))
+        .await
+        .ok()
+        .flatten()
 }
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -70,7 +82,7 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         return login_page(
             &state,
             StatusCode::BAD_REQUEST,
-            None,
+            client_name(&state, &return_to).await.as_deref(),
             &username,
             &return_to,
             Some("Your sign-in form expired. Please try again."),
@@ -121,7 +133,7 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
             login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
-                None,
+                client_name(&state, &return_to).await.as_deref(),
                 &username,
                 &return_to,
                 Some("Invalid username or password."),

@@ -67,6 +67,12 @@ on_both_backends!(
         let wrong = browser.login(&login, "alice", "not the password").await;
         assert_eq!(wrong.status, 401);
         assert!(wrong.body.contains("Invalid username or password"));
+        assert!(
+            wrong
+                .body
+                .contains("to continue to <strong>Photo Book</strong>"),
+            "the form shown again still names the client"
+        );
         let unknown = browser.login(&wrong, "nobody", "whatever-pass").await;
         assert_eq!(unknown.status, 401);
         assert!(unknown.body.contains("Invalid username or password"));
