@@ -291,7 +291,34 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         return target.error("invalid_request", "code_challenge_method must be S256");
     }
 
+    // OIDC Core §3.1.2.1: the ID token names the user the client expects. With
+    // prompt=none a session of anyone else must not be used silently.
+    let hinted = match single(p, "id_token_hint").ok().flatten() {
+        None => None,
+        Some(hint) => {
+            let c = ctx.borrow();
+            match hinted_subject(&c.keys, &c.settings.issuer, hint) {
+                Some(sub) => Some(sub),
+                None => {
+                    drop(c);
+                    return target.error(
+                        "invalid_request",
+                        "id_token_hint is not an ID token issued by this server",
+                    );
+                }
+            }
+        }
+    };
     let signed_in = req.signed_in.filter(|s| s.user.is_active);
+    if prompt.contains(&"none")
+        && let (Some(sub), Some(s)) = (&hinted, &signed_in)
+        && *sub != s.user.subject
+    {
+        return target.error(
+            "login_required",
+            "the signed-in user is not the one id_token_hint names",
+        );
+    }
     let now = ctx.borrow().now;
     // max_age=0 means "authenticate now", like prompt=login.
     let too_old = |s: &SignedIn| max_age.is_some_and(|m| m == 0 || now - s.session.auth_time > m);
@@ -424,4 +451,18 @@ fn consent_page(client: &ClientRow, signed_in: &SignedIn, params: &[(String, Str
             .collect(),
         csrf_token: signed_in.session.csrf_token.clone(),
     })
+}
+
+/// The `sub` of an ID token this server signed. Expired ones count: a hint is often an old
+/// ID token, and OIDC Core allows that.
+fn hinted_subject(keys: &KeySet, issuer: &str, hint: &str) -> Option<String> {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.set_issuer(&[issuer]);
+    v.set_required_spec_claims(&["iss", "sub"]);
+    let data = keys
+        .verify::<serde_json::Map<String, serde_json::Value>>(hint, &v)
+        .ok()?;
+    data.claims.get("sub")?.as_str().map(str::to_owned)
 }

@@ -429,3 +429,52 @@ async fn public_clients_must_use_s256() {
         .await;
     assert!(page.redirect_param("code").is_some());
 }
+
+#[actix_web::test]
+async fn id_token_hint_must_name_the_signed_in_user_for_prompt_none() {
+    let app = spawn(Backend::Sqlite).await.unwrap();
+    flow::create_user(&app, "alice");
+    flow::create_user(&app, "bob");
+    let client = flow::confidential(&app);
+    let alice_id_token = flow::tokens_for(&app, &client, "alice", "openid").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_id_token = flow::tokens_for(&app, &client, "bob", "openid").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Alice's browser, signed in and consented.
+    let browser = Browser::new(&app);
+    browser.sign_in("alice").await;
+    let consent = browser.get(&auth_url(&client.id, &[])).await;
+    browser.consent(&consent, true).await;
+
+    let silent = |hint: String| {
+        let url = auth_url(&client.id, &[("prompt", "none"), ("id_token_hint", &hint)]);
+        let browser = &browser;
+        async move { browser.get(&url).await }
+    };
+    let same_user = silent(alice_id_token.clone()).await;
+    assert!(
+        same_user.redirect_param("code").is_some(),
+        "{}",
+        same_user.body
+    );
+    // An expired ID token is still a fine hint.
+    let expired = crate::jwt::edit(&app, &alice_id_token, |c| {
+        c.insert("exp".into(), serde_json::json!(crate::jwt::now() - 3600));
+    });
+    assert!(silent(expired).await.redirect_param("code").is_some());
+
+    let other_user = silent(bob_id_token).await;
+    assert_eq!(
+        other_user.redirect_param("error").as_deref(),
+        Some("login_required")
+    );
+    let forged = silent(crate::jwt::alg_none(&alice_id_token)).await;
+    assert_eq!(
+        forged.redirect_param("error").as_deref(),
+        Some("invalid_request")
+    );
+}
