@@ -117,6 +117,8 @@ pub(crate) fn public_jwk(n: &[u8], e: &[u8], kid: Option<String>) -> Jwk {
 }
 
 fn thumbprint(n: &[u8], e: &[u8]) -> Result<String, String> {
+    // The thumbprint is jsonwebtoken's first use of a crypto provider in a process.
+    super::provider::install();
     public_jwk(n, e, None)
         .thumbprint(ThumbprintHash::SHA256)
         .map_err(|e| e.to_string())

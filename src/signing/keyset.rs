@@ -56,7 +56,12 @@ impl std::fmt::Debug for KeySet {
 
 impl KeySet {
     fn build(material: Vec<KeyMaterial>, fingerprint: String) -> Result<Self, KeyError> {
-        provider::install();
+        if !provider::install() {
+            tracing::warn!(
+                "another jsonwebtoken crypto provider was installed first; \
+                 signing re-parses the key on every token"
+            );
+        }
         // `material` is newest first: the first one signs.
         let Some(first) = material.first() else {
             return Err(KeyError::NoKeys(Default::default()));
@@ -172,6 +177,7 @@ pub struct Keys {
 impl Keys {
     /// Load the published keys of `dir`; fails if there are none or one is unreadable.
     pub fn load(dir: KeyDir) -> Result<Self, KeyError> {
+        provider::install();
         let set = Self::read(&dir)?;
         Ok(Self {
             dir,

@@ -7,4 +7,5 @@ mod reload;
 
 pub use keydir::{KeyDir, KeyError, KeyInfo, KeyState};
 pub use keyset::{KeySet, Keys, SignError, VerifyError, etag as keyset_etag};
+pub use provider::install as install_crypto_provider;
 pub use reload::spawn_reloader;

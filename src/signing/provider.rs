@@ -19,14 +19,20 @@ static PARSED: LazyLock<RwLock<HashMap<Vec<u8>, Arc<RsaKeyPair>>>> =
 
 static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
 
-/// Install the provider for this process (idempotent).
-pub(crate) fn install() {
+/// Install the provider for this process (idempotent); true when it is the one in use.
+///
+/// jsonwebtoken fixes its default provider the first time anything asks for one (a JWK
+/// thumbprint, a signature, a verification), so this must run before any of those: every
+/// entry point into `signing` calls it first.
+pub fn install() -> bool {
     let provider = PROVIDER.get_or_init(|| CryptoProvider {
         signer_factory,
         ..jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.clone()
     });
-    // Err means a provider is already installed: ours, from an earlier call.
-    let _ = provider.install_default();
+    match provider.install_default() {
+        Ok(()) => true,
+        Err(existing) => std::ptr::eq(existing, provider),
+    }
 }
 
 /// Parse a PKCS#1 DER private key once and remember it for signing.

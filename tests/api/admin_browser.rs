@@ -50,14 +50,42 @@ async fn shoot(c: &Client, name: &str) {
     std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
 }
 
+/// Whether a WebDriver error is "the page changed under us": the element was found on the
+/// page a click was still leaving. Looking it up again finds it on the new page.
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    format!("{e:?}").contains("StaleElementReference")
+}
+
 async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..50 {
+        let element = c
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match element.text().await {
+            Ok(t) => return t,
+            Err(e) if is_stale(&e) => {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("text of {css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
+}
+
+/// Wait (up to 10 s) until the text at `css` satisfies `ok`: after a click the old page
+/// can still be showing for a moment.
+async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = text(c, css).await;
+        if ok(&last) {
+            return last;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} still says {last:?}")
 }
 
 async fn fill(c: &Client, id: &str, value: &str) {
@@ -67,13 +95,21 @@ async fn fill(c: &Client, id: &str, value: &str) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    for _ in 0..50 {
+        let element = c
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        match element.click().await {
+            Ok(_) => return,
+            Err(e) if is_stale(&e) => {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
 }
 
 async fn value_of(c: &Client, id: &str) -> String {
@@ -116,17 +152,17 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
 
     // Anonymous: the console sends the admin to the login page, then back.
     admin.goto(&format!("{}/admin/", app.base)).await.unwrap();
-    assert_eq!(text(&admin, "h1").await, "Sign in");
+    wait_text(&admin, "h1", |t| t == "Sign in").await;
     fill(&admin, "username", ROOT).await;
     fill(&admin, "password", flow::PASSWORD).await;
     click(&admin, "button[type=submit]").await;
     wait_for_url(&admin, &format!("{}/admin/", app.base)).await;
-    assert_eq!(text(&admin, "main h1").await, "Overview");
+    wait_text(&admin, "main h1", |t| t == "Overview").await;
     shoot_both(&admin, "overview").await;
 
     // Register a confidential client for the callback.
     click(&admin, "nav.tabs a[href='/admin/clients']").await;
-    assert_eq!(text(&admin, "main h1").await, "Clients");
+    wait_text(&admin, "main h1", |t| t == "Clients").await;
     click(&admin, "a[href='/admin/clients/new']").await;
     fill(&admin, "name", "Photo Book").await;
     fill(&admin, "redirect_uris", &callback).await;
@@ -136,7 +172,7 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
         "form[action='/admin/clients/new'] button[type=submit]",
     )
     .await;
-    assert_eq!(text(&admin, "main h1").await, "Client registered");
+    wait_text(&admin, "main h1", |t| t == "Client registered").await;
     let client_id = value_of(&admin, "client_id").await;
     let client_secret = value_of(&admin, "client_secret").await;
     assert!(client_secret.len() >= 40);
@@ -157,8 +193,8 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
         "form[action='/admin/users/new'] button[type=submit]",
     )
     .await;
-    assert_eq!(text(&admin, "main h1").await, "alice");
-    assert_eq!(text(&admin, ".notice").await, "User created.");
+    wait_text(&admin, "main h1", |t| t == "alice").await;
+    wait_text(&admin, ".notice", |t| t == "User created.").await;
     let mut user_url = admin.current_url().await.unwrap();
     user_url.set_query(None);
     let user_url = user_url.to_string();
@@ -231,13 +267,13 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
         .unwrap();
     shoot_both(&admin, "user-applications").await;
     click(&admin, "a[href*='/consents/']").await;
-    assert_eq!(
-        text(&admin, "main h1").await,
-        "Revoke Photo Book's access to alice?"
-    );
+    wait_text(&admin, "main h1", |t| {
+        t == "Revoke Photo Book's access to alice?"
+    })
+    .await;
     shoot_both(&admin, "confirm-revoke").await;
     click(&admin, "main form button.danger").await;
-    assert!(text(&admin, ".notice").await.starts_with("Consent revoked"));
+    wait_text(&admin, ".notice", |t| t.starts_with("Consent revoked")).await;
     assert!(
         admin
             .source()
@@ -254,11 +290,12 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
     // Keys: rotate from the page.
     click(&admin, "nav.tabs a[href='/admin/keys']").await;
     click(&admin, "form[action='/admin/keys/rotate'] button").await;
-    assert!(text(&admin, ".notice").await.starts_with("New signing key"));
+    wait_text(&admin, ".notice", |t| t.starts_with("New signing key")).await;
     shoot_both(&admin, "keys").await;
 
     // The audit log tells the story.
     click(&admin, "nav.tabs a[href='/admin/audit']").await;
+    wait_text(&admin, "main h1", |t| t == "Audit log").await;
     let page = admin.source().await.unwrap();
     for action in [
         "login",

@@ -279,3 +279,13 @@ async fn a_broken_key_file_keeps_the_previous_set() {
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+#[actix_web::test]
+async fn tokens_are_signed_with_the_parsed_key_cache() {
+    let _app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    // jsonwebtoken keeps the first provider anything asks for; Tessera's (which parses the
+    // signing key once instead of per token) must be the one in use once a server runs.
+    assert!(tessera::signing::install_crypto_provider());
+}
