@@ -100,9 +100,7 @@ impl Ctx<'_> {
         token: &str,
         token_type: Option<&'static str>,
     ) -> Result<Map<String, Value>, TokenProblem> {
-        let kid = resource::rs256_kid(token)?;
-        let key = self.keys.decoding_key(&kid).ok_or(TokenProblem::Invalid)?;
-        resource::decode(token, key, &self.expect(token_type), self.now)
+        resource::decode_local(self.keys, token, &self.expect(token_type), self.now)
     }
 }
 
@@ -224,9 +222,7 @@ fn presented_refresh(
         Some(jti) => refresh_tokens::by_jti(conn, jti)?,
         None => None,
     };
-    if let Some(row) = &row
-        && (row.rotated_at.is_some() || row.revoked_at.is_some())
-    {
+    if row.as_ref().is_some_and(RefreshRow::is_spent) {
         return Err(TokenProblem::Blacklisted.into());
     }
     let claims = resource::verify_claims(claims, &ctx.expect(Some("refresh")))?.into_map();
@@ -301,7 +297,7 @@ pub fn verify(
     let claims = resource::verify_claims(claims, &ctx.expect(None))?;
     let jti = claims.jti().unwrap_or_default();
     let blacklisted = match refresh_tokens::by_jti(conn, jti)? {
-        Some(row) => row.rotated_at.is_some() || row.revoked_at.is_some(),
+        Some(row) => row.is_spent(),
         None => grants::is_jti_revoked(conn, jti)?,
     };
     if blacklisted {

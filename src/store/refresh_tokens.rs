@@ -20,6 +20,13 @@ pub struct RefreshRow {
     pub revoked_at: Option<i64>,
 }
 
+impl RefreshRow {
+    /// Rotated or revoked: SimpleJWT calls such a token blacklisted.
+    pub fn is_spent(&self) -> bool {
+        self.rotated_at.is_some() || self.revoked_at.is_some()
+    }
+}
+
 pub fn insert(conn: &mut DbConnection, row: &RefreshRow) -> Result<(), StoreError> {
     diesel::insert_into(refresh_tokens::table)
         .values(row)
