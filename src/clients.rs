@@ -120,3 +120,116 @@ pub fn name_for_authorize_path(
         None => Ok(None),
     }
 }
+
+/// How a client proves who it is at the token, introspection and revocation endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A public client: it names itself and has nothing to prove (PKCE protects its codes).
+    None,
+    /// A confidential client's secret, by HTTP Basic or in the form body.
+    ClientSecret,
+}
+
+/// A registered client, parsed once from its row: past this point no code splits the
+/// stored space-separated lists again.
+#[derive(Clone)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub kind: ClientKind,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: ScopeSet,
+    /// Lifetimes set for this client; `None` means the server's default.
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    /// The Argon2id PHC string of the secret, for confidential clients.
+    pub secret_hash: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Parse a stored row. Every list was validated when it was written, so a value that
+    /// no longer parses means the row was edited by hand: that is refused, not guessed at.
+    pub fn from_row(row: ClientRow) -> Result<Self, StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt(format!("client {}: {what}", row.id));
+        let uris = |raw: &str| -> Result<Vec<RedirectUri>, StoreError> {
+            raw.split(' ')
+                .filter(|u| !u.is_empty())
+                .map(|u| RedirectUri::parse(u).map_err(corrupt))
+                .collect()
+        };
+        let grant_types = row
+            .grant_types
+            .split(' ')
+            .filter(|g| !g.is_empty())
+            .map(|g| GrantType::parse(g).map_err(corrupt))
+            .collect::<Result<Vec<_>, _>>()?;
+        let scopes = ScopeSet::parse(&row.scopes).map_err(corrupt)?;
+        let (kind, auth_method) = if row.is_public {
+            (ClientKind::Public, AuthMethod::None)
+        } else {
+            (ClientKind::Confidential, AuthMethod::ClientSecret)
+        };
+        Ok(Self {
+            redirect_uris: uris(&row.redirect_uris)?,
+            post_logout_redirect_uris: uris(&row.post_logout_redirect_uris)?,
+            grant_types,
+            scopes,
+            kind,
+            auth_method,
+            access_token_ttl: row.access_token_ttl,
+            refresh_token_ttl: row.refresh_token_ttl,
+            secret_hash: row.secret_hash,
+            id: row.id,
+            name: row.name,
+        })
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.kind == ClientKind::Public
+    }
+
+    pub fn may_use(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Whether `uri` is one of the registered redirect URIs, compared as exact strings
+    /// (RFC 6749 §3.1.2.3, OAuth 2.1): no normalisation.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r.as_str() == uri)
+    }
+
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris
+            .iter()
+            .any(|r| r.as_str() == uri)
+    }
+
+    /// This client's access-token lifetime in seconds, or the server's default.
+    pub fn access_ttl(&self, default: std::time::Duration) -> i64 {
+        self.access_token_ttl.unwrap_or(default.as_secs() as i64)
+    }
+
+    pub fn refresh_ttl(&self, default: std::time::Duration) -> i64 {
+        self.refresh_token_ttl.unwrap_or(default.as_secs() as i64)
+    }
+}
+
+/// The client with this id, parsed.
+pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<Client>, StoreError> {
+    client_store::by_id(conn, id)?
+        .map(Client::from_row)
+        .transpose()
+}

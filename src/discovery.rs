@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::config::Settings;
+use crate::oauth::grants;
 use crate::signing::keyset_etag;
 
 /// The rendered discovery document and its ETag.
@@ -64,7 +65,7 @@ impl Discovery {
             "display_values_supported": ["page"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "form_post"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "grant_types_supported": grants::SUPPORTED.map(|g| g.as_str()),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "code_challenge_methods_supported": ["S256"],

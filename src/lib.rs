@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod family;
 pub mod oauth;
 pub mod resource;
 pub mod routes;

@@ -3,11 +3,18 @@
 use std::sync::LazyLock;
 
 use crate::domain::Username;
-use crate::oauth::authorize::SignedIn;
 use crate::secrets::{self, SecretString};
 use crate::store::sessions::{self as session_store, SessionRow};
-use crate::store::users;
+use crate::store::users::{self, UserRow};
 use crate::store::{DbConnection, StoreError};
+
+/// A signed-in user, as the session cookie showed.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: SessionRow,
+    pub user: UserRow,
+    pub session_key: String,
+}
 
 pub const COOKIE: &str = "tessera_session";
 /// The login form's double-submit CSRF cookie (there is no session yet to hold a token).

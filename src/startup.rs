@@ -1,6 +1,6 @@
 //! Assembling a Tessera process: storage, keys, the first admin, then the HTTP server.
 //! The CLI and the tests call these same functions.
-use crate::resource::{Expectations, Verifier};
+use crate::resource::Verifier;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
@@ -84,7 +84,9 @@ fn spawn_pruner(store: Store, clock: SharedClock) {
             tick.tick().await;
             let now = clock.unix();
             match store
-                .run(move |conn| crate::store::maintenance::prune(conn, now, 86_400))
+                .run(move |conn| {
+                    crate::store::maintenance::prune(conn, now, crate::family::RETENTION)
+                })
                 .await
             {
                 Ok(pruned) => tracing::debug!(?pruned, "pruned expired rows"),
@@ -143,7 +145,7 @@ impl Application {
         // use, over the in-memory key set instead of an HTTP JWKS.
         let verifier = web::Data::new(Verifier::local(
             state.keys.clone(),
-            Expectations::access(&state.settings.issuer).audience(state.settings.audience()),
+            crate::oauth::access::expectations(&state.settings),
             state.clock.clone(),
         ));
         let data = web::Data::new(state);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::discovery::Discovery;
-use crate::oauth::context::SecretCache;
+use crate::oauth::client_auth::SecretCache;
 use crate::signing::Keys;
 use crate::store::Store;
 

@@ -1,7 +1,7 @@
 //! Writing and reading the audit trail: logins, consents, admin changes, key rotation.
 use super::{Actor, AdminError, Paging};
-use crate::oauth::authorize::SignedIn;
 use crate::secrets::SecretString;
+use crate::sessions::SignedIn;
 use crate::sessions::{self, LoginError, Origin};
 use crate::store::audit::{self as audit_store, AuditRow, NewAuditRow};
 use crate::store::users as user_store;

@@ -5,11 +5,11 @@ use super::{Actor, AdminError};
 use crate::clients::{self as client_domain, ClientError, NewClient};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
+use crate::family;
 use crate::secrets::{self, SecretString};
 use crate::store::DbConnection;
 use crate::store::admin::{self as admin_store, transaction};
 use crate::store::clients::{self as client_store, ClientRow};
-use crate::store::grants;
 
 /// Longest token lifetimes an admin may set: a day for access tokens, a year for refresh.
 pub const MAX_ACCESS_TTL: i64 = 86_400;
@@ -267,12 +267,11 @@ pub fn delete(
     now: i64,
     actor: &Actor,
     id: &str,
-    revoke_until: i64,
 ) -> Result<String, AdminError> {
     transaction(conn, |conn| {
         let row = get(conn, id)?;
         for grant in admin_store::live_grant_ids(conn, id, None)? {
-            grants::revoke(conn, &grant, now, revoke_until)?;
+            family::revoke(conn, &grant, now)?;
         }
         admin_store::delete_client(conn, id)?;
         let target = format!("{} ({id})", row.name);

@@ -5,10 +5,10 @@ use super::audit::{self, action};
 use super::{Actor, AdminError, Paging};
 use crate::clock::Clock;
 use crate::domain::{Email, Password};
+use crate::family;
 use crate::secrets;
 use crate::store::DbConnection;
 use crate::store::admin::{self as admin_store, ConsentRow, ProfileChange, transaction};
-use crate::store::grants;
 use crate::store::sessions::SessionRow;
 use crate::store::users::{self as user_store, UserRow};
 use crate::users::{self as user_domain, NewUser, UserError};
@@ -248,13 +248,12 @@ pub fn delete(
     now: i64,
     actor: &Actor,
     id: i64,
-    revoke_until: i64,
 ) -> Result<String, AdminError> {
     transaction(conn, |conn| {
         let user = get(conn, id)?;
         keep_an_admin(conn, &user, "deleted")?;
         for grant in admin_store::live_grant_ids_of_user(conn, id)? {
-            grants::revoke(conn, &grant, now, revoke_until)?;
+            family::revoke(conn, &grant, now)?;
         }
         admin_store::delete_user(conn, id)?;
         audit::by_admin(conn, now, actor, action::USER_DELETED, &user.username, None)?;
@@ -270,13 +269,12 @@ pub fn revoke_consent(
     actor: &Actor,
     user_id: i64,
     client_id: &str,
-    revoke_until: i64,
 ) -> Result<(), AdminError> {
     transaction(conn, |conn| {
         let user = get(conn, user_id)?;
         admin_store::delete_consent(conn, user_id, client_id)?;
         for grant in admin_store::live_grant_ids(conn, client_id, Some(user_id))? {
-            grants::revoke(conn, &grant, now, revoke_until)?;
+            family::revoke(conn, &grant, now)?;
         }
         let target = format!("{} / {client_id}", user.username);
         audit::by_admin(conn, now, actor, action::CONSENT_REVOKED, &target, None)?;

@@ -133,6 +133,30 @@ impl ScopeSet {
     pub fn iter(&self) -> impl Iterator<Item = &Scope> {
         self.0.iter()
     }
+
+    /// Every scope of this set is in `other`.
+    pub fn is_subset(&self, other: &ScopeSet) -> bool {
+        self.0.iter().all(|s| other.0.contains(s))
+    }
+
+    /// The same scopes, in the order `reference` lists them (ones it lacks go last), so
+    /// tokens show scopes in the order the client registered or first asked for them.
+    pub fn ordered_like(&self, reference: &ScopeSet) -> ScopeSet {
+        let mut out: ScopeSet = reference
+            .iter()
+            .filter(|s| self.0.contains(s))
+            .cloned()
+            .collect();
+        for s in &self.0 {
+            out.insert(s.clone());
+        }
+        out
+    }
+
+    /// The scopes `keep` says yes to.
+    pub fn filtered(&self, keep: impl Fn(&Scope) -> bool) -> ScopeSet {
+        self.0.iter().filter(|s| keep(s)).cloned().collect()
+    }
 }
 
 impl fmt::Display for ScopeSet {
@@ -170,6 +194,17 @@ mod tests {
         let s = ScopeSet::parse("openid  email openid profile").unwrap();
         assert_eq!(s.to_string(), "openid email profile");
         assert!(ScopeSet::parse("bad\"scope").is_err());
+    }
+
+    #[test]
+    fn scope_sets_compare_and_reorder() {
+        let registered = ScopeSet::parse("openid profile email").unwrap();
+        let asked = ScopeSet::parse("email openid").unwrap();
+        assert!(asked.is_subset(&registered));
+        assert!(!registered.is_subset(&asked));
+        assert_eq!(asked.ordered_like(&registered).to_string(), "openid email");
+        let extra = ScopeSet::parse("phone email").unwrap();
+        assert_eq!(extra.ordered_like(&registered).to_string(), "email phone");
     }
 
     #[test]

@@ -9,24 +9,15 @@ use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
 use url::Url;
 
 use super::authorizer::CodeStore;
-use super::context::{AuthzFacts, Ctx, SecretCache};
-use super::issuer::TokenIssuer;
+use super::context::{AuthzFacts, Ctx};
 use super::registrar::DbRegistrar;
+use super::tokens;
 use super::web::{FlowRequest, Interaction};
+use crate::clients::Client;
 use crate::config::Settings;
+use crate::sessions::SignedIn;
 use crate::signing::KeySet;
 use crate::store::PooledConn;
-use crate::store::clients::ClientRow;
-use crate::store::sessions::SessionRow;
-use crate::store::users::UserRow;
-
-/// A signed-in user, as the session cookie showed.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub session: SessionRow,
-    pub user: UserRow,
-    pub session_key: String,
-}
 
 /// The user's answer on the consent page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +84,6 @@ pub struct AuthorizeDeps {
     pub now: i64,
     pub settings: Arc<Settings>,
     pub keys: Arc<KeySet>,
-    pub secrets: Arc<SecretCache>,
 }
 
 fn error_page(status: u16, title: &str, message: impl Into<String>) -> Outcome {
@@ -186,7 +176,8 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         );
     };
     let settings = deps.settings.clone();
-    let ctx = Ctx::new(deps.conn, deps.now, deps.settings, deps.keys, deps.secrets);
+    let keys = deps.keys;
+    let ctx = Ctx::new(deps.conn, deps.now, deps.settings);
     let client = match ctx.borrow_mut().client(client_id) {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -205,13 +196,8 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
             );
         }
     };
-    let registered: Vec<&str> = client
-        .redirect_uris
-        .split(' ')
-        .filter(|u| !u.is_empty())
-        .collect();
     let redirect_uri = match redirect_uri {
-        Some(uri) if registered.contains(&uri) => uri.to_owned(),
+        Some(uri) if client.has_redirect_uri(uri) => uri.to_owned(),
         Some(_) => {
             return error_page(
                 400,
@@ -219,7 +205,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
                 "The redirect_uri does not exactly match one registered for this application, so Tessera will not send you there.",
             );
         }
-        None if registered.len() == 1 => registered[0].to_owned(),
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].as_str().to_owned(),
         None => return error_page(400, "Invalid request", "redirect_uri is required."),
     };
     // From here on errors go back to the client, whose redirect URI is verified.
@@ -279,7 +265,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
             return target.error("invalid_request", "max_age must be a non-negative integer");
         }
     };
-    if client.is_public && single(p, "code_challenge").ok().flatten().is_none() {
+    if client.is_public() && single(p, "code_challenge").ok().flatten().is_none() {
         return target.error(
             "invalid_request",
             "public clients must use PKCE (code_challenge with S256)",
@@ -295,19 +281,18 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     // prompt=none a session of anyone else must not be used silently.
     let hinted = match single(p, "id_token_hint").ok().flatten() {
         None => None,
-        Some(hint) => {
-            let c = ctx.borrow();
-            match hinted_subject(&c.keys, &c.settings.issuer, hint) {
-                Some(sub) => Some(sub),
-                None => {
-                    drop(c);
-                    return target.error(
-                        "invalid_request",
-                        "id_token_hint is not an ID token issued by this server",
-                    );
-                }
+        Some(hint) => match tokens::verify_id_token_hint(&keys, &settings.issuer, hint, deps.now) {
+            Ok(claims) => claims
+                .get("sub")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned),
+            Err(_) => {
+                return target.error(
+                    "invalid_request",
+                    "id_token_hint is not an ID token issued by this server",
+                );
             }
-        }
+        },
     };
     let signed_in = req.signed_in.filter(|s| s.user.is_active);
     if prompt.contains(&"none")
@@ -356,7 +341,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         ip: req.ip.clone(),
     };
     let mut addons = AddonList::new();
-    addons.push_code(if client.is_public {
+    addons.push_code(if client.is_public() {
         Pkce::required()
     } else {
         Pkce::optional()
@@ -365,7 +350,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         Generic {
             registrar: DbRegistrar(ctx.clone()),
             authorizer: CodeStore(ctx.clone()),
-            issuer: TokenIssuer(ctx.clone()),
+            issuer: Vacant,
             solicitor,
             scopes: Vacant,
             response: Vacant,
@@ -426,7 +411,7 @@ fn return_to(params: &[(String, String)]) -> String {
     format!("/oauth/authorize?{}", q.finish())
 }
 
-fn consent_page(client: &ClientRow, signed_in: &SignedIn, params: &[(String, String)]) -> Outcome {
+fn consent_page(client: &Client, signed_in: &SignedIn, params: &[(String, String)]) -> Outcome {
     let scopes = single(params, "scope")
         .ok()
         .flatten()
@@ -451,18 +436,4 @@ fn consent_page(client: &ClientRow, signed_in: &SignedIn, params: &[(String, Str
             .collect(),
         csrf_token: signed_in.session.csrf_token.clone(),
     })
-}
-
-/// The `sub` of an ID token this server signed. Expired ones count: a hint is often an old
-/// ID token, and OIDC Core allows that.
-fn hinted_subject(keys: &KeySet, issuer: &str, hint: &str) -> Option<String> {
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    v.validate_exp = false;
-    v.validate_aud = false;
-    v.set_issuer(&[issuer]);
-    v.set_required_spec_claims(&["iss", "sub"]);
-    let data = keys
-        .verify::<serde_json::Map<String, serde_json::Value>>(hint, &v)
-        .ok()?;
-    data.claims.get("sub")?.as_str().map(str::to_owned)
 }

@@ -4,43 +4,26 @@
 use serde_json::{Value, json};
 
 use super::access;
-use super::client_auth::Presented;
-use super::context::SecretCache;
+use super::error::OAuthError;
+use crate::clients::Client;
 use crate::config::Settings;
-use crate::error::OAuthError;
+use crate::family::{self, IssuedAccess, Status};
 use crate::secrets;
 use crate::signing::KeySet;
-use crate::store::clients::{self, ClientRow};
-use crate::store::{DbConnection, grants, refresh_tokens, users};
-
-/// Check a confidential client's credentials (introspection and revocation need them).
-pub fn authenticate(
-    conn: &mut DbConnection,
-    cache: &SecretCache,
-    presented: Option<Presented>,
-) -> Result<ClientRow, OAuthError> {
-    let fail = || OAuthError::InvalidClient("unknown client or wrong credentials".into());
-    let presented = presented.ok_or_else(fail)?;
-    let client = clients::by_id(conn, &presented.client_id)?.ok_or_else(fail)?;
-    match &presented.secret {
-        Some(secret) if cache.verify(&client, secret) => Ok(client),
-        None if client.is_public => Ok(client),
-        _ => Err(fail()),
-    }
-}
+use crate::store::{DbConnection, refresh_tokens, users};
 
 pub fn introspect(
     conn: &mut DbConnection,
     keys: &KeySet,
     settings: &Settings,
-    client: &ClientRow,
+    client: &Client,
     token: &str,
     now: i64,
 ) -> Result<Value, OAuthError> {
     let inactive = json!({ "active": false });
-    if let Ok(claims) = access::verify(keys, settings, token) {
+    if let Ok(claims) = access::verify(keys, settings, token, now) {
         if claims.client_id.as_deref() != Some(client.id.as_str())
-            || access::is_revoked(conn, &claims)?
+            || family::is_access_revoked(conn, &claims.jti)?
         {
             return Ok(inactive);
         }
@@ -68,12 +51,8 @@ pub fn introspect(
     let Some(row) = refresh_tokens::by_hash(conn, &secrets::digest(token))? else {
         return Ok(inactive);
     };
-    let grant_live = grants::by_id(conn, &row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
     if row.client_id.as_deref() != Some(client.id.as_str())
-        || row.revoked_at.is_some()
-        || row.rotated_at.is_some()
-        || row.expires_at <= now
-        || !grant_live
+        || family::status(conn, &row, now)? != Status::Live
     {
         return Ok(inactive);
     }
@@ -103,22 +82,24 @@ pub fn revoke(
     conn: &mut DbConnection,
     keys: &KeySet,
     settings: &Settings,
-    client: &ClientRow,
+    client: &Client,
     token: &str,
     now: i64,
 ) -> Result<(), OAuthError> {
     if let Some(row) = refresh_tokens::by_hash(conn, &secrets::digest(token))? {
         if row.client_id.as_deref() == Some(client.id.as_str()) {
-            let until = now + settings.access_token_ttl.as_secs() as i64 * 12;
-            grants::revoke(conn, &row.grant_id, now, until)?;
+            family::revoke(conn, &row.grant_id, now)?;
         }
         return Ok(());
     }
-    if let Ok(claims) = access::verify(keys, settings, token)
+    if let Ok(claims) = access::verify(keys, settings, token, now)
         && claims.client_id.as_deref() == Some(client.id.as_str())
     {
-        grants::insert_revoked_jti(conn, &claims.jti, claims.exp, now)
-            .map_err(|e| OAuthError::ServerError(e.to_string()))?;
+        let issued = IssuedAccess {
+            jti: claims.jti,
+            exp: claims.exp,
+        };
+        family::revoke_access(conn, &issued, now)?;
     }
     Ok(())
 }

@@ -1,11 +1,10 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
-use jsonwebtoken::Validation;
-use serde_json::Value;
 use url::Url;
 
+use super::tokens;
+use crate::clients::{self, Client};
 use crate::config::Settings;
 use crate::signing::KeySet;
-use crate::store::clients::{self, ClientRow};
 use crate::store::{DbConnection, StoreError};
 
 #[derive(Debug, Default)]
@@ -21,7 +20,7 @@ pub enum LogoutPlan {
     /// The request is not acceptable: show this error.
     Refuse(&'static str),
     /// Ask the user first (no valid `id_token_hint` proves the app asked).
-    Confirm { client: Option<ClientRow> },
+    Confirm { client: Option<Client> },
     /// Sign out now, then go to `redirect` (or show the signed-out page).
     SignOut { redirect: Option<Url> },
 }
@@ -33,21 +32,17 @@ pub fn plan(
     settings: &Settings,
     req: &LogoutRequest,
     confirmed: bool,
+    now: i64,
 ) -> Result<LogoutPlan, StoreError> {
     let mut hinted_client = None;
     let mut hint_valid = false;
     if let Some(hint) = &req.id_token_hint {
-        let mut v = Validation::new(jsonwebtoken::Algorithm::RS256);
-        v.validate_exp = false;
-        v.validate_aud = false;
-        v.set_issuer(&[settings.issuer.as_str()]);
-        v.set_required_spec_claims(&["iss", "aud", "sub"]);
-        match keys.verify::<Value>(hint, &v) {
-            Ok(data) => {
+        match tokens::verify_id_token_hint(keys, &settings.issuer, hint, now) {
+            Ok(claims) if claims.get("aud").is_some_and(|a| a.is_string()) => {
                 hint_valid = true;
-                hinted_client = data.claims["aud"].as_str().map(str::to_owned);
+                hinted_client = claims["aud"].as_str().map(str::to_owned);
             }
-            Err(_) => {
+            _ => {
                 return Ok(LogoutPlan::Refuse(
                     "The id_token_hint is not a valid ID token from Tessera.",
                 ));
@@ -72,7 +67,7 @@ pub fn plan(
         Some(uri) => {
             let registered = client
                 .as_ref()
-                .is_some_and(|c| c.post_logout_redirect_uris.split(' ').any(|u| u == uri));
+                .is_some_and(|c| c.has_post_logout_redirect_uri(uri));
             if !registered {
                 return Ok(LogoutPlan::Refuse(
                     "The post_logout_redirect_uri is not registered for this application.",

@@ -1,15 +1,17 @@
-//! The OAuth 2 / OpenID Connect protocol. oxide-auth runs the flows; Tessera supplies its
-//! primitives (registrar, authorizer, issuer, solicitor) over the store, and adds what
-//! oxide-auth does not know: ID tokens, nonce, prompt/max_age, form_post, refresh
-//! families, userinfo, introspection, revocation and logout.
+//! The OAuth 2 / OpenID Connect protocol. oxide-auth runs the authorization endpoint with
+//! Tessera's primitives (registrar, authorizer, solicitor) over the store; the token
+//! endpoint is Tessera's own typed grants (`grants`). Tessera adds what oxide-auth does not
+//! know: ID tokens, nonce, prompt/max_age, form_post, userinfo, introspection, revocation
+//! and logout.
 pub mod access;
 pub mod authorize;
 mod authorizer;
 pub mod claims;
 pub mod client_auth;
 pub mod context;
+mod error;
+pub mod grants;
 pub mod introspect;
-mod issuer;
 pub mod logout;
 mod registrar;
 mod solicitor;
@@ -17,6 +19,8 @@ pub mod token;
 pub mod tokens;
 pub mod userinfo;
 pub mod web;
+
+pub use error::OAuthError;
 
 /// `scope`'s tokens in the order they have in `reference` (oxide-auth's scope is a set).
 pub fn order_like(scope: &str, reference: &str) -> String {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::resource::{self, Expectations, TokenProblem};
 use crate::signing::{KeySet, SignError};
 
 /// Claims of an access token. `token_type` and `user_id` are SimpleJWT's, so stock
@@ -93,6 +94,21 @@ pub fn sign_id_token(
         claims.insert("nonce".into(), nonce.into());
     }
     keys.sign("JWT", &Value::Object(claims))
+}
+
+/// The claims of an ID token this server signed, offered back as `id_token_hint`
+/// (authorization and logout). Expired ones count: a hint is often an old ID token.
+pub fn verify_id_token_hint(
+    keys: &KeySet,
+    issuer: &str,
+    hint: &str,
+    now: i64,
+) -> Result<Map<String, Value>, TokenProblem> {
+    let claims = resource::decode_local(keys, hint, &Expectations::id_token_hint(issuer), now)?;
+    if !claims.get("sub").is_some_and(Value::is_string) {
+        return Err(TokenProblem::Invalid);
+    }
+    Ok(claims)
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! The UserInfo endpoint (OIDC Core §5.3).
 use serde_json::Value;
 
+use super::error::OAuthError;
 use super::{access, claims};
 use crate::config::Settings;
-use crate::error::OAuthError;
+use crate::family;
 use crate::signing::KeySet;
 use crate::store::{DbConnection, grants, users};
 
@@ -12,13 +13,14 @@ pub fn userinfo(
     keys: &KeySet,
     settings: &Settings,
     token: &str,
+    now: i64,
 ) -> Result<Value, OAuthError> {
     let invalid = |why: &str| OAuthError::InvalidToken(why.to_owned());
-    let claims = access::verify(keys, settings, token).map_err(|e| {
+    let claims = access::verify(keys, settings, token, now).map_err(|e| {
         tracing::debug!(error = %e, "userinfo: token refused");
         invalid("the access token is invalid or expired")
     })?;
-    if access::is_revoked(conn, &claims)? {
+    if family::is_access_revoked(conn, &claims.jti)? {
         return Err(invalid("the access token was revoked"));
     }
     if !claims.scope.split(' ').any(|s| s == "openid") {

@@ -1,10 +1,8 @@
-//! oxide-auth's view of an HTTP exchange. Tessera hands the flows a request it has already
-//! parsed and normalised (client credentials in one form, see `client_auth`) and captures
-//! the response as data, so the route can rewrite it: RFC 6749 error bodies, `id_token` in
-//! the token response, `form_post`, `Cache-Control`.
+//! oxide-auth's view of an HTTP exchange at the authorization endpoint. Tessera hands the
+//! flow a request it has already checked and captures the response as data, so the route
+//! can deliver it: `iss`, `form_post`, readable error pages.
 //!
-//! oxide-auth-actix's own request type is not used: it cannot normalise client
-//! authentication across grants and turns every flow error into a 500.
+//! oxide-auth-actix's own request type is not used: it turns every flow error into a 500.
 use std::borrow::Cow;
 
 use oxide_auth::endpoint::{NormalizedParameter, QueryParameter, WebRequest, WebResponse};

@@ -76,6 +76,9 @@ pub struct Expectations {
     pub token_type: Option<&'static str>,
     /// Seconds of clock skew allowed for `exp`, `nbf` and `iat`.
     pub leeway: i64,
+    /// Accept a token past its `exp`: only for an `id_token_hint`, which names a user and
+    /// grants nothing (OIDC Core §3.1.2.1 allows an expired one).
+    pub accept_expired: bool,
 }
 
 impl Expectations {
@@ -86,6 +89,19 @@ impl Expectations {
             audience: Some(issuer.to_owned()),
             token_type: Some("access"),
             leeway: 0,
+            accept_expired: false,
+        }
+    }
+
+    /// An ID token of `issuer` offered as a hint of who the user is: any audience, and
+    /// expired ones too.
+    pub fn id_token_hint(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            audience: None,
+            token_type: None,
+            leeway: 0,
+            accept_expired: true,
         }
     }
 
@@ -101,10 +117,12 @@ impl Expectations {
 }
 
 /// The `kid` of an RS256 JWT, read from its header. Any other algorithm (`none`, `HS256`
-/// keyed with the public key, ...) is refused here, before a key is chosen.
+/// keyed with the public key, ...) is refused here, before a key is chosen, and so is a
+/// `crit` header: Tessera understands no extension, and RFC 7515 §4.1.11 says a token
+/// naming one it does not understand MUST be refused.
 pub fn rs256_kid(token: &str) -> Result<String, TokenProblem> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenProblem::Invalid)?;
-    if header.alg != Algorithm::RS256 {
+    if header.alg != Algorithm::RS256 || header.crit.is_some() {
         return Err(TokenProblem::Invalid);
     }
     header.kid.ok_or(TokenProblem::Invalid)
@@ -137,12 +155,21 @@ pub fn check(
 /// The first half of [`check`], what PyJWT does while decoding: signature, then `iat`,
 /// `nbf`, `exp` (when present), `iss`, `aud`. SimpleJWT looks a token up in its blacklist
 /// between this and [`verify_claims`].
+///
+/// This is the one verification every token Tessera accepts goes through: its own
+/// endpoints (userinfo, introspection, `/hello/`, the SimpleJWT API, `id_token_hint`) and
+/// resource servers over a JWKS, all with the clock passed in as `now`. `exp == now` is
+/// expired, as PyJWT has it; `leeway` widens `exp`, `nbf` and `iat` alike.
 pub fn decode(
     token: &str,
     key: &DecodingKey,
     expect: &Expectations,
     now: i64,
 ) -> Result<Map<String, Value>, TokenProblem> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenProblem::Invalid)?;
+    if header.alg != Algorithm::RS256 || header.crit.is_some() {
+        return Err(TokenProblem::Invalid);
+    }
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_nbf = false;
@@ -164,6 +191,7 @@ pub fn decode(
     }
     if let Some(exp) = numeric(&claims, "exp")?
         && exp <= now - leeway
+        && !expect.accept_expired
     {
         return Err(TokenProblem::Expired);
     }

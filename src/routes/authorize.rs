@@ -54,7 +54,6 @@ async fn handle(
     };
     let settings = state.settings.clone();
     let keys = state.keys.current();
-    let secrets = state.secrets.clone();
     let now = state.clock.unix();
     let outcome = state
         .store
@@ -65,7 +64,6 @@ async fn handle(
                     now,
                     settings,
                     keys,
-                    secrets,
                 },
                 request,
             )

@@ -2,7 +2,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{field, form_pairs};
-use crate::error::OAuthError;
+use crate::oauth::OAuthError;
 use crate::oauth::client_auth;
 use crate::oauth::introspect;
 use crate::state::AppState;
@@ -11,7 +11,7 @@ use crate::state::AppState;
 fn parse(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(Option<client_auth::Presented>, String), OAuthError> {
+) -> Result<(Option<client_auth::ClientAuth>, String), OAuthError> {
     let form = form_pairs(body);
     let presented = client_auth::presented(
         req.headers()
@@ -43,7 +43,7 @@ pub async fn introspect(
         .store
         .run(move |conn| {
             Ok(
-                introspect::authenticate(conn, &cache, presented).and_then(|client| {
+                client_auth::authenticate(conn, &cache, presented).and_then(|client| {
                     introspect::introspect(conn, &keys, &settings, &client, &token, now)
                 }),
             )
@@ -70,7 +70,7 @@ pub async fn revoke(
         .store
         .run(move |conn| {
             Ok(
-                introspect::authenticate(conn, &cache, presented).and_then(|client| {
+                client_auth::authenticate(conn, &cache, presented).and_then(|client| {
                     introspect::revoke(conn, &keys, &settings, &client, &token, now)
                 }),
             )

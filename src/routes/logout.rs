@@ -95,10 +95,14 @@ async fn rp_logout(
         state: field(&params, "state").map(str::to_owned),
         client_id: field(&params, "client_id").map(str::to_owned),
     };
-    let (keys, settings) = (state.keys.current(), state.settings.clone());
+    let (keys, settings, now) = (
+        state.keys.current(),
+        state.settings.clone(),
+        state.clock.unix(),
+    );
     let plan = state
         .store
-        .run(move |conn| logout::plan(conn, &keys, &settings, &request, confirmed))
+        .run(move |conn| logout::plan(conn, &keys, &settings, &request, confirmed, now))
         .await;
     match plan {
         Ok(LogoutPlan::Refuse(message)) => {

@@ -2,7 +2,7 @@
 use actix_web::HttpRequest;
 
 use super::web::cookie_value;
-use crate::oauth::authorize::SignedIn;
+use crate::sessions::SignedIn;
 use crate::sessions::{self, COOKIE};
 use crate::state::AppState;
 

@@ -2,8 +2,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::form_pairs;
-use crate::error::OAuthError;
-use crate::oauth::token::{self, TokenDeps, TokenRequest};
+use crate::oauth::OAuthError;
+use crate::oauth::grants::Issuing;
+use crate::oauth::token::{self, TokenRequest};
 use crate::state::AppState;
 
 pub async fn post(
@@ -19,23 +20,19 @@ pub async fn post(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let deps_settings = state.settings.clone();
+    let settings = state.settings.clone();
     let keys = state.keys.current();
     let secrets = state.secrets.clone();
     let now = state.clock.unix();
     let body = state
         .store
-        .with_conn(move |conn| {
-            token::exchange(
-                TokenDeps {
-                    conn,
-                    now,
-                    settings: deps_settings,
-                    keys,
-                    secrets,
-                },
-                request,
-            )
+        .run(move |conn| {
+            let issuing = Issuing {
+                settings: &settings,
+                keys: &keys,
+                now,
+            };
+            Ok(token::exchange(conn, &issuing, &secrets, request))
         })
         .await??;
     Ok(HttpResponse::Ok()

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{field, form_pairs};
-use crate::error::OAuthError;
+use crate::oauth::OAuthError;
 use crate::oauth::userinfo;
 use crate::state::AppState;
 
@@ -56,9 +56,10 @@ pub async fn post(
 async fn answer(state: &AppState, token: String) -> Result<HttpResponse, OAuthError> {
     let keys = state.keys.current();
     let settings = state.settings.clone();
+    let now = state.clock.unix();
     let claims = state
         .store
-        .run(move |conn| Ok(userinfo::userinfo(conn, &keys, &settings, &token)))
+        .run(move |conn| Ok(userinfo::userinfo(conn, &keys, &settings, &token, now)))
         .await??;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

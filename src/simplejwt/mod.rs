@@ -12,13 +12,15 @@ pub use input::{Body, FieldErrors};
 
 use crate::admin::audit;
 use crate::config::Settings;
+use crate::family::{self, IssuedAccess, NewRefresh, Rotation, Status};
 use crate::resource::{self, Expectations, Rejection, TokenProblem};
 use crate::secrets::{self, SecretString};
 use crate::sessions::{self, LoginError};
 use crate::signing::{KeySet, SignError};
+use crate::store::grants::GrantRow;
 use crate::store::refresh_tokens::{self, RefreshRow};
 use crate::store::users::{self, UserRow};
-use crate::store::{DbConnection, StoreError, grants};
+use crate::store::{DbConnection, StoreError};
 use tokens::Subject;
 
 /// Every way a SimpleJWT request fails; `crate::error` turns each into SimpleJWT's body.
@@ -83,6 +85,7 @@ impl Ctx<'_> {
             audience: Some(self.settings.audience().to_owned()),
             token_type,
             leeway: 0,
+            accept_expired: false,
         }
     }
 
@@ -130,7 +133,8 @@ fn subject<'a>(ctx: &'a Ctx<'_>, user: &'a UserRow) -> Subject<'a> {
     }
 }
 
-/// Sign an access token and a refresh token, and store the refresh token in `grant_id`.
+/// Sign an access token and a refresh token, and add the refresh token to `grant_id`'s
+/// family.
 fn issue(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
@@ -140,20 +144,21 @@ fn issue(
     let who = subject(ctx, user);
     let access = tokens::sign(ctx.keys, &who, "access", ctx.now, ctx.access_ttl())?;
     let refresh = tokens::sign(ctx.keys, &who, "refresh", ctx.now, ctx.refresh_ttl())?;
-    refresh_tokens::insert(
+    family::add(
         conn,
-        &RefreshRow {
+        NewRefresh {
             token_hash: secrets::digest(&refresh.jwt),
-            grant_id: grant_id.to_owned(),
+            grant_id,
             client_id: None,
-            user_id: Some(user.id),
-            scope: String::new(),
+            user_id: user.id,
+            scope: "",
             jti: Some(refresh.jti),
-            access_jti: Some(access.jti),
-            created_at: ctx.now,
+            access: &IssuedAccess {
+                jti: access.jti,
+                exp: access.exp,
+            },
+            now: ctx.now,
             expires_at: refresh.exp,
-            rotated_at: None,
-            revoked_at: None,
         },
     )?;
     Ok((access.jwt, refresh.jwt))
@@ -185,9 +190,9 @@ pub fn obtain(
         Err(LoginError::Store(e)) => return Err(e.into()),
     };
     let grant_id = uuid::Uuid::new_v4().to_string();
-    grants::insert(
+    family::start(
         conn,
-        &grants::GrantRow {
+        &GrantRow {
             id: grant_id.clone(),
             client_id: None,
             user_id: Some(user.id),
@@ -211,19 +216,31 @@ struct Presented {
 }
 
 /// Decode a refresh token and check SimpleJWT's blacklist, in SimpleJWT's order: signature
-/// and expiry, then the blacklist, then `jti` and `token_type`.
+/// and expiry, then the blacklist, then `jti` and `token_type`. A rotated token presented
+/// to be exchanged (`exchanging`) is a reuse: its family is revoked, as at the OAuth
+/// refresh grant.
 fn presented_refresh(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
     token: &str,
+    exchanging: bool,
 ) -> Result<Presented, SimpleJwtError> {
     let claims = ctx.decode(token, Some("refresh"))?;
     let row = match claims.get("jti").and_then(Value::as_str) {
         Some(jti) => refresh_tokens::by_jti(conn, jti)?,
         None => None,
     };
-    if row.as_ref().is_some_and(RefreshRow::is_spent) {
-        return Err(TokenProblem::Blacklisted.into());
+    if let Some(row) = &row {
+        match family::status(conn, row, ctx.now)? {
+            Status::Rotated => {
+                if exchanging {
+                    family::reused(conn, row, ctx.now)?;
+                }
+                return Err(TokenProblem::Blacklisted.into());
+            }
+            Status::Revoked => return Err(TokenProblem::Blacklisted.into()),
+            Status::Live | Status::Expired => {}
+        }
     }
     let claims = resource::verify_claims(claims, &ctx.expect(Some("refresh")))?.into_map();
     Ok(Presented { row, claims })
@@ -236,13 +253,7 @@ pub fn refresh(
     ctx: &Ctx<'_>,
     token: &str,
 ) -> Result<Refreshed, SimpleJwtError> {
-    let presented = match presented_refresh(conn, ctx, token) {
-        Err(SimpleJwtError::Token(TokenProblem::Blacklisted)) => {
-            revoke_family_of(conn, ctx, token)?;
-            return Err(TokenProblem::Blacklisted.into());
-        }
-        other => other?,
-    };
+    let presented = presented_refresh(conn, ctx, token, true)?;
     // A refresh token that verifies but was never stored was not issued by this server.
     let Some(row) = presented.row else {
         return Err(TokenProblem::Invalid.into());
@@ -258,33 +269,11 @@ pub fn refresh(
     if presented.claims.get("sub").and_then(Value::as_str) != Some(user.subject.as_str()) {
         return Err(TokenProblem::Invalid.into());
     }
-    let grant_live = grants::by_id(conn, &row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
-    if !grant_live {
-        return Err(TokenProblem::Blacklisted.into());
-    }
-    if !refresh_tokens::mark_rotated(conn, &row.token_hash, ctx.now)? {
-        // Another request rotated it first: this is a replay.
-        grants::revoke(conn, &row.grant_id, ctx.now, ctx.now + ctx.access_ttl())?;
+    if let Rotation::Reused = family::rotate(conn, &row, ctx.now)? {
         return Err(TokenProblem::Blacklisted.into());
     }
     let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
     Ok(Refreshed { access, refresh })
-}
-
-/// A rotated refresh token came back: someone holds a copy. Revoke everything issued
-/// from the same login, as the OAuth refresh grant does.
-fn revoke_family_of(
-    conn: &mut DbConnection,
-    ctx: &Ctx<'_>,
-    token: &str,
-) -> Result<(), SimpleJwtError> {
-    if let Some(row) = refresh_tokens::by_hash(conn, &secrets::digest(token))?
-        && row.rotated_at.is_some()
-    {
-        tracing::warn!(grant = %row.grant_id, "rotated SimpleJWT refresh token reused; revoking its family");
-        grants::revoke(conn, &row.grant_id, ctx.now, ctx.now + ctx.access_ttl())?;
-    }
-    Ok(())
 }
 
 /// `POST /api/token/verify/`: any token type; a blacklisted one is a 400, as SimpleJWT has it.
@@ -297,8 +286,8 @@ pub fn verify(
     let claims = resource::verify_claims(claims, &ctx.expect(None))?;
     let jti = claims.jti().unwrap_or_default();
     let blacklisted = match refresh_tokens::by_jti(conn, jti)? {
-        Some(row) => row.is_spent(),
-        None => grants::is_jti_revoked(conn, jti)?,
+        Some(row) => family::status(conn, &row, ctx.now)?.is_spent(),
+        None => family::is_access_revoked(conn, jti)?,
     };
     if blacklisted {
         return Err(SimpleJwtError::Fields(FieldErrors::non_field(
@@ -314,11 +303,11 @@ pub fn blacklist(
     ctx: &Ctx<'_>,
     token: &str,
 ) -> Result<Empty, SimpleJwtError> {
-    let presented = presented_refresh(conn, ctx, token)?;
+    let presented = presented_refresh(conn, ctx, token, false)?;
     let Some(row) = presented.row else {
         return Err(TokenProblem::Invalid.into());
     };
-    if !refresh_tokens::revoke_one(conn, &row.token_hash, ctx.now)? {
+    if !family::revoke_one(conn, &row, ctx.now)? {
         return Err(TokenProblem::Blacklisted.into());
     }
     Ok(Empty {})
@@ -346,7 +335,7 @@ pub fn hello_user(
     if claims.sub() != Some(user.subject.as_str()) {
         return Err(SimpleJwtError::UserNotFound);
     }
-    if grants::is_jti_revoked(conn, claims.jti().unwrap_or_default())? {
+    if family::is_access_revoked(conn, claims.jti().unwrap_or_default())? {
         return Err(Rejection::Token(TokenProblem::Blacklisted).into());
     }
     Ok(user)

@@ -16,7 +16,6 @@ pub struct CodeRow {
     pub scope: String,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
     pub claims_request: Option<String>,
     pub auth_time: i64,
     pub session_id: Option<String>,
@@ -24,6 +23,8 @@ pub struct CodeRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub access_jti: Option<String>,
+    /// The `exp` of that access token: a revocation is remembered until then.
+    pub access_exp: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> Result<(), StoreError> {
@@ -67,13 +68,18 @@ pub fn take(
     Ok(Some(row))
 }
 
-pub fn set_access_jti(
+/// Record the access token a code was exchanged for, so a replay of the code revokes it.
+pub fn set_access(
     conn: &mut DbConnection,
     code_hash: &str,
     jti: &str,
+    exp: i64,
 ) -> Result<(), StoreError> {
     diesel::update(authorization_codes::table.find(code_hash))
-        .set(authorization_codes::access_jti.eq(jti))
+        .set((
+            authorization_codes::access_jti.eq(jti),
+            authorization_codes::access_exp.eq(exp),
+        ))
         .execute(conn)?;
     Ok(())
 }

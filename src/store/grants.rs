@@ -35,12 +35,13 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<GrantRow>, Stor
 }
 
 /// Revoke a grant and everything issued from it: its refresh tokens, and the access tokens
-/// whose `jti` its codes and refresh tokens recorded (remembered until `access_expires_at`).
+/// whose `jti` its codes and refresh tokens recorded, each remembered until its own `exp`
+/// (`legacy_until` for rows written before the `exp` was stored).
 pub fn revoke(
     conn: &mut DbConnection,
     grant_id: &str,
     now: i64,
-    access_expires_at: i64,
+    legacy_until: i64,
 ) -> Result<(), StoreError> {
     conn.transaction(|conn| {
         diesel::update(
@@ -57,20 +58,26 @@ pub fn revoke(
         )
         .set(refresh_tokens::revoked_at.eq(now))
         .execute(conn)?;
-        let mut jtis: Vec<String> = refresh_tokens::table
+        let mut issued: Vec<(String, Option<i64>)> = refresh_tokens::table
             .filter(refresh_tokens::grant_id.eq(grant_id))
             .filter(refresh_tokens::access_jti.is_not_null())
-            .select(refresh_tokens::access_jti.assume_not_null())
+            .select((
+                refresh_tokens::access_jti.assume_not_null(),
+                refresh_tokens::access_exp,
+            ))
             .load(conn)?;
-        jtis.extend(
+        issued.extend(
             authorization_codes::table
                 .filter(authorization_codes::grant_id.eq(grant_id))
                 .filter(authorization_codes::access_jti.is_not_null())
-                .select(authorization_codes::access_jti.assume_not_null())
-                .load::<String>(conn)?,
+                .select((
+                    authorization_codes::access_jti.assume_not_null(),
+                    authorization_codes::access_exp,
+                ))
+                .load::<(String, Option<i64>)>(conn)?,
         );
-        for jti in jtis {
-            insert_revoked_jti(conn, &jti, access_expires_at, now)?;
+        for (jti, exp) in issued {
+            insert_revoked_jti(conn, &jti, exp.unwrap_or(legacy_until), now)?;
         }
         Ok::<_, diesel::result::Error>(())
     })?;

@@ -44,6 +44,9 @@ pub enum StoreError {
     Database(#[from] diesel::result::Error),
     #[error("database unavailable: {0}")]
     Pool(String),
+    /// A stored value no longer parses (a row edited by hand).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     #[error("migration failed: {0}")]
     Migration(String),
     #[error("storage task failed: {0}")]

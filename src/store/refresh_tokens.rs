@@ -18,13 +18,8 @@ pub struct RefreshRow {
     pub expires_at: i64,
     pub rotated_at: Option<i64>,
     pub revoked_at: Option<i64>,
-}
-
-impl RefreshRow {
-    /// Rotated or revoked: SimpleJWT calls such a token blacklisted.
-    pub fn is_spent(&self) -> bool {
-        self.rotated_at.is_some() || self.revoked_at.is_some()
-    }
+    /// The `exp` of the access token issued beside this refresh token.
+    pub access_exp: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshRow) -> Result<(), StoreError> {

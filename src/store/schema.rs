@@ -59,7 +59,6 @@ diesel::table! {
         scope -> Text,
         nonce -> Nullable<Text>,
         code_challenge -> Nullable<Text>,
-        code_challenge_method -> Nullable<Text>,
         claims_request -> Nullable<Text>,
         auth_time -> BigInt,
         session_id -> Nullable<Text>,
@@ -67,6 +66,7 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         access_jti -> Nullable<Text>,
+        access_exp -> Nullable<BigInt>,
     }
 }
 
@@ -83,6 +83,7 @@ diesel::table! {
         expires_at -> BigInt,
         rotated_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        access_exp -> Nullable<BigInt>,
     }
 }
 

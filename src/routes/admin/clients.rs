@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::guard::{Admin, AdminForm};
 use super::pages::{self, ClientItem};
-use super::{confirm, done, render, revoke_until};
+use super::{confirm, done, render};
 use crate::admin::clients::{self as domain, ClientForm};
 use crate::admin::{self, AdminError};
 use crate::secrets::SecretString;
@@ -210,9 +210,8 @@ pub async fn delete(f: AdminForm, path: web::Path<String>) -> Result<HttpRespons
     let id = path.into_inner();
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
     let now = state.clock.unix();
-    let until = revoke_until(&state, now);
     admin::run(&state.store, move |conn| {
-        domain::delete(conn, now, &actor, &id, until)
+        domain::delete(conn, now, &actor, &id)
     })
     .await?;
     Ok(done("/admin/clients", "client-deleted"))

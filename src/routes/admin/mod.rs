@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, web as aweb};
 use askama::Template;
 
 use crate::admin::{self, AdminError};
-use crate::state::AppState;
 use crate::views;
 
 mod audit;
@@ -120,12 +119,6 @@ fn done(path: &str, code: &str) -> HttpResponse {
 
 fn render(template: &impl Template) -> HttpResponse {
     views::page(StatusCode::OK, template)
-}
-
-/// Until when revoked access tokens must stay refused: the longest lifetime one can have.
-fn revoke_until(state: &AppState, now: i64) -> i64 {
-    let default = state.settings.access_token_ttl.as_secs() as i64;
-    now + default.max(admin::clients::MAX_ACCESS_TTL)
 }
 
 /// A confirmation page for a destructive action.

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::guard::{Admin, AdminForm};
 use super::pages::{self, NewUserValues};
-use super::{confirm, done, render, revoke_until};
+use super::{confirm, done, render};
 use crate::admin::{self, AdminError, users as domain};
 use crate::domain::{Password, Username};
 use crate::users::NewUser;
@@ -216,9 +216,8 @@ pub async fn delete(f: AdminForm, path: web::Path<String>) -> Result<HttpRespons
     let id = user_id(&path)?;
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
     let now = state.clock.unix();
-    let until = revoke_until(&state, now);
     admin::run(&state.store, move |conn| {
-        domain::delete(conn, now, &actor, id, until)
+        domain::delete(conn, now, &actor, id)
     })
     .await?;
     Ok(done("/admin/users", "user-deleted"))
@@ -233,9 +232,8 @@ pub async fn revoke_consent(
     let id = user_id(&raw)?;
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
     let now = state.clock.unix();
-    let until = revoke_until(&state, now);
     admin::run(&state.store, move |conn| {
-        domain::revoke_consent(conn, now, &actor, id, &client_id, until)
+        domain::revoke_consent(conn, now, &actor, id, &client_id)
     })
     .await?;
     Ok(done(&user_path(id), "consent-revoked"))

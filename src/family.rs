@@ -1,0 +1,161 @@
+//! Refresh-token families: every refresh token, OAuth or SimpleJWT, belongs to the grant
+//! (one sign-in, one authorization) it came from. This module owns the one rule set for
+//! them — how a token is added, when it is live, how it rotates, what a reuse does, and
+//! how a family (and every access token it issued) is revoked and for how long that is
+//! remembered. The OAuth refresh grant, the SimpleJWT endpoints, introspection,
+//! revocation and the admin console all go through here.
+use crate::store::grants::{self, GrantRow};
+use crate::store::refresh_tokens::{self, RefreshRow};
+use crate::store::{DbConnection, StoreError};
+
+/// How long expired codes and refresh tokens are kept, so a late replay is still
+/// recognised (and answered by revoking the family) instead of looking unknown.
+pub const RETENTION: i64 = 86_400;
+
+/// Access tokens recorded before their `exp` was stored are remembered this long after a
+/// revocation: longer than any access-token lifetime the console allows.
+const LEGACY_REMEMBER: i64 = 31 * 86_400;
+
+/// An access token issued beside a refresh token or a code: what a revocation must cover.
+#[derive(Clone, Debug)]
+pub struct IssuedAccess {
+    pub jti: String,
+    pub exp: i64,
+}
+
+/// A refresh token about to join a family.
+#[derive(Debug)]
+pub struct NewRefresh<'a> {
+    /// The SHA-256 digest of the token; the token itself is never stored.
+    pub token_hash: String,
+    pub grant_id: &'a str,
+    /// `None` for SimpleJWT tokens, which belong to no OAuth client.
+    pub client_id: Option<&'a str>,
+    pub user_id: i64,
+    pub scope: &'a str,
+    /// A SimpleJWT refresh token's `jti` (its blacklist key).
+    pub jti: Option<String>,
+    pub access: &'a IssuedAccess,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Where a stored refresh token stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Live,
+    /// Already exchanged for a successor: presenting it again is a reuse.
+    Rotated,
+    /// The token or its whole family was revoked.
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    /// Rotated or revoked: what SimpleJWT calls blacklisted.
+    pub fn is_spent(self) -> bool {
+        matches!(self, Status::Rotated | Status::Revoked)
+    }
+}
+
+/// The outcome of presenting a refresh token to be exchanged.
+#[derive(Debug)]
+pub enum Rotation {
+    /// This request won the token; the caller issues the successor into the same family.
+    Rotated,
+    /// The token was rotated before (by an earlier request or a concurrent one): someone
+    /// holds a copy, so the whole family is now revoked.
+    Reused,
+}
+
+/// Start a family: one grant row per sign-in or authorization.
+pub fn start(conn: &mut DbConnection, grant: &GrantRow) -> Result<(), StoreError> {
+    grants::insert(conn, grant)
+}
+
+/// Add a refresh token to a family.
+pub fn add(conn: &mut DbConnection, new: NewRefresh<'_>) -> Result<(), StoreError> {
+    refresh_tokens::insert(
+        conn,
+        &RefreshRow {
+            token_hash: new.token_hash,
+            grant_id: new.grant_id.to_owned(),
+            client_id: new.client_id.map(str::to_owned),
+            user_id: Some(new.user_id),
+            scope: new.scope.to_owned(),
+            jti: new.jti,
+            access_jti: Some(new.access.jti.clone()),
+            access_exp: Some(new.access.exp),
+            created_at: new.now,
+            expires_at: new.expires_at,
+            rotated_at: None,
+            revoked_at: None,
+        },
+    )
+}
+
+/// Where `row` stands at `now`: revocation (of the token or its family) first, then
+/// rotation, then expiry.
+pub fn status(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<Status, StoreError> {
+    let family_live = grants::by_id(conn, &row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
+    Ok(if row.revoked_at.is_some() || !family_live {
+        Status::Revoked
+    } else if row.rotated_at.is_some() {
+        Status::Rotated
+    } else if row.expires_at <= now {
+        Status::Expired
+    } else {
+        Status::Live
+    })
+}
+
+/// Exchange a live token: mark it rotated, atomically. Exactly one of several concurrent
+/// requests wins; the others find it rotated and revoke the family, as any reuse does.
+pub fn rotate(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<Rotation, StoreError> {
+    if refresh_tokens::mark_rotated(conn, &row.token_hash, now)? {
+        return Ok(Rotation::Rotated);
+    }
+    reused(conn, row, now)?;
+    Ok(Rotation::Reused)
+}
+
+/// A rotated token came back: revoke its family.
+pub fn reused(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<(), StoreError> {
+    tracing::warn!(
+        client_id = ?row.client_id,
+        grant = %row.grant_id,
+        "rotated refresh token reused; its family is revoked"
+    );
+    revoke(conn, &row.grant_id, now)
+}
+
+/// Revoke a family: the grant, its refresh tokens, and every access token issued from it,
+/// each remembered as revoked until its own expiry.
+pub fn revoke(conn: &mut DbConnection, grant_id: &str, now: i64) -> Result<(), StoreError> {
+    grants::revoke(conn, grant_id, now, now + LEGACY_REMEMBER)
+}
+
+/// Revoke one refresh token and nothing else (SimpleJWT's blacklist); false if it was
+/// already rotated or revoked.
+pub fn revoke_one(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<bool, StoreError> {
+    refresh_tokens::revoke_one(conn, &row.token_hash, now)
+}
+
+/// Remember one access token as revoked until its own expiry.
+pub fn revoke_access(
+    conn: &mut DbConnection,
+    access: &IssuedAccess,
+    now: i64,
+) -> Result<(), StoreError> {
+    Ok(grants::insert_revoked_jti(
+        conn,
+        &access.jti,
+        access.exp,
+        now,
+    )?)
+}
+
+/// Whether an access token (by `jti`) was revoked before it expired.
+pub fn is_access_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreError> {
+    grants::is_jti_revoked(conn, jti)
+}

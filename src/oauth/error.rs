@@ -1,0 +1,88 @@
+//! The protocol's errors, named as RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 name them.
+//! `crate::error` turns them into HTTP; nothing here knows about HTTP.
+use crate::store::StoreError;
+
+/// Protocol errors, named as RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 name them. The
+/// string is the `error_description` shown to the client: say what was wrong, never why
+/// the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    #[error("invalid_client: {0}")]
+    InvalidClient(String),
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+    #[error("unsupported_token_type: {0}")]
+    UnsupportedTokenType(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(String),
+    /// A fault of ours; the cause is logged, the client sees a generic message.
+    #[error("server_error: {0}")]
+    ServerError(String),
+    #[error("temporarily_unavailable: {0}")]
+    TemporarilyUnavailable(String),
+}
+
+impl OAuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidClient(_) => "invalid_client",
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OAuthError::UnsupportedTokenType(_) => "unsupported_token_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::InvalidToken(_) => "invalid_token",
+            OAuthError::InsufficientScope(_) => "insufficient_scope",
+            OAuthError::ServerError(_) => "server_error",
+            OAuthError::TemporarilyUnavailable(_) => "temporarily_unavailable",
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        match self {
+            OAuthError::ServerError(_) => "The server encountered an internal error.",
+            OAuthError::InvalidRequest(d)
+            | OAuthError::InvalidClient(d)
+            | OAuthError::InvalidGrant(d)
+            | OAuthError::UnauthorizedClient(d)
+            | OAuthError::UnsupportedGrantType(d)
+            | OAuthError::UnsupportedTokenType(d)
+            | OAuthError::InvalidScope(d)
+            | OAuthError::InvalidToken(d)
+            | OAuthError::InsufficientScope(d)
+            | OAuthError::TemporarilyUnavailable(d) => d,
+        }
+    }
+
+    /// Build from an error code that oxide-auth produced.
+    pub fn from_code(code: &str, description: String) -> Self {
+        match code {
+            "invalid_client" => OAuthError::InvalidClient(description),
+            "invalid_grant" => OAuthError::InvalidGrant(description),
+            "unauthorized_client" => OAuthError::UnauthorizedClient(description),
+            "unsupported_grant_type" => OAuthError::UnsupportedGrantType(description),
+            "invalid_scope" => OAuthError::InvalidScope(description),
+            _ => OAuthError::InvalidRequest(description),
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Pool(cause) => OAuthError::TemporarilyUnavailable(cause),
+            other => OAuthError::ServerError(other.to_string()),
+        }
+    }
+}

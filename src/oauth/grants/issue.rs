@@ -1,0 +1,134 @@
+//! What the user grants (code and refresh) hand out: a signed access token, an ID token
+//! when `openid` was granted, and a refresh token in the grant's family.
+use super::{Issuing, TokenResponse};
+use crate::clients::Client;
+use crate::domain::{GrantType, ScopeSet};
+use crate::family::{self, IssuedAccess, NewRefresh};
+use crate::oauth::OAuthError;
+use crate::oauth::claims;
+use crate::oauth::tokens::{self, AccessClaims, IdTokenFacts};
+use crate::secrets;
+use crate::store::DbConnection;
+use crate::store::users::{self, UserRow};
+
+/// The OAuth answer for a code or refresh token that cannot be used.
+pub fn invalid_grant(why: &str) -> OAuthError {
+    OAuthError::InvalidGrant(why.to_owned())
+}
+
+/// The signed-in user behind a grant; a disabled or deleted user gets nothing.
+pub fn active_user(conn: &mut DbConnection, user_id: i64) -> Result<UserRow, OAuthError> {
+    match users::by_id(conn, user_id)? {
+        Some(user) if user.is_active => Ok(user),
+        _ => Err(invalid_grant("the user is disabled")),
+    }
+}
+
+/// The facts of one user grant's tokens.
+pub struct UserGrant<'a> {
+    pub client: &'a Client,
+    pub user: &'a UserRow,
+    pub scope: &'a ScopeSet,
+    pub auth_time: i64,
+    pub nonce: Option<&'a str>,
+    pub claims_request: Option<&'a str>,
+}
+
+/// The signed tokens of a user grant, before any refresh token is added.
+pub struct Signed {
+    pub access_token: String,
+    pub access: IssuedAccess,
+    pub id_token: Option<String>,
+    pub expires_in: i64,
+}
+
+pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAuthError> {
+    let now = issuing.now;
+    let ttl = grant.client.access_ttl(issuing.settings.access_token_ttl);
+    let scope = grant.scope.to_string();
+    let claims = AccessClaims {
+        iss: issuing.settings.issuer.clone(),
+        sub: grant.user.subject.clone(),
+        aud: issuing.settings.audience().to_owned(),
+        exp: now + ttl,
+        iat: now,
+        jti: tokens::new_jti(),
+        client_id: Some(grant.client.id.clone()),
+        scope: scope.clone(),
+        auth_time: Some(grant.auth_time),
+        token_type: "access".to_owned(),
+        user_id: Some(grant.user.id.to_string()),
+    };
+    let access = tokens::sign_access(issuing.keys, &claims).map_err(server_error)?;
+    let id_token = if grant.scope.contains("openid") {
+        let extra = claims::requested(grant.claims_request, "id_token");
+        let facts = IdTokenFacts {
+            issuer: &issuing.settings.issuer,
+            subject: &grant.user.subject,
+            client_id: &grant.client.id,
+            now,
+            ttl,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce,
+            access_token: &access.jwt,
+        };
+        let user_claims = claims::user_claims(grant.user, &scope, &extra);
+        Some(tokens::sign_id_token(issuing.keys, &facts, user_claims).map_err(server_error)?)
+    } else {
+        None
+    };
+    Ok(Signed {
+        access: IssuedAccess {
+            jti: access.jti,
+            exp: access.exp,
+        },
+        access_token: access.jwt,
+        id_token,
+        expires_in: ttl,
+    })
+}
+
+/// Finish a user grant: add a refresh token to the family when the client may refresh
+/// (carrying `family_scope`, so a later refresh may ask for all of it again).
+pub fn respond(
+    conn: &mut DbConnection,
+    issuing: &Issuing<'_>,
+    grant: &UserGrant<'_>,
+    grant_id: &str,
+    family_scope: &ScopeSet,
+    signed: Signed,
+) -> Result<TokenResponse, OAuthError> {
+    let refresh_token = if grant.client.may_use(GrantType::RefreshToken) {
+        let token = secrets::random_token(32);
+        let ttl = grant.client.refresh_ttl(issuing.settings.refresh_token_ttl);
+        family::add(
+            conn,
+            NewRefresh {
+                token_hash: secrets::digest(&token),
+                grant_id,
+                client_id: Some(&grant.client.id),
+                user_id: grant.user.id,
+                scope: &family_scope.to_string(),
+                jti: None,
+                access: &signed.access,
+                now: issuing.now,
+                expires_at: issuing.now + ttl,
+            },
+        )?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token: signed.access_token,
+        token_type: "Bearer",
+        expires_in: signed.expires_in,
+        refresh_token,
+        scope: grant.scope.to_string(),
+        id_token: signed.id_token,
+    })
+}
+
+fn server_error(e: impl std::fmt::Display) -> OAuthError {
+    OAuthError::ServerError(e.to_string())
+}
