@@ -28,7 +28,7 @@ impl Authorizer for CodeStore {
             .extensions
             .private()
             .find(|(k, _)| *k == PKCE)
-            .and_then(|(_, v)| v.map(str::to_owned));
+            .and_then(|(_, v)| v.and_then(stored_challenge));
         let grant_row = GrantRow {
             id: uuid::Uuid::new_v4().to_string(),
             client_id: Some(grant.client_id.clone()),
@@ -72,4 +72,12 @@ impl Authorizer for CodeStore {
     fn extract(&mut self, _code: &str) -> Result<Option<Grant>, ()> {
         Err(())
     }
+}
+
+/// oxide-auth's PKCE addon keeps the challenge with its method appended ("S" for S256, the
+/// only method Tessera accepts); the code row stores the challenge alone, which is what
+/// `grants::authorization_code` compares the verifier's hash with.
+fn stored_challenge(encoded: &str) -> Option<String> {
+    // Anything else (there is nothing else) is kept whole, so no verifier can match it.
+    Some(encoded.strip_suffix('S').unwrap_or(encoded).to_owned())
 }

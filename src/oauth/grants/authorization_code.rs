@@ -46,7 +46,7 @@ pub fn exchange(
             "redirect_uri does not match the one of the authorization request",
         ));
     }
-    match (&code.code_challenge, &request.verifier) {
+    match (challenge(&code.code_challenge), &request.verifier) {
         (Some(challenge), Some(verifier)) if verifier.matches_s256(challenge) => {}
         (Some(_), _) => return Err(invalid_grant("PKCE verification failed")),
         // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE
@@ -71,4 +71,15 @@ pub fn exchange(
     let signed = issue::sign(issuing, &grant)?;
     codes::set_access(conn, &code.code_hash, &signed.access.jti, signed.access.exp)?;
     issue::respond(conn, issuing, &grant, &code.grant_id, &scope, signed)
+}
+
+/// The S256 challenge of a code. Codes stored before this version kept oxide-auth's
+/// encoding, the challenge with "S" appended (44 characters; a challenge alone is 43); a
+/// deployment upgraded mid-flow still redeems them.
+fn challenge(stored: &Option<String>) -> Option<&str> {
+    let stored = stored.as_deref()?;
+    match stored.strip_suffix('S') {
+        Some(challenge) if challenge.len() == 43 => Some(challenge),
+        _ => Some(stored),
+    }
 }

@@ -8,6 +8,11 @@ use oxide_auth::frontends::simple::endpoint::{Error as FlowError, Generic, Vacan
 use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
 use url::Url;
 
+mod params;
+
+pub use params::{AuthorizeParams, Prompt};
+use params::{Delivery, Target, single};
+
 use super::authorizer::CodeStore;
 use super::context::{AuthzFacts, Ctx};
 use super::registrar::DbRegistrar;
@@ -94,28 +99,15 @@ fn error_page(status: u16, title: &str, message: impl Into<String>) -> Outcome {
     }
 }
 
-/// Parameters that must not repeat; `None` if absent or empty, `Err` if repeated.
-fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
-    let mut it = params
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str());
-    let first = it.next();
-    if it.next().is_some() {
-        return Err(format!("The parameter {name} is repeated."));
-    }
-    Ok(first.filter(|v| !v.is_empty()))
-}
-
 /// The verified target for errors and codes: the client and its exactly-registered URI.
-struct Target<'a> {
+struct Respond<'a> {
     redirect_uri: &'a str,
     state: Option<&'a str>,
     form_post: bool,
     issuer: &'a str,
 }
 
-impl Target<'_> {
+impl Respond<'_> {
     fn deliver(&self, mut url: Url) -> Outcome {
         // RFC 9207: name the issuer in the response, against mix-up attacks.
         url.query_pairs_mut().append_pair("iss", self.issuer);
@@ -164,21 +156,13 @@ impl Target<'_> {
 
 pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     let p = &req.params;
-    let (client_id, redirect_uri) = match (single(p, "client_id"), single(p, "redirect_uri")) {
-        (Ok(c), Ok(r)) => (c, r),
-        (Err(m), _) | (_, Err(m)) => return error_page(400, "Invalid request", m),
+    let asked = match Target::parse(p) {
+        Ok(t) => t,
+        Err(message) => return error_page(400, "Invalid request", message),
     };
-    let Some(client_id) = client_id else {
-        return error_page(
-            400,
-            "Invalid request",
-            "The request does not say which application is asking (client_id is missing).",
-        );
-    };
-    let settings = deps.settings.clone();
-    let keys = deps.keys;
-    let ctx = Ctx::new(deps.conn, deps.now, deps.settings);
-    let client = match ctx.borrow_mut().client(client_id) {
+    let (settings, keys, now) = (deps.settings.clone(), deps.keys, deps.now);
+    let ctx = Ctx::new(deps.conn, now, deps.settings);
+    let client = match ctx.borrow_mut().client(&asked.client_id) {
         Ok(Some(c)) => c,
         Ok(None) => {
             return error_page(
@@ -196,8 +180,8 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
             );
         }
     };
-    let redirect_uri = match redirect_uri {
-        Some(uri) if client.has_redirect_uri(uri) => uri.to_owned(),
+    let redirect_uri = match asked.redirect_uri {
+        Some(uri) if client.has_redirect_uri(&uri) => uri,
         Some(_) => {
             return error_page(
                 400,
@@ -209,79 +193,30 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         None => return error_page(400, "Invalid request", "redirect_uri is required."),
     };
     // From here on errors go back to the client, whose redirect URI is verified.
-    let state = single(p, "state").ok().flatten();
-    let response_mode = single(p, "response_mode").ok().flatten();
-    let target = Target {
+    let delivery = Delivery::parse(p);
+    let target = Respond {
         redirect_uri: &redirect_uri,
-        state,
-        form_post: response_mode == Some("form_post"),
+        state: delivery.state.as_deref(),
+        form_post: delivery.form_post,
         issuer: &settings.issuer,
     };
-    if let Some(bad) = [
-        "response_type",
-        "scope",
-        "state",
-        "nonce",
-        "prompt",
-        "max_age",
-        "code_challenge",
-        "code_challenge_method",
-        "response_mode",
-    ]
-    .iter()
-    .find(|name| single(p, name).is_err())
-    {
-        return target.error("invalid_request", &format!("{bad} is repeated"));
-    }
-    if !matches!(response_mode, None | Some("query") | Some("form_post")) {
-        return target.error(
-            "invalid_request",
-            "response_mode must be query or form_post",
-        );
-    }
-    if single(p, "request").ok().flatten().is_some() {
-        return target.error("request_not_supported", "request objects are not supported");
-    }
-    if single(p, "request_uri").ok().flatten().is_some() {
-        return target.error("request_uri_not_supported", "request_uri is not supported");
-    }
-    let prompt: Vec<&str> = single(p, "prompt")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
-    if prompt.contains(&"none") && prompt.len() > 1 {
-        return target.error(
-            "invalid_request",
-            "prompt=none cannot be combined with other values",
-        );
-    }
-    let max_age = match single(p, "max_age").ok().flatten().map(str::parse::<i64>) {
-        None => None,
-        Some(Ok(n)) if n >= 0 => Some(n),
-        Some(_) => {
-            return target.error("invalid_request", "max_age must be a non-negative integer");
-        }
+    let params = match AuthorizeParams::parse(p) {
+        Ok(params) => params,
+        Err(refusal) => return target.error(refusal.code, &refusal.description),
     };
-    if client.is_public() && single(p, "code_challenge").ok().flatten().is_none() {
+    if client.is_public() && params.code_challenge.is_none() {
         return target.error(
             "invalid_request",
             "public clients must use PKCE (code_challenge with S256)",
         );
     }
-    if single(p, "code_challenge").ok().flatten().is_some()
-        && single(p, "code_challenge_method").ok().flatten() != Some("S256")
-    {
-        return target.error("invalid_request", "code_challenge_method must be S256");
-    }
+    let prompt = params.prompt;
 
     // OIDC Core §3.1.2.1: the ID token names the user the client expects. With
     // prompt=none a session of anyone else must not be used silently.
-    let hinted = match single(p, "id_token_hint").ok().flatten() {
+    let hinted = match &params.id_token_hint {
         None => None,
-        Some(hint) => match tokens::verify_id_token_hint(&keys, &settings.issuer, hint, deps.now) {
+        Some(hint) => match tokens::verify_id_token_hint(&keys, &settings.issuer, hint, now) {
             Ok(claims) => claims
                 .get("sub")
                 .and_then(|s| s.as_str())
@@ -295,7 +230,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         },
     };
     let signed_in = req.signed_in.filter(|s| s.user.is_active);
-    if prompt.contains(&"none")
+    if prompt.none
         && let (Some(sub), Some(s)) = (&hinted, &signed_in)
         && *sub != s.user.subject
     {
@@ -304,18 +239,21 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
             "the signed-in user is not the one id_token_hint names",
         );
     }
-    let now = ctx.borrow().now;
     // max_age=0 means "authenticate now", like prompt=login.
-    let too_old = |s: &SignedIn| max_age.is_some_and(|m| m == 0 || now - s.session.auth_time > m);
-    let must_login = signed_in.as_ref().is_none_or(too_old)
-        || (prompt.contains(&"login") && req.decision.is_none());
+    let too_old = |s: &SignedIn| {
+        params
+            .max_age
+            .is_some_and(|m| m == 0 || now - s.session.auth_time > m)
+    };
+    let must_login =
+        signed_in.as_ref().is_none_or(too_old) || (prompt.login && req.decision.is_none());
     if must_login {
-        if prompt.contains(&"none") {
+        if prompt.none {
             return target.error("login_required", "the user is not signed in");
         }
         return Outcome::Login(LoginPage {
             client_name: client.name.clone(),
-            login_hint: single(p, "login_hint").ok().flatten().map(str::to_owned),
+            login_hint: params.login_hint.clone(),
             return_to: return_to(p),
         });
     }
@@ -327,17 +265,17 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         user_id: signed_in.user.id,
         auth_time: signed_in.session.auth_time,
         redirect_uri: redirect_uri.clone(),
-        requested_scope: single(p, "scope").ok().flatten().unwrap_or("").to_owned(),
-        nonce: single(p, "nonce").ok().flatten().map(str::to_owned),
-        claims_request: single(p, "claims").ok().flatten().map(str::to_owned),
+        requested_scope: params.scope.clone().unwrap_or_default(),
+        nonce: params.nonce.clone(),
+        claims_request: params.claims.clone(),
         session_id: Some(signed_in.session.id_hash.clone()),
     });
     let solicitor = super::solicitor::Solicitor {
         ctx: ctx.clone(),
         user: signed_in.user.clone(),
         decision: req.decision,
-        force_consent: prompt.contains(&"consent"),
-        prompt_none: prompt.contains(&"none"),
+        force_consent: prompt.consent,
+        prompt_none: prompt.none,
         ip: req.ip.clone(),
     };
     let mut addons = AddonList::new();
@@ -372,7 +310,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     let result = AuthorizationFlow::prepare(endpoint).and_then(|mut flow| flow.execute(request));
     match result {
         Ok(resp) => match resp.interaction {
-            Some(Interaction::Consent) => consent_page(&client, &signed_in, p),
+            Some(Interaction::Consent) => consent_page(&client, &signed_in, &params, p),
             Some(Interaction::Error(code)) => {
                 target.error(code, "the user must interact with Tessera")
             }
@@ -411,10 +349,15 @@ fn return_to(params: &[(String, String)]) -> String {
     format!("/oauth/authorize?{}", q.finish())
 }
 
-fn consent_page(client: &Client, signed_in: &SignedIn, params: &[(String, String)]) -> Outcome {
-    let scopes = single(params, "scope")
-        .ok()
-        .flatten()
+fn consent_page(
+    client: &Client,
+    signed_in: &SignedIn,
+    asked: &AuthorizeParams,
+    params: &[(String, String)],
+) -> Outcome {
+    let scopes = asked
+        .scope
+        .as_deref()
         .unwrap_or("")
         .split(' ')
         .filter(|s| !s.is_empty())
