@@ -5,6 +5,7 @@ use oxide_auth::endpoint::Authorizer;
 use oxide_auth::primitives::grant::Grant;
 
 use super::context::Shared;
+use crate::domain::ScopeSet;
 use crate::family;
 use crate::secrets;
 use crate::store::codes::{self, CodeRow};
@@ -33,7 +34,7 @@ impl Authorizer for CodeStore {
             id: uuid::Uuid::new_v4().to_string(),
             client_id: Some(grant.client_id.clone()),
             user_id: Some(facts.user_id),
-            scope: super::order_like(&grant.scope.to_string(), &facts.requested_scope),
+            scope: in_requested_order(&grant.scope.to_string(), &facts.requested_scope),
             auth_time: Some(facts.auth_time),
             created_at: now,
             revoked_at: None,
@@ -80,4 +81,12 @@ impl Authorizer for CodeStore {
 fn stored_challenge(encoded: &str) -> Option<String> {
     // Anything else (there is nothing else) is kept whole, so no verifier can match it.
     Some(encoded.strip_suffix('S').unwrap_or(encoded).to_owned())
+}
+
+/// oxide-auth's scope is an unordered set; the grant keeps the order the client asked in.
+fn in_requested_order(granted: &str, requested: &str) -> String {
+    match (ScopeSet::parse(granted), ScopeSet::parse(requested)) {
+        (Ok(granted), Ok(requested)) => granted.ordered_like(&requested).to_string(),
+        _ => granted.to_owned(),
+    }
 }

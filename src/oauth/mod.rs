@@ -21,18 +21,3 @@ pub mod userinfo;
 pub mod web;
 
 pub use error::OAuthError;
-
-/// `scope`'s tokens in the order they have in `reference` (oxide-auth's scope is a set).
-pub fn order_like(scope: &str, reference: &str) -> String {
-    let wanted: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
-    let mut out: Vec<&str> = reference
-        .split(' ')
-        .filter(|s| wanted.contains(s))
-        .collect();
-    for s in &wanted {
-        if !out.contains(s) {
-            out.push(s);
-        }
-    }
-    out.join(" ")
-}
