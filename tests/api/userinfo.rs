@@ -86,7 +86,7 @@ on_both_backends!(
 
 #[actix_web::test]
 async fn forged_and_tampered_tokens_are_refused() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let body = tokens_for(&app, &client, "alice", "openid").await;
@@ -159,9 +159,7 @@ async fn forged_and_tampered_tokens_are_refused() {
 
 #[actix_web::test]
 async fn expired_and_revoked_tokens_are_refused() {
-    let app = spawn_with(Backend::Sqlite, &[("TESSERA_ACCESS_TOKEN_TTL", "1")])
-        .await
-        .unwrap();
+    let app = spawn_with(Backend::Sqlite, &[("TESSERA_ACCESS_TOKEN_TTL", "1")]).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let body = tokens_for(&app, &client, "alice", "openid").await;
@@ -176,7 +174,7 @@ async fn expired_and_revoked_tokens_are_refused() {
         .unwrap();
     assert_invalid_token(res, "expired").await;
 
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let body = tokens_for(&app, &client, "alice", "openid").await;
