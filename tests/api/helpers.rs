@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tempfile::TempDir;
-use tessera::clock::{SharedClock, SystemClock};
+use tessera::clock::{Clock, SharedClock, SystemClock};
 use tessera::config::Settings;
 use tessera::signing::{KeyDir, Keys};
 use tessera::startup::{self, Application};
@@ -90,7 +90,7 @@ pub fn seed_keys(into: &Path) {
     let (_dir, file) = SEED.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let info = KeyDir::new(dir.path())
-            .generate(chrono::Utc::now())
+            .generate(SystemClock.now())
             .expect("generate seed key");
         (dir, info.path)
     });
@@ -122,6 +122,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub store: Store,
     pub keys: Arc<Keys>,
+    /// The clock the server reads.
+    pub clock: SharedClock,
     pub http: reqwest::Client,
     // Dropped last: the server's connections must close before the database is dropped.
     _db: TestDb,
@@ -192,6 +194,7 @@ async fn start(backend: Backend, extra: &[(&str, &str)], clock: SharedClock) -> 
         settings,
         store,
         keys,
+        clock,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -101,7 +101,7 @@ async fn jwks_is_cacheable_with_an_etag() {
 on_both_backends!(
     jwks_key_verifies_a_server_signed_token,
     |app: TestApp| async move {
-        let now = chrono::Utc::now().timestamp();
+        let now = app.clock.unix();
         let claims = json!({
             "iss": app.settings.issuer, "sub": "someone", "aud": "resource",
             "iat": now, "exp": now + 300,
@@ -134,7 +134,7 @@ on_both_backends!(
         let first = kids(&fetch_jwks(&app).await);
         assert_eq!(first.len(), 1);
         let old_kid = first[0].clone();
-        let now = chrono::Utc::now().timestamp();
+        let now = app.clock.unix();
         let claims = json!({"sub": "x", "iat": now, "exp": now + 300});
         let old_token = app.keys.current().sign("JWT", &claims).unwrap();
 
