@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tempfile::TempDir;
-use tessera::clock::{Clock, SharedClock, SystemClock};
+use tessera::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use tessera::config::Settings;
 use tessera::signing::{KeyDir, Keys};
 use tessera::startup::{self, Application};
@@ -124,6 +124,8 @@ pub struct TestApp {
     pub keys: Arc<Keys>,
     /// The clock the server reads.
     pub clock: SharedClock,
+    /// The same clock when the test moves it (see `spawn_with_clock`).
+    manual: Option<Arc<ManualClock>>,
     pub http: reqwest::Client,
     // Dropped last: the server's connections must close before the database is dropped.
     _db: TestDb,
@@ -141,6 +143,14 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Move the server's clock forward: expiry without sleeping.
+    pub fn advance(&self, seconds: i64) {
+        self.manual
+            .as_ref()
+            .expect("advance needs a server started on a manual clock (spawn_with_clock)")
+            .advance(seconds);
+    }
+
     /// Run the `tessera` binary against this app's database and keys folder.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
         run_cli(&self.env, args, stdin, self.dir.path())
@@ -154,10 +164,31 @@ pub async fn spawn(backend: Backend) -> TestApp {
 
 /// Start a server with extra `TESSERA_*` settings.
 pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
-    start(backend, extra, Arc::new(SystemClock)).await
+    start(backend, extra, Arc::new(SystemClock), None).await
 }
 
-async fn start(backend: Backend, extra: &[(&str, &str)], clock: SharedClock) -> TestApp {
+/// Start a server whose time stands still until the test calls `TestApp::advance`.
+pub async fn spawn_with_clock(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    clock: Arc<ManualClock>,
+) -> TestApp {
+    start(backend, extra, clock.clone(), Some(clock)).await
+}
+
+/// A server on a manual clock set to the wall clock's time: the seed key and the rows that
+/// helpers write directly (users, clients) carry wall-clock times, and must not be in the
+/// server's future or distant past.
+pub async fn spawn_on_manual_clock(backend: Backend) -> TestApp {
+    spawn_with_clock(backend, &[], ManualClock::at(SystemClock.unix())).await
+}
+
+async fn start(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    clock: SharedClock,
+    manual: Option<Arc<ManualClock>>,
+) -> TestApp {
     tessera::resource::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::create(backend, dir.path());
@@ -195,6 +226,7 @@ async fn start(backend: Backend, extra: &[(&str, &str)], clock: SharedClock) -> 
         store,
         keys,
         clock,
+        manual,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -248,8 +280,12 @@ pub fn run_cli(
 
 /// Define a test that runs once on SQLite and once on PostgreSQL. The PostgreSQL run is
 /// reported as ignored when the tests were built without TESSERA_TEST_POSTGRES_URL.
+/// `on_both_backends!(name, manual_clock, body)` starts the servers on a manual clock.
 #[macro_export]
 macro_rules! on_both_backends {
+    ($name:ident, manual_clock, $body:expr) => {
+        $crate::on_both_backends!(@spawn $name, $crate::helpers::spawn_on_manual_clock, $body);
+    };
     ($name:ident, $body:expr) => {
         $crate::on_both_backends!(@spawn $name, $crate::helpers::spawn, $body);
     };
