@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
+use tessera::clock::{Clock, SystemClock};
 use tessera::signing::{KeyDir, Keys};
 
 fn rate(label: &str, run_for: Duration, mut f: impl FnMut()) {
@@ -31,11 +32,11 @@ fn rate(label: &str, run_for: Duration, mut f: impl FnMut()) {
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let info = KeyDir::new(dir.path())
-        .generate(chrono::Utc::now())
+        .generate(SystemClock.now())
         .expect("generate key");
     let keys = Keys::load(KeyDir::new(dir.path())).expect("load keys");
     let set = keys.current();
-    let now = chrono::Utc::now().timestamp();
+    let now = SystemClock.now().timestamp();
     let claims = json!({
         "iss": "https://id.example.com", "sub": "2f1c9a3e-2b47-4c8e-9d1a-3f5b6c7d8e9f",
         "aud": "https://id.example.com", "exp": now + 300, "iat": now,

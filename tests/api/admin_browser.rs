@@ -9,14 +9,16 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use crate::admin::{ROOT, create_admin};
-use crate::browser::{Driver, callback_server, fits_the_screen, start_driver, wait_for_url};
+use crate::browser::{
+    CHROMIUM, Driver, callback_server, fits_the_screen, start_driver, wait_for_url,
+};
 use crate::flow;
 use crate::helpers::{Backend, spawn};
 
 /// A Chromium session `width` CSS pixels wide; a phone (touch, DPR 2) when `phone`.
 async fn session(driver: &Driver, profile: &tempfile::TempDir, phone: bool) -> Client {
     let mut options = json!({
-        "binary": "/usr/bin/chromium",
+        "binary": CHROMIUM,
         "args": [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -141,9 +143,13 @@ async fn shoot_both(c: &Client, name: &str) {
 }
 
 #[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_browser),
+    ignore = "chromium or chromium-driver not installed: pages not tested in a browser"
+)]
 async fn an_admin_revokes_a_users_consent_in_chromium() {
-    let Some(driver) = start_driver() else { return };
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let driver = start_driver();
+    let app = spawn(Backend::Sqlite).await;
     create_admin(&app, ROOT);
     let callback = format!("http://127.0.0.1:{}/callback", callback_server());
     let admin_profile = tempfile::tempdir().unwrap();

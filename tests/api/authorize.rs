@@ -5,7 +5,7 @@ use crate::on_both_backends;
 
 #[actix_web::test]
 async fn unknown_client_and_unregistered_redirect_get_an_error_page_never_a_redirect() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     let client = flow::confidential(&app);
     let browser = Browser::new(&app);
     let cases = [
@@ -137,7 +137,7 @@ on_both_backends!(
 
 #[actix_web::test]
 async fn prompt_and_max_age_behave_as_oidc_core_says() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "carol");
     let client = flow::confidential(&app);
     let browser = Browser::new(&app);
@@ -198,7 +198,7 @@ async fn prompt_and_max_age_behave_as_oidc_core_says() {
 
 #[actix_web::test]
 async fn errors_after_the_redirect_is_verified_go_back_to_the_client() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "dave");
     let public = flow::public(&app);
     let confidential = flow::confidential(&app);
@@ -263,7 +263,7 @@ async fn errors_after_the_redirect_is_verified_go_back_to_the_client() {
 
 #[actix_web::test]
 async fn form_post_and_post_requests_and_ignored_parameters() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "erin");
     let client = flow::confidential(&app);
     let browser = Browser::new(&app);
@@ -312,7 +312,7 @@ async fn form_post_and_post_requests_and_ignored_parameters() {
 
 #[actix_web::test]
 async fn login_hint_prefills_the_form() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     let client = flow::confidential(&app);
     let page = Browser::new(&app)
         .get(&auth_url(
@@ -329,7 +329,7 @@ async fn login_hint_prefills_the_form() {
 
 #[actix_web::test]
 async fn forms_are_csrf_protected_and_pages_cannot_be_framed() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "gina");
     let client = flow::confidential(&app);
     let browser = Browser::new(&app);
@@ -392,8 +392,7 @@ async fn session_cookie_is_secure_under_an_https_issuer() {
         Backend::Sqlite,
         &[("TESSERA_ISSUER", "https://id.example.com")],
     )
-    .await
-    .unwrap();
+    .await;
     flow::create_user(&app, "hank");
     let browser = Browser::new(&app);
     let page = browser.get("/login").await;
@@ -410,7 +409,7 @@ async fn session_cookie_is_secure_under_an_https_issuer() {
 
 #[actix_web::test]
 async fn public_clients_must_use_s256() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "ivy");
     let client = flow::public(&app);
     let (_, challenge) = pkce();
@@ -432,7 +431,7 @@ async fn public_clients_must_use_s256() {
 
 #[actix_web::test]
 async fn id_token_hint_must_name_the_signed_in_user_for_prompt_none() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     flow::create_user(&app, "bob");
     let client = flow::confidential(&app);

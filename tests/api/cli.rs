@@ -321,7 +321,7 @@ on_both_backends!(migrate_is_idempotent, |app: TestApp| async move {
 #[test]
 fn bad_input_never_creates_a_database() {
     let dir = tempfile::tempdir().unwrap();
-    let db = crate::helpers::TestDb::create(crate::helpers::Backend::Sqlite, dir.path()).unwrap();
+    let db = crate::helpers::TestDb::create(crate::helpers::Backend::Sqlite, dir.path());
     let env = crate::helpers::test_env(&db, &dir.path().join("keys"));
     let out = crate::helpers::run_cli(
         &env,
@@ -336,7 +336,7 @@ fn bad_input_never_creates_a_database() {
 #[test]
 fn unknown_commands_and_flags_fail_with_usage() {
     let dir = tempfile::tempdir().unwrap();
-    let db = crate::helpers::TestDb::create(crate::helpers::Backend::Sqlite, dir.path()).unwrap();
+    let db = crate::helpers::TestDb::create(crate::helpers::Backend::Sqlite, dir.path());
     let env = crate::helpers::test_env(&db, &dir.path().join("keys"));
     let out = crate::helpers::run_cli(&env, &["frobnicate"], None, dir.path());
     assert_ne!(out.code, 0);

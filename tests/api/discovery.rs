@@ -64,8 +64,7 @@ async fn issuer_is_exactly_the_configured_value() {
             crate::helpers::Backend::Sqlite,
             &[("TESSERA_ISSUER", issuer)],
         )
-        .await
-        .unwrap();
+        .await;
         let doc: Value = app.get_json("/.well-known/openid-configuration").await;
         assert_eq!(doc["issuer"], issuer);
         assert_eq!(
@@ -79,9 +78,7 @@ async fn issuer_is_exactly_the_configured_value() {
 /// with something other than 404 (an unauthenticated call gets a protocol error).
 #[actix_web::test]
 async fn every_advertised_endpoint_exists() {
-    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
+    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
     let doc: Value = app.get_json("/.well-known/openid-configuration").await;
     let endpoints = [
         ("authorization_endpoint", "GET"),
@@ -110,9 +107,7 @@ async fn every_advertised_endpoint_exists() {
 
 #[actix_web::test]
 async fn unknown_paths_get_a_json_404() {
-    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
+    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
     let res = app.http.get(app.url("/no/such/path")).send().await.unwrap();
     assert_eq!(res.status(), 404);
     let body: Value = res.json().await.unwrap();

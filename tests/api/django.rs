@@ -1,5 +1,5 @@
 //! The reference Django + DRF + SimpleJWT 5.5.1 app (tests/simplejwt_ref), started under
-//! gunicorn for one test with its own SQLite file. `.ci/run` installs it into a virtualenv
+//! gunicorn for one test with its own SQLite file. `scripts/test` installs it into a virtualenv
 //! and names that Python in TESSERA_TEST_DJANGO_PYTHON.
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -20,19 +20,16 @@ impl Drop for Django {
     }
 }
 
-/// The Python that has the reference app's packages, or `None` (outside CI) to skip.
-pub fn python() -> Option<PathBuf> {
-    match std::env::var_os("TESSERA_TEST_DJANGO_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must set TESSERA_TEST_DJANGO_PYTHON so Tessera is compared with SimpleJWT"
-            );
-            eprintln!("TESSERA_TEST_DJANGO_PYTHON not set: skipping the comparison with Django");
-            None
-        }
-    }
+/// The Python that has the reference app's packages. The comparisons run only when the
+/// tests were built with TESSERA_TEST_DJANGO_PYTHON set, or under CI, which must compare and
+/// so fails here if it is missing.
+pub fn python() -> PathBuf {
+    std::env::var_os("TESSERA_TEST_DJANGO_PYTHON")
+        .map(PathBuf::from)
+        .expect(
+            "TESSERA_TEST_DJANGO_PYTHON must be set: CI must compare Tessera with SimpleJWT, \
+             and tests built with it set run only with it set",
+        )
 }
 
 fn app_dir() -> PathBuf {

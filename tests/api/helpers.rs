@@ -1,13 +1,14 @@
 //! Test harness: each test gets its own server on a random loopback port, its own database
-//! (a fresh SQLite file, or a fresh PostgreSQL database when TESSERA_TEST_POSTGRES_URL is
-//! set) and its own keys folder.
+//! (a fresh SQLite file, or a fresh PostgreSQL database in TESSERA_TEST_POSTGRES_URL's
+//! server) and its own keys folder. Whether the PostgreSQL runs happen is decided when the
+//! tests are built (see build.rs): without the variable they are reported as ignored.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tempfile::TempDir;
-use tessera::clock::{SharedClock, SystemClock};
+use tessera::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use tessera::config::Settings;
 use tessera::signing::{KeyDir, Keys};
 use tessera::startup::{self, Application};
@@ -32,22 +33,18 @@ pub enum TestDb {
 }
 
 impl TestDb {
-    /// A new empty database, or `None` when PostgreSQL is asked for but not configured
-    /// (outside CI only: CI must test both backends).
-    pub fn create(backend: Backend, dir: &Path) -> Option<TestDb> {
+    /// A new empty database. PostgreSQL tests are built only when the URL is set (or under
+    /// CI, which must test both backends and so fails here when it forgot the URL).
+    pub fn create(backend: Backend, dir: &Path) -> TestDb {
         match backend {
-            Backend::Sqlite => Some(TestDb::Sqlite {
+            Backend::Sqlite => TestDb::Sqlite {
                 path: dir.join("tessera.db"),
-            }),
+            },
             Backend::Postgres => {
-                let Ok(admin_url) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-                    assert!(
-                        std::env::var_os("CI").is_none(),
-                        "CI must set TESSERA_TEST_POSTGRES_URL so PostgreSQL is tested"
-                    );
-                    eprintln!("TESSERA_TEST_POSTGRES_URL not set: skipping the PostgreSQL run");
-                    return None;
-                };
+                let admin_url = std::env::var("TESSERA_TEST_POSTGRES_URL").expect(
+                    "TESSERA_TEST_POSTGRES_URL must be set: CI must test PostgreSQL, and tests \
+                     built with it set run only with it set",
+                );
                 let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = PgConnection::establish(&admin_url)
                     .expect("connect to TESSERA_TEST_POSTGRES_URL");
@@ -56,11 +53,11 @@ impl TestDb {
                     .expect("create test database");
                 let mut url = url::Url::parse(&admin_url).expect("postgres url");
                 url.set_path(&name);
-                Some(TestDb::Postgres {
+                TestDb::Postgres {
                     admin_url,
                     name,
                     url: url.to_string(),
-                })
+                }
             }
         }
     }
@@ -93,7 +90,7 @@ pub fn seed_keys(into: &Path) {
     let (_dir, file) = SEED.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let info = KeyDir::new(dir.path())
-            .generate(chrono::Utc::now())
+            .generate(SystemClock.now())
             .expect("generate seed key");
         (dir, info.path)
     });
@@ -125,6 +122,10 @@ pub struct TestApp {
     pub settings: Settings,
     pub store: Store,
     pub keys: Arc<Keys>,
+    /// The clock the server reads.
+    pub clock: SharedClock,
+    /// The same clock when the test moves it (see `spawn_with_clock`).
+    manual: Option<Arc<ManualClock>>,
     pub http: reqwest::Client,
     // Dropped last: the server's connections must close before the database is dropped.
     _db: TestDb,
@@ -142,22 +143,55 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Move the server's clock forward: expiry without sleeping.
+    pub fn advance(&self, seconds: i64) {
+        self.manual
+            .as_ref()
+            .expect("advance needs a server started on a manual clock (spawn_with_clock)")
+            .advance(seconds);
+    }
+
     /// Run the `tessera` binary against this app's database and keys folder.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
         run_cli(&self.env, args, stdin, self.dir.path())
     }
 }
 
-/// Start a server with default settings on `backend`; `None` if the backend is not available.
-pub async fn spawn(backend: Backend) -> Option<TestApp> {
+/// Start a server with default settings on `backend`.
+pub async fn spawn(backend: Backend) -> TestApp {
     spawn_with(backend, &[]).await
 }
 
 /// Start a server with extra `TESSERA_*` settings.
-pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    start(backend, extra, Arc::new(SystemClock), None).await
+}
+
+/// Start a server whose time stands still until the test calls `TestApp::advance`.
+pub async fn spawn_with_clock(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    clock: Arc<ManualClock>,
+) -> TestApp {
+    start(backend, extra, clock.clone(), Some(clock)).await
+}
+
+/// A server on a manual clock set to the wall clock's time: the seed key and the rows that
+/// helpers write directly (users, clients) carry wall-clock times, and must not be in the
+/// server's future or distant past.
+pub async fn spawn_on_manual_clock(backend: Backend) -> TestApp {
+    spawn_with_clock(backend, &[], ManualClock::at(SystemClock.unix())).await
+}
+
+async fn start(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    clock: SharedClock,
+    manual: Option<Arc<ManualClock>>,
+) -> TestApp {
     tessera::resource::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = TestDb::create(backend, dir.path())?;
+    let db = TestDb::create(backend, dir.path());
     let keys_dir = dir.path().join("keys");
     seed_keys(&keys_dir);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -169,7 +203,6 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Test
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::load_from(None, &env).expect("test settings");
-    let clock: SharedClock = Arc::new(SystemClock);
     let prepared = {
         let settings = settings.clone();
         let clock = clock.clone();
@@ -180,10 +213,11 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Test
     };
     let store = prepared.store.clone();
     let keys = prepared.keys.clone();
-    let app = Application::start_on(listener, settings.clone(), prepared, clock).expect("start");
+    let app =
+        Application::start_on(listener, settings.clone(), prepared, clock.clone()).expect("start");
     let base = format!("http://{}", app.addr());
     actix_web::rt::spawn(app.run_until_stopped());
-    Some(TestApp {
+    TestApp {
         base,
         dir,
         keys_dir,
@@ -191,12 +225,14 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<Test
         settings,
         store,
         keys,
+        clock,
+        manual,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client"),
         _db: db,
-    })
+    }
 }
 
 pub struct CliOutput {
@@ -242,27 +278,33 @@ pub fn run_cli(
     }
 }
 
-/// Define a test that runs once on SQLite and once on PostgreSQL.
+/// Define a test that runs once on SQLite and once on PostgreSQL. The PostgreSQL run is
+/// reported as ignored when the tests were built without TESSERA_TEST_POSTGRES_URL.
+/// `on_both_backends!(name, manual_clock, body)` starts the servers on a manual clock.
 #[macro_export]
 macro_rules! on_both_backends {
+    ($name:ident, manual_clock, $body:expr) => {
+        $crate::on_both_backends!(@spawn $name, $crate::helpers::spawn_on_manual_clock, $body);
+    };
     ($name:ident, $body:expr) => {
+        $crate::on_both_backends!(@spawn $name, $crate::helpers::spawn, $body);
+    };
+    (@spawn $name:ident, $spawn:path, $body:expr) => {
         mod $name {
             use super::*;
 
             #[actix_web::test]
             async fn sqlite() {
-                let app = $crate::helpers::spawn($crate::helpers::Backend::Sqlite)
-                    .await
-                    .expect("sqlite is always available");
-                ($body)(app).await;
+                ($body)($spawn($crate::helpers::Backend::Sqlite).await).await;
             }
 
             #[actix_web::test]
+            #[cfg_attr(
+                not(tessera_test_postgres),
+                ignore = "TESSERA_TEST_POSTGRES_URL not set: PostgreSQL not tested"
+            )]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::spawn($crate::helpers::Backend::Postgres).await
-                {
-                    ($body)(app).await;
-                }
+                ($body)($spawn($crate::helpers::Backend::Postgres).await).await;
             }
         }
     };

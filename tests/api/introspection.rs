@@ -5,7 +5,7 @@ use crate::flow::{self, token, tokens_for};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
-async fn introspect(app: &TestApp, client: &flow::Client, tok: &str) -> Value {
+pub async fn introspect(app: &TestApp, client: &flow::Client, tok: &str) -> Value {
     let res = app
         .http
         .post(app.url("/oauth/introspect"))

@@ -62,9 +62,7 @@ on_both_backends!(
 
 #[actix_web::test]
 async fn jwks_is_cacheable_with_an_etag() {
-    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
+    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
     let res = app
         .http
         .get(app.url("/.well-known/jwks.json"))
@@ -103,7 +101,7 @@ async fn jwks_is_cacheable_with_an_etag() {
 on_both_backends!(
     jwks_key_verifies_a_server_signed_token,
     |app: TestApp| async move {
-        let now = chrono::Utc::now().timestamp();
+        let now = app.clock.unix();
         let claims = json!({
             "iss": app.settings.issuer, "sub": "someone", "aud": "resource",
             "iat": now, "exp": now + 300,
@@ -136,7 +134,7 @@ on_both_backends!(
         let first = kids(&fetch_jwks(&app).await);
         assert_eq!(first.len(), 1);
         let old_kid = first[0].clone();
-        let now = chrono::Utc::now().timestamp();
+        let now = app.clock.unix();
         let claims = json!({"sub": "x", "iat": now, "exp": now + 300});
         let old_token = app.keys.current().sign("JWT", &claims).unwrap();
 
@@ -223,9 +221,7 @@ on_both_backends!(
 
 #[actix_web::test]
 async fn the_last_key_cannot_be_retired_and_unknown_kids_are_refused() {
-    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
+    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
     let kid = app.keys.current().active_kid().to_owned();
     let out = app.cli(&["keys", "retire", &kid], None);
     assert_ne!(out.code, 0);
@@ -244,8 +240,7 @@ async fn sighup_reloads_at_once() {
         crate::helpers::Backend::Sqlite,
         &[("TESSERA_KEYS_RELOAD_INTERVAL", "3600")],
     )
-    .await
-    .unwrap();
+    .await;
     let out = app.cli(&["keys", "rotate"], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
@@ -265,9 +260,7 @@ async fn sighup_reloads_at_once() {
 
 #[actix_web::test]
 async fn a_broken_key_file_keeps_the_previous_set() {
-    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
+    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
     let before = kids(&fetch_jwks(&app).await);
     std::fs::write(
         app.keys_dir.join("20300101T000000.000Z_bogus.pem"),
@@ -282,9 +275,7 @@ async fn a_broken_key_file_keeps_the_previous_set() {
 
 #[actix_web::test]
 async fn tokens_are_signed_with_the_parsed_key_cache() {
-    let _app = crate::helpers::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
+    let _app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
     // jsonwebtoken keeps the first provider anything asks for; Tessera's (which parses the
     // signing key once instead of per token) must be the one in use once a server runs.
     assert!(tessera::signing::install_crypto_provider());

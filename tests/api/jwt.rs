@@ -4,6 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
+use tessera::clock::{Clock, SystemClock};
 
 use crate::helpers::TestApp;
 
@@ -83,5 +84,5 @@ pub fn hs256_with_public_key(app: &TestApp, token: &str) -> String {
 }
 
 pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    SystemClock.unix()
 }

@@ -54,7 +54,7 @@ on_both_backends!(
 
 #[actix_web::test]
 async fn logout_refusals_and_confirmation() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let client = flow::register(
         &app,
@@ -102,7 +102,7 @@ async fn logout_refusals_and_confirmation() {
 
 #[actix_web::test]
 async fn users_sign_out_at_tessera() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let browser = Browser::new(&app);

@@ -6,6 +6,7 @@ mod admin_input;
 mod authorize;
 mod browser;
 mod cli;
+mod clock;
 mod config;
 mod discovery;
 mod django;

@@ -11,7 +11,7 @@ on_both_backends!(
         flow::create_user(&app, "alice");
         let client = flow::confidential(&app);
         tokens_for(&app, &client, "alice", "openid offline_access").await;
-        let now = chrono::Utc::now().timestamp();
+        let now = app.clock.unix();
         let mut conn = app.store.conn().unwrap();
         // Nothing has expired yet.
         assert_eq!(prune(&mut conn, now, 86_400).unwrap(), Pruned::default());

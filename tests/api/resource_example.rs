@@ -32,7 +32,7 @@ fn example_binary() -> PathBuf {
 
 #[actix_web::test]
 async fn the_example_resource_server_trusts_tessera_tokens_through_the_jwks() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let (access, refresh) = obtain(&app, "alice").await;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
+use tessera::clock::{Clock, SystemClock};
 use tessera::resource::{Expectations, JwksCache, TokenProblem, Verifier};
 use tessera::signing::{KeyDir, Keys};
 
@@ -153,11 +154,11 @@ async fn refetches_for_an_unknown_kid_but_not_more_than_the_interval_allows() {
     let issuer = "https://id.example";
     let dir = tempfile::tempdir().unwrap();
     let key_dir = KeyDir::new(dir.path());
-    key_dir.generate(chrono::Utc::now()).unwrap();
+    key_dir.generate(SystemClock.now()).unwrap();
     let old = Keys::load(KeyDir::new(dir.path())).unwrap();
     // A newer key, as `tessera keys rotate` would add; the JWKS does not list it yet.
     key_dir
-        .generate(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .generate(SystemClock.now() + chrono::Duration::seconds(1))
         .unwrap();
     let rotated = Keys::load(KeyDir::new(dir.path())).unwrap();
     assert_ne!(old.current().active_kid(), rotated.current().active_kid());
@@ -225,9 +226,7 @@ async fn refetches_for_an_unknown_kid_but_not_more_than_the_interval_allows() {
 async fn honours_max_age_and_keeps_known_keys_when_the_issuer_is_down() {
     let issuer = "https://id.example";
     let dir = tempfile::tempdir().unwrap();
-    KeyDir::new(dir.path())
-        .generate(chrono::Utc::now())
-        .unwrap();
+    KeyDir::new(dir.path()).generate(SystemClock.now()).unwrap();
     let keys = Keys::load(KeyDir::new(dir.path())).unwrap();
     let stub = stub_jwks("public, max-age=1");
     *stub.body.lock().unwrap() = keys.current().jwks().0.to_owned();

@@ -119,8 +119,7 @@ async fn lifetimes_follow_the_settings() {
             ("TESSERA_REFRESH_TOKEN_TTL", "3600"),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     flow::create_user(&app, "alice");
     let (access, refresh) = obtain(&app, "alice").await;
     let a = jwt::claims(&access);

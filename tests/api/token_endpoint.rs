@@ -327,7 +327,7 @@ on_both_backends!(client_authentication_methods, |app: TestApp| async move {
 
 #[actix_web::test]
 async fn code_exchange_refusals() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let public = flow::public(&app);
@@ -458,9 +458,7 @@ async fn code_exchange_refusals() {
 
 #[actix_web::test]
 async fn codes_expire() {
-    let app = spawn_with(Backend::Sqlite, &[("TESSERA_AUTHORIZATION_CODE_TTL", "1")])
-        .await
-        .unwrap();
+    let app = spawn_with(Backend::Sqlite, &[("TESSERA_AUTHORIZATION_CODE_TTL", "1")]).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let browser = Browser::new(&app);
@@ -519,7 +517,7 @@ on_both_backends!(
 
 #[actix_web::test]
 async fn public_clients_exchange_with_pkce_and_no_secret() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let public = flow::public(&app);
     let body = tokens_for(&app, &public, "alice", "openid").await;
@@ -541,7 +539,7 @@ async fn public_clients_exchange_with_pkce_and_no_secret() {
 #[actix_web::test]
 async fn a_disabled_user_cannot_redeem_or_refresh() {
     use diesel::prelude::*;
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     let uid = flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let body = tokens_for(&app, &client, "alice", "openid offline_access").await;

@@ -3,6 +3,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use tessera::clock::{Clock, SystemClock};
+
 use crate::flow::{self, tokens_for};
 use crate::helpers::{Backend, TestApp, spawn, spawn_with};
 use crate::on_both_backends;
@@ -86,7 +88,7 @@ on_both_backends!(
 
 #[actix_web::test]
 async fn forged_and_tampered_tokens_are_refused() {
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let body = tokens_for(&app, &client, "alice", "openid").await;
@@ -126,7 +128,7 @@ async fn forged_and_tampered_tokens_are_refused() {
     // Signed by a key Tessera never published, claiming Tessera's kid.
     let other = tempfile::tempdir().unwrap();
     let foreign_key = tessera::signing::KeyDir::new(other.path())
-        .generate(chrono::Utc::now())
+        .generate(SystemClock.now())
         .unwrap();
     let pem = std::fs::read(&foreign_key.path).unwrap();
     let mut rs_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -159,9 +161,7 @@ async fn forged_and_tampered_tokens_are_refused() {
 
 #[actix_web::test]
 async fn expired_and_revoked_tokens_are_refused() {
-    let app = spawn_with(Backend::Sqlite, &[("TESSERA_ACCESS_TOKEN_TTL", "1")])
-        .await
-        .unwrap();
+    let app = spawn_with(Backend::Sqlite, &[("TESSERA_ACCESS_TOKEN_TTL", "1")]).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let body = tokens_for(&app, &client, "alice", "openid").await;
@@ -176,7 +176,7 @@ async fn expired_and_revoked_tokens_are_refused() {
         .unwrap();
     assert_invalid_token(res, "expired").await;
 
-    let app = spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn(Backend::Sqlite).await;
     flow::create_user(&app, "alice");
     let client = flow::confidential(&app);
     let body = tokens_for(&app, &client, "alice", "openid").await;
