@@ -1,7 +1,5 @@
 //! The server reads time only from its clock: on a manual clock, tokens expire when the test
-//! moves it, to the second, without sleeping. (Not yet OAuth access tokens at introspection
-//! and userinfo: `oauth::access::verify` leaves `exp` to jsonwebtoken, which reads the wall
-//! clock.)
+//! moves it, to the second, without sleeping.
 use serde_json::{Value, json};
 
 use crate::flow::{self, tokens_for};
@@ -29,12 +27,22 @@ on_both_backends!(
         let client = flow::confidential(&app);
         let body = tokens_for(&app, &client, "alice", "openid offline_access").await;
         let oauth_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let oauth_access = body["access_token"].as_str().unwrap().to_owned();
 
         app.advance(access_ttl - 1);
         assert_eq!(hello(&app, Some(&bearer)).await.0, 200);
 
+        assert_eq!(
+            introspect(&app, &client, &oauth_access).await["active"],
+            true
+        );
+
         app.advance(1);
         assert_eq!(hello(&app, Some(&bearer)).await.0, 401);
+        assert_eq!(
+            introspect(&app, &client, &oauth_access).await,
+            json!({ "active": false })
+        );
         assert_eq!(verify(&app, &access).await, 401);
         assert_eq!(verify(&app, &refresh).await, 200);
         let info: Value = introspect(&app, &client, &oauth_refresh).await;

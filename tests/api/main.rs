@@ -24,4 +24,5 @@ mod serve;
 mod simplejwt;
 mod simplejwt_vs_django;
 mod token_endpoint;
+mod token_service;
 mod userinfo;
