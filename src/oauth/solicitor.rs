@@ -3,7 +3,7 @@
 //! (`consent_required` under `prompt=none`).
 use oxide_auth::endpoint::{OwnerConsent, OwnerSolicitor, Solicitation};
 
-use super::authorize::Decision;
+use super::authorize::params::Decision;
 use super::context::Shared;
 use super::web::{FlowRequest, FlowResponse, Interaction, WebError};
 use crate::admin::audit;

@@ -8,9 +8,9 @@ use oxide_auth::frontends::simple::endpoint::{Error as FlowError, Generic, Vacan
 use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
 use url::Url;
 
-mod params;
+pub mod params;
 
-pub use params::{AuthorizeParams, Prompt};
+pub use params::{AuthorizeParams, Decision, Prompt};
 use params::{Delivery, Target, single};
 
 use super::authorizer::CodeStore;
@@ -23,13 +23,6 @@ use crate::config::Settings;
 use crate::sessions::SignedIn;
 use crate::signing::KeySet;
 use crate::store::PooledConn;
-
-/// The user's answer on the consent page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    Deny,
-}
 
 #[derive(Debug)]
 pub struct AuthorizeRequest {

@@ -3,6 +3,13 @@
 //! is shown as a page ([`Target::parse`]); after that it goes back to the client
 //! ([`AuthorizeParams::parse`]).
 
+/// The user's answer on the consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
 /// A parameter that must not repeat (RFC 6749 §3.1): `None` if absent or empty.
 pub fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
     let mut it = params
