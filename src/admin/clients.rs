@@ -7,9 +7,9 @@ use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::family;
 use crate::secrets::{self, SecretString};
-use crate::store::DbConnection;
-use crate::store::admin::{self as admin_store, transaction};
+use crate::store::admin as admin_store;
 use crate::store::clients::{self as client_store, ClientRow};
+use crate::store::{DbConnection, transaction};
 
 /// Longest token lifetimes an admin may set: a day for access tokens, a year for refresh.
 pub const MAX_ACCESS_TTL: i64 = 86_400;

@@ -7,10 +7,10 @@ use crate::clock::Clock;
 use crate::domain::{Email, Password};
 use crate::family;
 use crate::secrets;
-use crate::store::DbConnection;
-use crate::store::admin::{self as admin_store, ConsentRow, ProfileChange, transaction};
+use crate::store::admin::{self as admin_store, ConsentRow, ProfileChange};
 use crate::store::sessions::SessionRow;
 use crate::store::users::{self as user_store, UserRow};
+use crate::store::{DbConnection, transaction};
 use crate::users::{self as user_domain, NewUser, UserError};
 
 impl From<UserError> for AdminError {
