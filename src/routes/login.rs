@@ -3,10 +3,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs, safe_return_to};
-use crate::admin::audit;
 use crate::clients;
 use crate::secrets::{self, SecretString};
-use crate::sessions::{COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
+use crate::sessions::{self, COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
 use crate::state::AppState;
 use crate::views;
 
@@ -104,7 +103,7 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         state
             .store
             .run(
-                move |conn| match audit::login(conn, now, ttl, &username, &password, origin) {
+                move |conn| match sessions::login(conn, now, ttl, &username, &password, origin) {
                     Ok(ok) => Ok(Ok(ok)),
                     Err(LoginError::Invalid) => Ok(Err(())),
                     Err(LoginError::Store(e)) => Err(e),
