@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::admin::audit::{self, action};
+use crate::audit::{self, AuditAction};
 use crate::clients::{self, NewClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, Settings};
@@ -353,14 +353,14 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
         KeysCommand::Rotate => {
             let key = dir.generate(clock.now())?;
             println!("new active key {}", key.kid);
-            audit_key_change(settings, clock, action::KEY_ROTATED, &key.kid);
+            audit_key_change(settings, clock, AuditAction::KeyRotated, &key.kid);
             Ok(())
         }
         KeysCommand::Retire { kid } => {
             let key = dir.retire(&kid)?;
             debug_assert_eq!(key.state, KeyState::Retired);
             println!("retired key {}", key.kid);
-            audit_key_change(settings, clock, action::KEY_RETIRED, &key.kid);
+            audit_key_change(settings, clock, AuditAction::KeyRetired, &key.kid);
             Ok(())
         }
     }
@@ -368,7 +368,7 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
 
 /// Best effort: note a key change made from the command line in the audit log. The change
 /// is done either way; a database that is absent or unreachable only earns a warning.
-fn audit_key_change(settings: &Settings, clock: &SharedClock, what: &str, kid: &str) {
+fn audit_key_change(settings: &Settings, clock: &SharedClock, what: AuditAction, kid: &str) {
     if let DatabaseUrl::Sqlite(path) = &settings.database_url
         && !std::path::Path::new(path).exists()
     {

@@ -1,7 +1,9 @@
 //! The one place errors become HTTP responses.
 //!
-//! Handlers return [`AppError`]; its `ResponseError` impl picks the status and body. The
-//! cause is logged here and never sent to the client.
+//! JSON endpoints return [`AppError`] (or their protocol's own error); the pages people read
+//! (login, logout, the authorization endpoint) return [`PageError`]; the admin console
+//! returns `AdminError`. Each `ResponseError` impl here picks the status and body; causes
+//! are logged here and never sent to the client.
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -10,6 +12,7 @@ use crate::oauth::OAuthError;
 use crate::resource::Rejection;
 use crate::simplejwt::SimpleJwtError;
 use crate::store::StoreError;
+use crate::views;
 
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
@@ -112,7 +115,87 @@ impl ResponseError for crate::admin::AdminError {
                 )
             }
         };
-        crate::views::admin_error_page(status, title, &message)
+        views::page(
+            status,
+            &views::AdminErrorPage {
+                title,
+                message: &message,
+            },
+        )
+    }
+}
+
+/// Why a page for people (not for programs) could not be served as asked. Becomes the
+/// readable error page.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// A refusal the user can act on; the title and message are shown as they are.
+    #[error("{title}: {message}")]
+    Refused {
+        status: StatusCode,
+        title: String,
+        message: String,
+    },
+    /// The form's CSRF token is missing or wrong (an old page, or another site's form); the
+    /// message says what to do instead.
+    #[error("form expired or forged")]
+    FormExpired(&'static str),
+    /// The store failed. The user can only try again, so every store failure reads as
+    /// "Temporarily unavailable"; `retry` is the page's own words for that.
+    #[error("storage failed: {cause}")]
+    Unavailable {
+        cause: StoreError,
+        retry: &'static str,
+    },
+}
+
+impl PageError {
+    pub fn refused(
+        status: StatusCode,
+        title: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        PageError::Refused {
+            status,
+            title: title.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(cause: StoreError) -> Self {
+        PageError::Unavailable {
+            cause,
+            retry: "Please try again in a moment.",
+        }
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::Refused { status, .. } => *status,
+            PageError::FormExpired(_) => StatusCode::BAD_REQUEST,
+            PageError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message) = match self {
+            PageError::Refused { title, message, .. } => (title.as_str(), message.as_str()),
+            PageError::FormExpired(message) => ("This form has expired", *message),
+            PageError::Unavailable { cause, retry } => {
+                match cause {
+                    StoreError::Pool(_) | StoreError::Blocking(_) => {
+                        tracing::warn!(%cause, "page not served: database unavailable")
+                    }
+                    _ => tracing::error!(%cause, "page not served: storage failed"),
+                }
+                ("Temporarily unavailable", *retry)
+            }
+        };
+        views::page(self.status_code(), &views::ErrorPage { title, message })
     }
 }
 

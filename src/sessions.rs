@@ -1,7 +1,9 @@
 //! Login sessions at Tessera: a random cookie value, stored as its digest, with the time
 //! the user authenticated (for `auth_time` and `max_age`) and a CSRF token for its forms.
+//! Every sign-in, and every refused one, is written to the audit log.
 use std::sync::LazyLock;
 
+use crate::audit::{self, AuditAction, Entry};
 use crate::domain::Username;
 use crate::secrets::{self, SecretString};
 use crate::store::sessions::{self as session_store, SessionRow};
@@ -83,8 +85,50 @@ pub fn check_password(
     Ok(user)
 }
 
-/// Check a username and password and open a session; returns the cookie value.
+/// Check a username and password and open a session; returns the cookie value. The outcome
+/// goes to the audit log: a sign-in, or a failed one with the reason (which the login page
+/// itself never reveals).
 pub fn login(
+    conn: &mut DbConnection,
+    now: i64,
+    ttl: i64,
+    username: &str,
+    password: &SecretString,
+    origin: Origin,
+) -> Result<(String, SignedIn), LoginError> {
+    let ip = origin.ip.clone();
+    let reason = match open(conn, now, ttl, username, password, origin) {
+        Ok(done) => {
+            let entry = Entry {
+                actor: Some(&done.1.user.username),
+                action: AuditAction::Login,
+                target: None,
+                detail: None,
+                ip: ip.as_deref(),
+            };
+            audit::record(conn, now, &entry)?;
+            return Ok(done);
+        }
+        // Looked up for unknown users and wrong passwords alike, so both still cost the same.
+        Err(LoginError::Invalid) => match users::by_username(conn, username)? {
+            None => "unknown user",
+            Some(u) if !u.is_active => "account disabled",
+            Some(_) => "wrong password",
+        },
+        Err(e) => return Err(e),
+    };
+    let entry = Entry {
+        actor: Some(username),
+        action: AuditAction::LoginFailed,
+        target: None,
+        detail: Some(reason),
+        ip: ip.as_deref(),
+    };
+    audit::record(conn, now, &entry)?;
+    Err(LoginError::Invalid)
+}
+
+fn open(
     conn: &mut DbConnection,
     now: i64,
     ttl: i64,

@@ -25,6 +25,8 @@ pub struct Consent<'a> {
     pub csrf_token: &'a str,
 }
 
+/// The readable error page. Rendered only through `error::PageError`, so every error page
+/// is logged and looks the same.
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
@@ -122,19 +124,10 @@ fn render(status: StatusCode, template: &impl Template, csp: String) -> HttpResp
     }
 }
 
-/// A readable error page.
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    page(status, &ErrorPage { title, message })
-}
-
+/// An error page of the admin console, with the way back to it.
 #[derive(Template)]
 #[template(path = "admin/error.html")]
 pub struct AdminErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
-}
-
-/// An error page of the admin console, with the way back to it.
-pub fn admin_error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    page(status, &AdminErrorPage { title, message })
 }

@@ -1,15 +1,15 @@
 //! Managing OAuth clients from the console: register, edit, rotate the secret (shown once),
 //! delete (revoking every token issued to the client).
-use super::audit::{self, action};
 use super::{Actor, AdminError};
+use crate::audit::AuditAction;
 use crate::clients::{self as client_domain, ClientError, NewClient};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::family;
 use crate::secrets::{self, SecretString};
-use crate::store::DbConnection;
-use crate::store::admin::{self as admin_store, transaction};
+use crate::store::admin as admin_store;
 use crate::store::clients::{self as client_store, ClientRow};
+use crate::store::{DbConnection, transaction};
 
 /// Longest token lifetimes an admin may set: a day for access tokens, a year for refresh.
 pub const MAX_ACCESS_TTL: i64 = 86_400;
@@ -180,7 +180,7 @@ pub fn create(
             admin_store::update_client(conn, &row)?;
         }
         let target = format!("{} ({})", spec.client.name.trim(), registered.client_id);
-        audit::by_admin(conn, now, actor, action::CLIENT_CREATED, &target, None)?;
+        actor.audit(conn, now, AuditAction::ClientCreated, &target, None)?;
         Ok(registered)
     })
 }
@@ -223,7 +223,7 @@ pub fn update(
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
         let target = format!("{} ({id})", row.name);
-        audit::by_admin(conn, now, actor, action::CLIENT_UPDATED, &target, None)?;
+        actor.audit(conn, now, AuditAction::ClientUpdated, &target, None)?;
         Ok(new_secret)
     })
 }
@@ -248,14 +248,7 @@ pub fn rotate_secret(
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
         let target = format!("{} ({id})", row.name);
-        audit::by_admin(
-            conn,
-            now,
-            actor,
-            action::CLIENT_SECRET_ROTATED,
-            &target,
-            None,
-        )?;
+        actor.audit(conn, now, AuditAction::ClientSecretRotated, &target, None)?;
         Ok(secret)
     })
 }
@@ -275,7 +268,7 @@ pub fn delete(
         }
         admin_store::delete_client(conn, id)?;
         let target = format!("{} ({id})", row.name);
-        audit::by_admin(conn, now, actor, action::CLIENT_DELETED, &target, None)?;
+        actor.audit(conn, now, AuditAction::ClientDeleted, &target, None)?;
         Ok(row.name)
     })
 }

@@ -1,7 +1,7 @@
 //! Signing keys from the console: list, rotate, retire. The in-memory key set is reloaded
 //! at once so the change shows in the JWKS and in new tokens without waiting for the poll.
-use super::audit::{self, action};
 use super::{Actor, AdminError};
+use crate::audit::AuditAction;
 use crate::clock::Clock;
 use crate::signing::{KeyInfo, Keys};
 use crate::store::DbConnection;
@@ -24,14 +24,7 @@ pub fn rotate(
 ) -> Result<KeyInfo, AdminError> {
     let info = keys.dir().generate(clock.now())?;
     reload(keys)?;
-    audit::by_admin(
-        conn,
-        clock.unix(),
-        actor,
-        action::KEY_ROTATED,
-        &info.kid,
-        None,
-    )?;
+    actor.audit(conn, clock.unix(), AuditAction::KeyRotated, &info.kid, None)?;
     Ok(info)
 }
 
@@ -45,6 +38,6 @@ pub fn retire(
 ) -> Result<KeyInfo, AdminError> {
     let info = keys.dir().retire(kid)?;
     reload(keys)?;
-    audit::by_admin(conn, now, actor, action::KEY_RETIRED, &info.kid, None)?;
+    actor.audit(conn, now, AuditAction::KeyRetired, &info.kid, None)?;
     Ok(info)
 }

@@ -1,12 +1,13 @@
 //! The admin console's domain: what an administrator may do to users, clients, consents,
 //! sessions and signing keys, each change written to the audit log. Free of HTTP types;
 //! `routes::admin` calls in, `store` is called out.
-pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod users;
 
+use crate::audit::{self, AuditAction, Entry};
 use crate::signing::KeyError;
+use crate::store::audit::{self as audit_store, AuditRow};
 use crate::store::{DbConnection, Store, StoreError};
 
 /// Who is acting, for the audit log.
@@ -15,6 +16,31 @@ pub struct Actor {
     pub user_id: i64,
     pub username: String,
     pub ip: Option<String>,
+}
+
+impl Actor {
+    /// Record this admin's change in the audit log. Called inside the change's transaction
+    /// where there is one, so a change that rolls back leaves no entry.
+    pub fn audit(
+        &self,
+        conn: &mut DbConnection,
+        now: i64,
+        action: AuditAction,
+        target: &str,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        audit::record(
+            conn,
+            now,
+            &Entry {
+                actor: Some(self.username.as_str()),
+                action,
+                target: Some(target),
+                detail,
+                ip: self.ip.as_deref(),
+            },
+        )
+    }
 }
 
 /// Why an admin request was not done. Becomes HTTP (an HTML page) in `error.rs`.
@@ -82,6 +108,20 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
 {
     store.run(move |conn| Ok(f(conn))).await?
+}
+
+/// Audit entries newest first, a page at a time, optionally one kind of action (a prefix
+/// such as `login` or `user.`).
+pub fn audit_page(
+    conn: &mut DbConnection,
+    filter: Option<&str>,
+    page: Option<&str>,
+    per_page: i64,
+) -> Result<(Vec<AuditRow>, Paging), AdminError> {
+    let total = audit_store::count(conn, filter)?;
+    let paging = Paging::new(page, per_page, total);
+    let rows = audit_store::page(conn, filter, paging.offset(), paging.per_page)?;
+    Ok((rows, paging))
 }
 
 /// A page of a list: which rows to show and the links around them.

@@ -1,16 +1,16 @@
 //! Managing users from the console: list and search, create, edit claims, set a password,
 //! disable or enable, grant or remove the admin flag, delete; consents and sessions per user.
 //! The last active administrator can be neither disabled, demoted nor deleted.
-use super::audit::{self, action};
 use super::{Actor, AdminError, Paging};
+use crate::audit::AuditAction;
 use crate::clock::Clock;
 use crate::domain::{Email, Password};
 use crate::family;
 use crate::secrets;
-use crate::store::DbConnection;
-use crate::store::admin::{self as admin_store, ConsentRow, ProfileChange, transaction};
+use crate::store::admin::{self as admin_store, ConsentRow, ProfileChange};
 use crate::store::sessions::SessionRow;
 use crate::store::users::{self as user_store, UserRow};
+use crate::store::{DbConnection, transaction};
 use crate::users::{self as user_domain, NewUser, UserError};
 
 impl From<UserError> for AdminError {
@@ -115,14 +115,7 @@ pub fn create(
             )?;
         }
         let detail = new.is_admin.then_some("administrator");
-        audit::by_admin(
-            conn,
-            now,
-            actor,
-            action::USER_CREATED,
-            &user.username,
-            detail,
-        )?;
+        actor.audit(conn, now, AuditAction::UserCreated, &user.username, detail)?;
         get(conn, user.id)
     })
 }
@@ -146,7 +139,7 @@ pub fn update_profile(
             },
             now,
         )?;
-        audit::by_admin(conn, now, actor, action::USER_UPDATED, &user.username, None)?;
+        actor.audit(conn, now, AuditAction::UserUpdated, &user.username, None)?;
         Ok(())
     })
 }
@@ -166,11 +159,10 @@ pub fn set_password(
         if actor.user_id != id {
             admin_store::delete_sessions_of(conn, id)?;
         }
-        audit::by_admin(
+        actor.audit(
             conn,
             now,
-            actor,
-            action::USER_PASSWORD_SET,
+            AuditAction::UserPasswordSet,
             &user.username,
             None,
         )?;
@@ -209,11 +201,11 @@ pub fn set_active(
         }
         admin_store::set_active(conn, id, active, now)?;
         let what = if active {
-            action::USER_ENABLED
+            AuditAction::UserEnabled
         } else {
-            action::USER_DISABLED
+            AuditAction::UserDisabled
         };
-        audit::by_admin(conn, now, actor, what, &user.username, None)?;
+        actor.audit(conn, now, what, &user.username, None)?;
         Ok(())
     })
 }
@@ -232,11 +224,11 @@ pub fn set_admin(
         }
         admin_store::set_admin(conn, id, admin, now)?;
         let what = if admin {
-            action::USER_ADMIN_GRANTED
+            AuditAction::UserAdminGranted
         } else {
-            action::USER_ADMIN_REVOKED
+            AuditAction::UserAdminRevoked
         };
-        audit::by_admin(conn, now, actor, what, &user.username, None)?;
+        actor.audit(conn, now, what, &user.username, None)?;
         Ok(())
     })
 }
@@ -256,7 +248,7 @@ pub fn delete(
             family::revoke(conn, &grant, now)?;
         }
         admin_store::delete_user(conn, id)?;
-        audit::by_admin(conn, now, actor, action::USER_DELETED, &user.username, None)?;
+        actor.audit(conn, now, AuditAction::UserDeleted, &user.username, None)?;
         Ok(user.username)
     })
 }
@@ -277,7 +269,7 @@ pub fn revoke_consent(
             family::revoke(conn, &grant, now)?;
         }
         let target = format!("{} / {client_id}", user.username);
-        audit::by_admin(conn, now, actor, action::CONSENT_REVOKED, &target, None)?;
+        actor.audit(conn, now, AuditAction::ConsentRevoked, &target, None)?;
         Ok(())
     })
 }
@@ -293,11 +285,10 @@ pub fn sign_out_session(
     transaction(conn, |conn| {
         let user = get(conn, user_id)?;
         admin_store::delete_session(conn, user_id, session_id)?;
-        audit::by_admin(
+        actor.audit(
             conn,
             now,
-            actor,
-            action::SESSION_SIGNED_OUT,
+            AuditAction::SessionSignedOut,
             &user.username,
             None,
         )?;

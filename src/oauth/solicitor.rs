@@ -6,7 +6,7 @@ use oxide_auth::endpoint::{OwnerConsent, OwnerSolicitor, Solicitation};
 use super::authorize::params::Decision;
 use super::context::Shared;
 use super::web::{FlowRequest, FlowResponse, Interaction, WebError};
-use crate::admin::audit;
+use crate::audit::{self, AuditAction};
 use crate::store::consents;
 use crate::store::users::UserRow;
 
@@ -54,7 +54,7 @@ impl OwnerSolicitor<FlowRequest> for Solicitor {
                 }
                 let entry = audit::Entry {
                     actor: Some(self.user.username.as_str()),
-                    action: audit::action::CONSENT_GRANTED,
+                    action: AuditAction::ConsentGranted,
                     target: Some(client_id.as_str()),
                     detail: Some(union.as_str()),
                     ip: self.ip.as_deref(),

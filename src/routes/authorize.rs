@@ -3,17 +3,22 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{csrf_ok, field, form_pairs, query_pairs};
+use crate::error::PageError;
 use crate::oauth::authorize::{self, AuthorizeDeps, AuthorizeRequest, Decision, Outcome};
 use crate::state::AppState;
 use crate::views;
 
-pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     handle(&req, &state, query_pairs(&req)).await
 }
 
 /// OIDC allows the request itself by POST (form-encoded); the consent form also comes
 /// back here, recognisable by its `decision` and `csrf_token` fields.
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let mut params = form_pairs(&body);
     if params.is_empty() {
         params = query_pairs(&req);
@@ -25,7 +30,7 @@ async fn handle(
     req: &HttpRequest,
     state: &AppState,
     mut params: Vec<(String, String)>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let signed_in = super::session::current(req, state).await;
     let decision = match field(&params, "decision") {
         Some("allow") => Some(Decision::Allow),
@@ -38,11 +43,9 @@ async fn handle(
             .map(|s| s.session.csrf_token.as_str())
             .unwrap_or("");
         if !csrf_ok(expected, field(&params, "csrf_token")) {
-            return views::error_page(
-                StatusCode::BAD_REQUEST,
-                "This form has expired",
+            return Err(PageError::FormExpired(
                 "Go back to the application and start signing in again.",
-            );
+            ));
         }
     }
     params.retain(|(k, _)| k != "decision" && k != "csrf_token");
@@ -68,31 +71,23 @@ async fn handle(
                 request,
             )
         })
-        .await;
-    match outcome {
-        Ok(outcome) => respond(state, outcome),
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: storage unavailable");
-            views::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Please try again in a moment.",
-            )
-        }
-    }
+        .await?;
+    respond(state, outcome)
 }
 
-fn respond(state: &AppState, outcome: Outcome) -> HttpResponse {
-    match outcome {
+fn respond(state: &AppState, outcome: Outcome) -> Result<HttpResponse, PageError> {
+    let response = match outcome {
         Outcome::ErrorPage {
             status,
             title,
             message,
-        } => views::error_page(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            &title,
-            &message,
-        ),
+        } => {
+            return Err(PageError::refused(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                title,
+                message,
+            ));
+        }
         Outcome::Redirect {
             form_post: Some(post),
             ..
@@ -130,5 +125,6 @@ fn respond(state: &AppState, outcome: Outcome) -> HttpResponse {
                 },
             )
         }
-    }
+    };
+    Ok(response)
 }

@@ -3,10 +3,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs, safe_return_to};
-use crate::admin::audit;
 use crate::clients;
+use crate::error::PageError;
 use crate::secrets::{self, SecretString};
-use crate::sessions::{COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
+use crate::sessions::{self, COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
 use crate::state::AppState;
 use crate::views;
 
@@ -73,20 +73,24 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     login_page(&state, StatusCode::OK, None, hint, &return_to, None)
 }
 
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let form = form_pairs(&body);
     let return_to = safe_return_to(field(&form, "return_to")).unwrap_or_default();
     let username = field(&form, "username").unwrap_or("").trim().to_owned();
     let expected = cookie_value(&req, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if !csrf_ok(&expected, field(&form, "csrf_token")) {
-        return login_page(
+        return Ok(login_page(
             &state,
             StatusCode::BAD_REQUEST,
             client_name(&state, &return_to).await.as_deref(),
             &username,
             &return_to,
             Some("Your sign-in form expired. Please try again."),
-        );
+        ));
     }
     let password = SecretString::new(field(&form, "password").unwrap_or(""));
     let origin = Origin {
@@ -104,16 +108,20 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         state
             .store
             .run(
-                move |conn| match audit::login(conn, now, ttl, &username, &password, origin) {
+                move |conn| match sessions::login(conn, now, ttl, &username, &password, origin) {
                     Ok(ok) => Ok(Ok(ok)),
                     Err(LoginError::Invalid) => Ok(Err(())),
                     Err(LoginError::Store(e)) => Err(e),
                 },
             )
             .await
+            .map_err(|cause| PageError::Unavailable {
+                cause,
+                retry: "Tessera cannot sign you in right now. Please try again in a moment.",
+            })?
     };
     match attempt {
-        Ok(Ok((cookie_value, _))) => {
+        Ok((cookie_value, _)) => {
             tracing::info!(user = %username, "login");
             let target = if return_to.is_empty() {
                 "/login".to_owned()
@@ -126,26 +134,18 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
             let _ = res.add_cookie(&cookie(&state.settings, COOKIE, cookie_value, ttl));
             let _ =
                 res.add_removal_cookie(&super::web::removal(&state.settings, LOGIN_CSRF_COOKIE));
-            res
+            Ok(res)
         }
-        Ok(Err(())) => {
+        Err(()) => {
             tracing::info!(user = %username, "failed login");
-            login_page(
+            Ok(login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
                 client_name(&state, &return_to).await.as_deref(),
                 &username,
                 &return_to,
                 Some("Invalid username or password."),
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "login failed");
-            views::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Tessera cannot sign you in right now. Please try again in a moment.",
-            )
+            ))
         }
     }
 }

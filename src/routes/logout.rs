@@ -3,6 +3,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{cookie_value, csrf_ok, field, form_pairs, query_pairs, removal};
+use crate::error::PageError;
 use crate::oauth::logout::{self, LogoutPlan, LogoutRequest};
 use crate::sessions::{self, COOKIE};
 use crate::state::AppState;
@@ -23,16 +24,16 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+pub async fn post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let form = form_pairs(&body);
     if let Some(s) = super::session::current(&req, &state).await
         && !csrf_ok(&s.session.csrf_token, field(&form, "csrf_token"))
     {
-        return views::error_page(
-            StatusCode::BAD_REQUEST,
-            "This form has expired",
-            "Reload the page and try again.",
-        );
+        return Err(PageError::FormExpired("Reload the page and try again."));
     }
     end_session(&req, &state, None).await
 }
@@ -42,19 +43,12 @@ async fn end_session(
     req: &HttpRequest,
     state: &AppState,
     redirect: Option<url::Url>,
-) -> HttpResponse {
-    if let Some(cookie) = cookie_value(req, COOKIE)
-        && let Err(e) = state
+) -> Result<HttpResponse, PageError> {
+    if let Some(cookie) = cookie_value(req, COOKIE) {
+        state
             .store
             .run(move |conn| sessions::logout(conn, &cookie))
-            .await
-    {
-        tracing::error!(error = %e, "logout: could not delete the session");
-        return views::error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "Please try again in a moment.",
-        );
+            .await?;
     }
     let mut res = match redirect {
         Some(url) => HttpResponse::Found()
@@ -63,10 +57,13 @@ async fn end_session(
         None => views::page(StatusCode::OK, &views::LoggedOut),
     };
     let _ = res.add_removal_cookie(&removal(&state.settings, COOKIE));
-    res
+    Ok(res)
 }
 
-pub async fn rp_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn rp_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let params = query_pairs(&req);
     rp_logout(&req, &state, params, false).await
 }
@@ -75,7 +72,7 @@ pub async fn rp_post(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let params = form_pairs(&body);
     let session = super::session::current(&req, &state).await;
     let confirmed = field(&params, "csrf_token").is_some()
@@ -88,7 +85,7 @@ async fn rp_logout(
     state: &AppState,
     params: Vec<(String, String)>,
     confirmed: bool,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let request = LogoutRequest {
         id_token_hint: field(&params, "id_token_hint").map(str::to_owned),
         post_logout_redirect_uri: field(&params, "post_logout_redirect_uri").map(str::to_owned),
@@ -103,13 +100,15 @@ async fn rp_logout(
     let plan = state
         .store
         .run(move |conn| logout::plan(conn, &keys, &settings, &request, confirmed, now))
-        .await;
+        .await?;
     match plan {
-        Ok(LogoutPlan::Refuse(message)) => {
-            views::error_page(StatusCode::BAD_REQUEST, "Cannot sign out here", message)
-        }
-        Ok(LogoutPlan::SignOut { redirect }) => end_session(req, state, redirect).await,
-        Ok(LogoutPlan::Confirm { client }) => match super::session::current(req, state).await {
+        LogoutPlan::Refuse(message) => Err(PageError::refused(
+            StatusCode::BAD_REQUEST,
+            "Cannot sign out here",
+            message,
+        )),
+        LogoutPlan::SignOut { redirect } => end_session(req, state, redirect).await,
+        LogoutPlan::Confirm { client } => match super::session::current(req, state).await {
             None => {
                 // Nobody to sign out: finish as if confirmed.
                 let mut params = params;
@@ -121,7 +120,7 @@ async fn rp_logout(
                     .into_iter()
                     .filter(|(k, _)| k != "csrf_token")
                     .collect();
-                views::page(
+                Ok(views::page(
                     StatusCode::OK,
                     &views::Logout {
                         client_name: client.as_ref().map(|c| c.name.as_str()),
@@ -129,16 +128,8 @@ async fn rp_logout(
                         params: &kept,
                         csrf_token: &s.session.csrf_token,
                     },
-                )
+                ))
             }
         },
-        Err(e) => {
-            tracing::error!(error = %e, "logout: storage unavailable");
-            views::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Please try again in a moment.",
-            )
-        }
     }
 }

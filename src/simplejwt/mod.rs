@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 pub use input::{Body, FieldErrors};
 
-use crate::admin::audit;
+use crate::audit::{self, AuditAction};
 use crate::config::Settings;
 use crate::family::{self, IssuedAccess, NewRefresh, Rotation, Status};
 use crate::resource::{self, Expectations, Rejection, TokenProblem};
@@ -175,7 +175,7 @@ pub fn obtain(
 ) -> Result<Pair, SimpleJwtError> {
     let mut entry = audit::Entry {
         actor: Some(username),
-        action: audit::action::LOGIN,
+        action: AuditAction::Login,
         target: None,
         detail: Some("via /api/token/"),
         ip,
@@ -183,7 +183,7 @@ pub fn obtain(
     let user = match sessions::check_password(conn, username, password) {
         Ok(user) => user,
         Err(LoginError::Invalid) => {
-            entry.action = audit::action::LOGIN_FAILED;
+            entry.action = AuditAction::LoginFailed;
             audit::record(conn, ctx.now, &entry)?;
             return Err(SimpleJwtError::NoActiveAccount);
         }

@@ -8,21 +8,6 @@ use super::schema::{clients, consents, grants, sessions, users};
 use super::sessions::SessionRow;
 use super::users::UserRow;
 use super::{DbConnection, StoreError};
-use crate::admin::AdminError;
-
-impl From<diesel::result::Error> for AdminError {
-    fn from(e: diesel::result::Error) -> Self {
-        AdminError::from(StoreError::from_write(e))
-    }
-}
-
-/// Run `f` in one database transaction: all of an admin change and its audit entry, or none.
-pub fn transaction<T, F>(conn: &mut DbConnection, f: F) -> Result<T, AdminError>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, AdminError>,
-{
-    conn.transaction(f)
-}
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 

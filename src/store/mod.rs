@@ -65,6 +65,33 @@ impl StoreError {
     }
 }
 
+/// Run `f` in one database transaction: all of a change (and its audit entry) or none. `f`
+/// may fail with its own error type (an admin refusal half-way), which rolls back too; a
+/// failure of the transaction itself reaches the caller as a `StoreError`.
+pub fn transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    E: From<StoreError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    use diesel::Connection;
+
+    // diesel needs an error it can build from its own; this carries the caller's through.
+    enum Failed<E> {
+        Caller(E),
+        Database(diesel::result::Error),
+    }
+    impl<E> From<diesel::result::Error> for Failed<E> {
+        fn from(e: diesel::result::Error) -> Self {
+            Failed::Database(e)
+        }
+    }
+    conn.transaction(|conn| f(conn).map_err(Failed::Caller))
+        .map_err(|e| match e {
+            Failed::Caller(e) => e,
+            Failed::Database(e) => E::from(StoreError::from_write(e)),
+        })
+}
+
 /// SQLite needs per-connection settings: WAL so readers never wait for the writer, a busy
 /// timeout so concurrent writers queue instead of failing, and enforced foreign keys.
 #[derive(Debug)]

@@ -422,14 +422,15 @@ on_both_backends!(
         {
             let mut conn = app.store.conn().unwrap();
             for i in 0..60 {
-                tessera::admin::audit::record(
+                tessera::audit::record(
                     &mut conn,
                     i,
-                    &tessera::admin::audit::Entry {
+                    &tessera::audit::Entry {
                         actor: Some("seed"),
-                        action: "user.updated",
+                        action: tessera::audit::AuditAction::UserUpdated,
                         target: Some("x"),
-                        ..Default::default()
+                        detail: None,
+                        ip: None,
                     },
                 )
                 .unwrap();

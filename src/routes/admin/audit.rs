@@ -30,7 +30,7 @@ pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminE
         .unwrap_or("");
     let page = field("page").map(str::to_owned);
     let (rows, paging) = admin::run(&admin.state.store, move |conn| {
-        admin::audit::page(
+        admin::audit_page(
             conn,
             (!filter.is_empty()).then_some(filter),
             page.as_deref(),
@@ -45,4 +45,20 @@ pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminE
         filters: FILTERS.to_vec(),
         entries: rows.iter().map(AuditItem::from).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FILTERS;
+    use crate::audit::AuditAction;
+
+    #[test]
+    fn every_action_has_a_filter() {
+        for action in AuditAction::ALL {
+            let shown = FILTERS
+                .iter()
+                .any(|(prefix, _)| !prefix.is_empty() && action.as_str().starts_with(prefix));
+            assert!(shown, "no filter shows {action}");
+        }
+    }
 }

@@ -154,7 +154,7 @@ async fn dashboard(admin: Admin, req: HttpRequest) -> Result<HttpResponse, Admin
     let (users, clients, recent) = admin::run(&admin.state.store, |conn| {
         let users = crate::store::admin::users_count(conn, None)?;
         let clients = crate::store::admin::clients_count(conn)?;
-        let (recent, _) = admin::audit::page(conn, None, None, 8)?;
+        let (recent, _) = admin::audit_page(conn, None, None, 8)?;
         Ok((users, clients, recent))
     })
     .await?;
