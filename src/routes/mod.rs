@@ -76,8 +76,17 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .default_service(aweb::to(hello::other)),
     )
     .service(aweb::resource("/static/tessera.css").get(assets::css))
-    .service(aweb::resource("/healthz").get(health::healthz))
-    .service(aweb::resource("/readyz").get(health::readyz))
+    // HEAD too: load balancers and uptime checks often probe with it.
+    .service(
+        aweb::resource("/healthz")
+            .get(health::healthz)
+            .route(aweb::head().to(health::healthz)),
+    )
+    .service(
+        aweb::resource("/readyz")
+            .get(health::readyz)
+            .route(aweb::head().to(health::readyz)),
+    )
     .default_service(aweb::to(not_found));
 }
 

@@ -245,7 +245,18 @@ impl KeyDir {
             .recursive(true)
             .mode(0o700)
             .create(&self.root)
-            .map_err(io(&self.root))
+            .map_err(io(&self.root))?;
+        // A folder that already existed (the one a git checkout brings, 0755) keeps its
+        // mode through `create`: private keys must not be listable by other users.
+        let mode = fs::metadata(&self.root)
+            .map_err(io(&self.root))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))
+                .map_err(io(&self.root))?;
+        }
+        Ok(())
     }
 
     /// Generate a new 2048-bit key; it becomes the active one.

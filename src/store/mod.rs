@@ -2,6 +2,7 @@
 //! PostgreSQL; every call runs on the blocking thread pool, never on an actix worker.
 use std::time::Duration;
 
+use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -132,6 +133,14 @@ impl Store {
             DatabaseUrl::Sqlite(path) => (path.clone(), "sqlite"),
             DatabaseUrl::Postgres(url) => (url.clone(), "postgres"),
         };
+        // One direct connection first: r2d2 would retry for its whole timeout and diesel's
+        // MultiConnection reports every failure as "invalid connection url", hiding what
+        // went wrong (no such database, connection refused, bad password).
+        let preflight = match url {
+            DatabaseUrl::Sqlite(path) => diesel::SqliteConnection::establish(path).map(drop),
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).map(drop),
+        };
+        preflight.map_err(|e| StoreError::Pool(e.to_string().trim().replace('\n', " ")))?;
         let manager = ConnectionManager::<DbConnection>::new(conn_url);
         let pool = Pool::builder()
             .max_size(size)

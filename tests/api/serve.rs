@@ -88,6 +88,13 @@ fn admin_row(dir: &std::path::Path) -> tessera::store::users::UserRow {
 #[actix_web::test]
 async fn first_start_creates_database_key_and_admin() {
     let dir = tempfile::tempdir().unwrap();
+    // As a git checkout brings it: the folder exists, world-readable, with its README.
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("keys"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let mut server = Server::start(dir.path(), &[]);
     let base = server.wait_listening();
     tessera::resource::install_crypto_provider();
@@ -102,6 +109,8 @@ async fn first_start_creates_database_key_and_admin() {
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
+    let head = http.head(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(head.status(), 200, "load balancers probe with HEAD");
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let ready: Value = ready.json().await.unwrap();
@@ -115,6 +124,11 @@ async fn first_start_creates_database_key_and_admin() {
         .filter(|p| p.extension().is_some_and(|e| e == "pem"))
         .collect();
     assert_eq!(keys.len(), 1);
+    let dir_mode = std::fs::metadata(dir.path().join("keys"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700, "the keys folder is private");
     let mode = std::fs::metadata(&keys[0]).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "private key must be 0600");
     let pem = std::fs::read_to_string(&keys[0]).unwrap();
@@ -215,4 +229,34 @@ async fn an_unreachable_database_is_a_one_line_error() {
         out.stderr
     );
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refused") && !out.stderr.contains("Invalid connection url"),
+        "the error says what failed: {}",
+        out.stderr
+    );
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_postgres),
+    ignore = "TESSERA_TEST_POSTGRES_URL not set: PostgreSQL not tested"
+)]
+async fn a_missing_postgres_database_is_named_in_the_error() {
+    let admin = std::env::var("TESSERA_TEST_POSTGRES_URL").expect("set when built with it");
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path("tessera_no_such_database");
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::helpers::run_cli(
+        &HashMap::from([("TESSERA_DATABASE_URL".to_owned(), url.to_string())]),
+        &["migrate"],
+        None,
+        dir.path(),
+    );
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("tessera_no_such_database") && out.stderr.contains("does not exist"),
+        "{}",
+        out.stderr
+    );
 }
