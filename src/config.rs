@@ -103,6 +103,9 @@ pub struct Settings {
     pub jwks_max_age: Duration,
     /// The `aud` of access tokens; defaults to the issuer.
     pub access_token_audience: Option<String>,
+    /// Where `/metrics` is served apart from the main listener (so a proxy never exposes
+    /// it); `None` serves it on the main listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -143,6 +146,7 @@ struct FileSettings {
     log_format: Option<String>,
     jwks_max_age: Option<toml::Value>,
     access_token_audience: Option<String>,
+    metrics_listen: Option<String>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -162,6 +166,7 @@ pub const SETTINGS: &[&str] = &[
     "log_format",
     "jwks_max_age",
     "access_token_audience",
+    "metrics_listen",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -262,6 +267,7 @@ impl Settings {
                 parsed.jwks_max_age.as_ref().map(toml_to_string),
             );
             put("access_token_audience", parsed.access_token_audience);
+            put("metrics_listen", parsed.metrics_listen);
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -338,7 +344,17 @@ impl Settings {
             Some((v, _)) => Some(v.to_owned()),
             None => None,
         };
+        let metrics_listen = match raw.get("metrics_listen") {
+            None | Some(("", _)) => None,
+            Some((v, origin)) => Some(v.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    origin,
+                    format!("expected HOST:PORT such as 127.0.0.1:9090, got '{v}'"),
+                )
+            })?),
+        };
         Ok(Settings {
+            metrics_listen,
             access_token_audience,
             listen,
             issuer,

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod family;
+pub mod metrics;
 pub mod oauth;
 pub mod resource;
 pub mod routes;

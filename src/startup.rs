@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::dev::Service;
 use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer, web};
 
@@ -13,6 +14,7 @@ use crate::config::Settings;
 use crate::discovery::Discovery;
 use crate::domain::Password;
 use crate::extract::client_ip;
+use crate::metrics::Metrics;
 use crate::signing::{KeyDir, KeyError, Keys, spawn_reloader};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -26,6 +28,8 @@ pub enum StartupError {
     Keys(#[from] KeyError),
     #[error("creating the first admin: {0}")]
     Users(#[from] UserError),
+    #[error("metrics: {0}")]
+    Metrics(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -99,7 +103,27 @@ fn spawn_pruner(store: Store, clock: SharedClock) {
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
+    /// `/metrics` on its own listener, when `TESSERA_METRICS_LISTEN` asks for one.
+    metrics_server: Option<Server>,
     addr: SocketAddr,
+}
+
+/// A one-worker server for `/metrics` alone, so the public listener never exposes it.
+fn metrics_server(listen: SocketAddr, data: web::Data<AppState>) -> Result<Server, StartupError> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(crate::routes::configure_metrics)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(listen)
+    .map_err(|source| StartupError::Bind {
+        addr: listen,
+        source,
+    })?
+    .run();
+    Ok(server)
 }
 
 impl Application {
@@ -131,7 +155,9 @@ impl Application {
         })?;
         spawn_reloader(prepared.keys.clone(), settings.keys_reload_interval);
         spawn_pruner(prepared.store.clone(), clock.clone());
+        let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
         let state = AppState {
+            metrics,
             discovery: Arc::new(Discovery::render(&settings)),
             secrets: Arc::default(),
             settings: Arc::new(settings),
@@ -149,9 +175,36 @@ impl Application {
             state.clock.clone(),
         ));
         let data = web::Data::new(state);
+        let metrics_apart = data.settings.metrics_listen;
+        let metrics_server = match metrics_apart {
+            Some(listen) => Some(metrics_server(listen, data.clone())?),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             let trusted = trusted.clone();
+            let metrics = data.metrics.clone();
             App::new()
+                // Outermost, so the time includes every other middleware; the route's
+                // template, never the raw path, labels the series.
+                .wrap_fn(move |req, srv| {
+                    let started = std::time::Instant::now();
+                    let method = req.method().to_string();
+                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let metrics = metrics.clone();
+                    let answer = srv.call(req);
+                    async move {
+                        let answer = answer.await;
+                        // An extractor's error travels up as `Err` and becomes its response
+                        // only later: count it with the status it will have.
+                        let status = match &answer {
+                            Ok(res) => res.status(),
+                            Err(e) => e.as_response_error().status_code(),
+                        };
+                        let seconds = started.elapsed().as_secs_f64();
+                        metrics.observe_request(&method, &route, status.as_u16(), seconds);
+                        answer
+                    }
+                })
                 // Path only (%U), never the query string: it can carry tokens.
                 .wrap(
                     Logger::new("%{CLIENT}xi \"%{METHOD}xi %U\" %s %b %Dms")
@@ -169,6 +222,11 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(verifier.clone())
                 .configure(crate::routes::configure)
+                .configure(|cfg| {
+                    if metrics_apart.is_none() {
+                        crate::routes::configure_metrics(cfg);
+                    }
+                })
         })
         .workers(workers)
         .shutdown_timeout(30)
@@ -178,7 +236,11 @@ impl Application {
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
         .run();
-        Ok(Self { server, addr })
+        Ok(Self {
+            server,
+            metrics_server,
+            addr,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -191,6 +253,7 @@ impl Application {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let handle = self.server.handle();
+        let metrics = self.metrics_server.as_ref().map(Server::handle);
         actix_web::rt::spawn(async move {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",
@@ -198,12 +261,18 @@ impl Application {
             };
             tracing::info!(signal = name, "shutting down gracefully");
             handle.stop(true).await;
+            if let Some(metrics) = metrics {
+                metrics.stop(true).await;
+            }
         });
         Ok(())
     }
 
     /// Serve until SIGTERM/SIGINT, then finish in-flight requests (up to 30 s) and return.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if let Some(metrics) = self.metrics_server {
+            actix_web::rt::spawn(metrics);
+        }
         self.server.await
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::discovery::Discovery;
+use crate::metrics::Metrics;
 use crate::oauth::client_auth::SecretCache;
 use crate::signing::Keys;
 use crate::store::Store;
@@ -17,4 +18,5 @@ pub struct AppState {
     pub clock: SharedClock,
     pub discovery: Arc<Discovery>,
     pub secrets: Arc<SecretCache>,
+    pub metrics: Metrics,
 }

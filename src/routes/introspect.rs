@@ -76,6 +76,7 @@ pub async fn revoke(
             )
         })
         .await??;
+    state.metrics.revoked();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .finish())

@@ -138,6 +138,7 @@ pub async fn post(
         }
         Err(()) => {
             tracing::info!(user = %username, "failed login");
+            state.metrics.login_failed("login_page");
             Ok(login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,

@@ -13,11 +13,17 @@ mod introspect;
 mod jwks;
 mod login;
 mod logout;
+mod metrics;
 mod session;
 mod simplejwt;
 mod token;
 mod userinfo;
 mod web;
+
+/// `/metrics`: on the main listener, or alone on `TESSERA_METRICS_LISTEN`.
+pub fn configure_metrics(cfg: &mut aweb::ServiceConfig) {
+    cfg.service(aweb::resource("/metrics").get(metrics::get));
+}
 
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.configure(admin::configure);

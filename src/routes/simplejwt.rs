@@ -54,10 +54,14 @@ pub async fn obtain(
     let password = SecretString::new(fields.pop().unwrap_or_default());
     let username = fields.pop().unwrap_or_default();
     let ip = super::web::client_ip(&req, &state.settings);
-    run(&state, move |conn, ctx| {
+    let answer = run(&state, move |conn, ctx| {
         simplejwt::obtain(conn, ctx, &username, &password, ip.as_deref())
     })
-    .await
+    .await;
+    if let Err(SimpleJwtError::NoActiveAccount) = answer {
+        state.metrics.login_failed("api_token");
+    }
+    answer
 }
 
 /// The endpoints that take one token field: read it, then run `op` on it.

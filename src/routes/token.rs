@@ -1,7 +1,7 @@
 //! `POST /oauth/token`.
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::web::form_pairs;
+use super::web::{field, form_pairs};
 use crate::oauth::OAuthError;
 use crate::oauth::grants::Issuing;
 use crate::oauth::token::{self, TokenRequest};
@@ -12,8 +12,12 @@ pub async fn post(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
+    let form = form_pairs(&body);
+    // Read before the form moves into the request: counted only if the grant succeeds,
+    // which also means it was one of the known grant types.
+    let grant = field(&form, "grant_type").unwrap_or_default().to_owned();
     let request = TokenRequest {
-        form: form_pairs(&body),
+        form,
         authorization: req
             .headers()
             .get("authorization")
@@ -35,6 +39,7 @@ pub async fn post(
             Ok(token::exchange(conn, &issuing, &secrets, request))
         })
         .await??;
+    state.metrics.token_issued(&grant);
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))

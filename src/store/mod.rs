@@ -111,6 +111,14 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// The pool's connections right now, for the metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// The shared handle to the database: cheap to clone, safe to use from any task.
 #[derive(Clone)]
 pub struct Store {
@@ -154,6 +162,15 @@ impl Store {
 
     pub fn backend(&self) -> &'static str {
         self.backend
+    }
+
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// A connection for synchronous callers (the CLI, startup). Never call on an async worker.

@@ -17,6 +17,7 @@ mod jwks;
 mod jwt;
 mod logout;
 mod maintenance;
+mod metrics;
 mod relying_party;
 mod resource_example;
 mod resource_verifier;
