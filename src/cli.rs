@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::audit::{self, AuditAction};
 use crate::clients::{self, NewClient};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{DatabaseUrl, Settings};
+use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
 use crate::signing::{KeyDir, KeyState};
 use crate::startup::{self, Application};
@@ -178,9 +178,18 @@ fn serve(settings: Settings, clock: SharedClock) -> Result<(), Failure> {
     };
     let prepared = startup::prepare(&settings, &clock, admin_password)?;
     if let Bootstrap::Created { password } = &prepared.bootstrap {
+        let sign_in = settings.endpoint("/admin/");
         match password {
+            // JSON logs are parsed line by line: the one-time password is one event there,
+            // not a block of text that breaks the stream.
+            Some(p) if settings.log_format == LogFormat::Json => tracing::warn!(
+                username = "admin",
+                password = %p.expose(),
+                sign_in = %sign_in,
+                "created the first administrator; this password is shown once: sign in and change it"
+            ),
             Some(p) => eprintln!(
-                "\nCreated the first administrator.\n  username: admin\n  password: {}\nThis password is shown once; sign in and change it.\n",
+                "\nCreated the first administrator.\n  username: admin\n  password: {}\n  sign in at: {sign_in}\nThis password is shown once; sign in and change it.\n",
                 p.expose()
             ),
             None => {

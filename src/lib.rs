@@ -16,6 +16,7 @@ pub mod extract;
 pub mod family;
 pub mod metrics;
 pub mod oauth;
+pub mod observe;
 pub mod resource;
 pub mod routes;
 pub mod secrets;

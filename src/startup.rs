@@ -6,15 +6,14 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::dev::Service;
-use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer, web};
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::discovery::Discovery;
 use crate::domain::Password;
-use crate::extract::client_ip;
 use crate::metrics::Metrics;
+use crate::observe::{Observed, REQUEST_ID};
 use crate::signing::{KeyDir, KeyError, Keys, spawn_reloader};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -184,41 +183,25 @@ impl Application {
             let trusted = trusted.clone();
             let metrics = data.metrics.clone();
             App::new()
-                // Outermost, so the time includes every other middleware; the route's
-                // template, never the raw path, labels the series.
                 .wrap_fn(move |req, srv| {
-                    let started = std::time::Instant::now();
-                    let method = req.method().to_string();
-                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let observed = Observed::start(&req, &trusted);
                     let metrics = metrics.clone();
                     let answer = srv.call(req);
                     async move {
-                        let answer = answer.await;
+                        let mut answer = answer.await;
                         // An extractor's error travels up as `Err` and becomes its response
                         // only later: count it with the status it will have.
                         let status = match &answer {
                             Ok(res) => res.status(),
                             Err(e) => e.as_response_error().status_code(),
                         };
-                        let seconds = started.elapsed().as_secs_f64();
-                        metrics.observe_request(&method, &route, status.as_u16(), seconds);
+                        if let Ok(res) = &mut answer {
+                            res.headers_mut().insert(REQUEST_ID, observed.id_header());
+                        }
+                        observed.finish(status, &metrics);
                         answer
                     }
                 })
-                // Path only (%U), never the query string: it can carry tokens.
-                .wrap(
-                    Logger::new("%{CLIENT}xi \"%{METHOD}xi %U\" %s %b %Dms")
-                        .custom_request_replace("METHOD", |req| req.method().to_string())
-                        .custom_request_replace("CLIENT", move |req| {
-                            let forwarded = req
-                                .headers()
-                                .get("x-forwarded-for")
-                                .and_then(|v| v.to_str().ok());
-                            let peer = req.peer_addr().map(|a| a.ip());
-                            client_ip(peer, forwarded, &trusted)
-                                .map_or_else(|| "-".to_owned(), |ip| ip.to_string())
-                        }),
-                )
                 .app_data(data.clone())
                 .app_data(verifier.clone())
                 .configure(crate::routes::configure)

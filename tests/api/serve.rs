@@ -210,6 +210,54 @@ async fn admin_password_can_be_supplied() {
 }
 
 #[actix_web::test]
+async fn json_logs_stay_json_and_requests_are_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[("TESSERA_LOG_FORMAT", "json")]);
+    let base = server.wait_listening();
+    let res = reqwest::get(format!("{base}/healthz?token=secret-in-query"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let (code, lines) = server.stop();
+    assert_eq!(code, 0);
+    // Every line is one JSON object, the one-time admin password included.
+    let events: Vec<Value> = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let bootstrap = events
+        .iter()
+        .find(|e| e["password"].is_string())
+        .expect("the first admin's password is one event");
+    assert_eq!(bootstrap["username"], "admin");
+    assert!(bootstrap["sign_in"].as_str().unwrap().ends_with("/admin/"));
+    let admin = admin_row(dir.path());
+    assert!(tessera::secrets::verify_secret(
+        &tessera::secrets::SecretString::new(bootstrap["password"].as_str().unwrap()),
+        &admin.password_hash
+    ));
+    let request = events
+        .iter()
+        .find(|e| e["request_id"] == request_id.as_str())
+        .expect("a request event with the id the response carried");
+    assert_eq!(request["method"], "GET");
+    assert_eq!(request["route"], "/healthz");
+    assert_eq!(request["status"], 200);
+    assert!(request["latency_ms"].is_number());
+    assert_eq!(request["client_ip"], "127.0.0.1");
+    assert!(
+        !lines.iter().any(|l| l.contains("secret-in-query")),
+        "query strings never reach the log"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains(".cargo/registry")),
+        "no builder paths in the log"
+    );
+}
+
+#[actix_web::test]
 async fn an_unreachable_database_is_a_one_line_error() {
     // PostgreSQL on a port where nothing listens: startup fails with a clear message.
     let dir = tempfile::tempdir().unwrap();
