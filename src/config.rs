@@ -106,6 +106,9 @@ pub struct Settings {
     /// Where `/metrics` is served apart from the main listener (so a proxy never exposes
     /// it); `None` serves it on the main listener.
     pub metrics_listen: Option<SocketAddr>,
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, so a
+    /// load balancer takes the instance out before it stops accepting connections.
+    pub shutdown_drain: Duration,
 }
 
 impl Settings {
@@ -147,6 +150,7 @@ struct FileSettings {
     jwks_max_age: Option<toml::Value>,
     access_token_audience: Option<String>,
     metrics_listen: Option<String>,
+    shutdown_drain: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -167,6 +171,7 @@ pub const SETTINGS: &[&str] = &[
     "jwks_max_age",
     "access_token_audience",
     "metrics_listen",
+    "shutdown_drain",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -268,6 +273,10 @@ impl Settings {
             );
             put("access_token_audience", parsed.access_token_audience);
             put("metrics_listen", parsed.metrics_listen);
+            put(
+                "shutdown_drain",
+                parsed.shutdown_drain.as_ref().map(toml_to_string),
+            );
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -353,7 +362,16 @@ impl Settings {
                 )
             })?),
         };
+        let shutdown_drain = parse_with(raw, "shutdown_drain", "0", |s| {
+            match s.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() && (0.0..=300.0).contains(&n) => {
+                    Ok(Duration::from_secs_f64(n))
+                }
+                _ => Err(format!("expected 0 to 300 seconds, got '{s}'")),
+            }
+        })?;
         Ok(Settings {
+            shutdown_drain,
             metrics_listen,
             access_token_audience,
             listen,

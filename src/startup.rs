@@ -3,6 +3,7 @@
 use crate::resource::Verifier;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::Server;
 use actix_web::dev::Service;
@@ -105,6 +106,8 @@ pub struct Application {
     /// `/metrics` on its own listener, when `TESSERA_METRICS_LISTEN` asks for one.
     metrics_server: Option<Server>,
     addr: SocketAddr,
+    draining: Arc<AtomicBool>,
+    drain_for: std::time::Duration,
 }
 
 /// A one-worker server for `/metrics` alone, so the public listener never exposes it.
@@ -155,7 +158,10 @@ impl Application {
         spawn_reloader(prepared.keys.clone(), settings.keys_reload_interval);
         spawn_pruner(prepared.store.clone(), clock.clone());
         let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
+        let draining = Arc::new(AtomicBool::new(false));
+        let drain_for = settings.shutdown_drain;
         let state = AppState {
+            draining: draining.clone(),
             metrics,
             discovery: Arc::new(Discovery::render(&settings)),
             secrets: Arc::default(),
@@ -223,6 +229,8 @@ impl Application {
             server,
             metrics_server,
             addr,
+            draining,
+            drain_for,
         })
     }
 
@@ -230,19 +238,27 @@ impl Application {
         self.addr
     }
 
-    /// Stop gracefully on SIGTERM or SIGINT: stop accepting, finish in-flight requests.
+    /// Stop gracefully on SIGTERM or SIGINT: `/readyz` turns 503 at once; after the drain
+    /// (`shutdown_drain`) stop accepting and finish in-flight requests.
     pub fn stop_on_signals(&self) -> std::io::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let handle = self.server.handle();
         let metrics = self.metrics_server.as_ref().map(Server::handle);
+        let (draining, drain_for) = (self.draining.clone(), self.drain_for);
         actix_web::rt::spawn(async move {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
             };
-            tracing::info!(signal = name, "shutting down gracefully");
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!(
+                signal = name,
+                drain_seconds = drain_for.as_secs_f64(),
+                "shutting down gracefully: not ready any more, draining"
+            );
+            actix_web::rt::time::sleep(drain_for).await;
             handle.stop(true).await;
             if let Some(metrics) = metrics {
                 metrics.stop(true).await;

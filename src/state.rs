@@ -19,4 +19,6 @@ pub struct AppState {
     pub discovery: Arc<Discovery>,
     pub secrets: Arc<SecretCache>,
     pub metrics: Metrics,
+    /// Set once SIGTERM arrives: `/readyz` answers 503 from then on.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }

@@ -11,6 +11,9 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(AppError::Unavailable("shutting down".into()));
+    }
     state
         .store
         .ping()

@@ -62,11 +62,15 @@ impl Server {
         }
     }
 
-    fn stop(mut self) -> (i32, Vec<String>) {
+    fn terminate(&self) {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
+    }
+
+    fn stop(mut self) -> (i32, Vec<String>) {
+        self.terminate();
         let status = self.child.wait().unwrap();
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
             self.seen.push(line);
@@ -207,6 +211,36 @@ async fn admin_password_can_be_supplied() {
         &tessera::secrets::SecretString::new("chosen-by-operator"),
         &admin.password_hash
     ));
+}
+
+#[actix_web::test]
+async fn sigterm_turns_readiness_off_while_requests_are_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[("TESSERA_SHUTDOWN_DRAIN", "3")]);
+    let base = server.wait_listening();
+    let http = reqwest::Client::new();
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    server.terminate();
+    let mut not_ready = false;
+    for _ in 0..100 {
+        let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+        if ready.status() == 503 {
+            not_ready = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(not_ready, "readiness turns off on SIGTERM");
+    // Still serving during the drain: the load balancer moves traffic away meanwhile.
+    let jwks = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200);
+    let (code, _) = server.stop();
+    assert_eq!(code, 0, "then it stops gracefully");
 }
 
 #[actix_web::test]
