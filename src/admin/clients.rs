@@ -117,29 +117,43 @@ impl ClientForm {
         })
     }
 
-    /// The form filled in from a stored client, for editing.
+    /// The form filled in from a stored client, for editing. A row that no longer parses
+    /// (edited by hand) is shown as stored, so the admin can see and correct it.
     pub fn from_row(row: &ClientRow) -> Self {
-        Self {
-            name: row.name.clone(),
-            redirect_uris: row.redirect_uris.split(' ').collect::<Vec<_>>().join("\n"),
-            post_logout_redirect_uris: row
-                .post_logout_redirect_uris
-                .split(' ')
+        let Ok(client) = client_domain::Client::from_row(row.clone()) else {
+            return Self {
+                name: row.name.clone(),
+                redirect_uris: row.redirect_uris.replace(' ', "\n"),
+                post_logout_redirect_uris: row.post_logout_redirect_uris.replace(' ', "\n"),
+                public: row.is_public,
+                grant_types: Vec::new(),
+                scopes: row.scopes.clone(),
+                access_token_ttl: String::new(),
+                refresh_token_ttl: String::new(),
+            };
+        };
+        let lines = |uris: &[RedirectUri]| {
+            uris.iter()
+                .map(RedirectUri::as_str)
                 .collect::<Vec<_>>()
-                .join("\n"),
-            public: row.is_public,
-            grant_types: row
+                .join("\n")
+        };
+        Self {
+            name: client.name.clone(),
+            redirect_uris: lines(&client.redirect_uris),
+            post_logout_redirect_uris: lines(&client.post_logout_redirect_uris),
+            public: client.is_public(),
+            grant_types: client
                 .grant_types
-                .split(' ')
-                .filter(|g| !g.is_empty())
-                .map(str::to_owned)
+                .iter()
+                .map(|g| g.as_str().to_owned())
                 .collect(),
-            scopes: row.scopes.clone(),
-            access_token_ttl: row
+            scopes: client.scopes.to_string(),
+            access_token_ttl: client
                 .access_token_ttl
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
-            refresh_token_ttl: row
+            refresh_token_ttl: client
                 .refresh_token_ttl
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
