@@ -120,6 +120,7 @@ impl ResponseError for crate::admin::AdminError {
             &views::AdminErrorPage {
                 title,
                 message: &message,
+                forbidden: matches!(self, E::Forbidden),
             },
         )
     }

@@ -130,4 +130,6 @@ fn render(status: StatusCode, template: &impl Template, csp: String) -> HttpResp
 pub struct AdminErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
+    /// The visitor is not an administrator: the console is no way back for them.
+    pub forbidden: bool,
 }

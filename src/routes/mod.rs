@@ -9,6 +9,7 @@ mod authorize;
 mod discovery;
 mod health;
 mod hello;
+mod home;
 mod introspect;
 mod jwks;
 mod login;
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .get(logout::rp_get)
             .post(logout::rp_post),
     )
+    .service(aweb::resource("/").get(home::get))
     .service(aweb::resource("/login").get(login::get).post(login::post))
     .service(
         aweb::resource("/logout")

@@ -316,6 +316,31 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
             "{action} in the audit log"
         );
     }
+    // At 1280 px a short name never breaks inside the "who" column ("admi/n"): its text
+    // lays out as one line box.
+    let lines = admin
+        .execute(
+            "return [...document.querySelectorAll('td[data-label=Who]')].map(td => { \
+             const r = document.createRange(); r.selectNodeContents(td); \
+             return r.getClientRects().length; });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let lines = lines.as_array().expect("who cells");
+    assert!(!lines.is_empty());
+    assert!(
+        lines.iter().all(|n| n.as_u64() == Some(1)),
+        "a who cell wraps: {lines:?}"
+    );
+    let who_style = admin
+        .execute(
+            "return getComputedStyle(document.querySelector('td[data-label=Who]')).whiteSpace;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(who_style, "nowrap");
     shoot_both(&admin, "audit").await;
     admin.close().await.unwrap();
     println!("admin screenshots: {}", screenshots_dir().display());

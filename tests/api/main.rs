@@ -18,6 +18,7 @@ mod jwt;
 mod logout;
 mod maintenance;
 mod metrics;
+mod pages;
 mod properties;
 mod relying_party;
 mod resource_example;
