@@ -13,7 +13,7 @@ use crate::clients::{self, NewClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
-use crate::signing::{KeyDir, KeyState};
+use crate::signing::{KeyDir, KeyInfo, KeyState};
 use crate::startup::{self, Application};
 use crate::store::Store;
 use crate::users::{self, Bootstrap, NewUser};
@@ -332,15 +332,31 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
     match cmd {
         KeysCommand::List { json } => {
             let keys = dir.list()?;
+            let broken = dir.broken()?;
+            let problem = |kid: &str| {
+                broken
+                    .iter()
+                    .find(|(k, _)| k.kid == kid)
+                    .map(|(_, why)| why.as_str())
+            };
+            // A file that does not load is not what its name says: show it as broken.
+            let state = |k: &KeyInfo| match problem(&k.kid) {
+                Some(_) => "broken",
+                None => k.state.as_str(),
+            };
             if json {
                 let rows: Vec<_> = keys
                     .iter()
                     .map(|k| {
-                        serde_json::json!({
+                        let mut row = serde_json::json!({
                             "kid": k.kid,
-                            "state": k.state.as_str(),
+                            "state": state(k),
                             "created": k.created.to_rfc3339(),
-                        })
+                        });
+                        if let Some(why) = problem(&k.kid) {
+                            row["problem"] = why.into();
+                        }
+                        row
                     })
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
@@ -352,14 +368,23 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                     println!(
                         "{:<45} {:<10} {}",
                         k.kid,
-                        k.state.as_str(),
+                        state(k),
                         k.created.format("%Y-%m-%d %H:%M:%S UTC")
                     );
                 }
             }
-            Ok(())
+            match broken.first() {
+                Some((_, why)) => Err(Failure(why.clone())),
+                None => Ok(()),
+            }
         }
         KeysCommand::Rotate => {
+            // Rotating past a broken file would leave a folder no server can start from.
+            if let Some((_, why)) = dir.broken()?.first() {
+                return Err(Failure(format!(
+                    "{why}; fix or remove that file before rotating"
+                )));
+            }
             let key = dir.generate(clock.now())?;
             println!("new active key {}", key.kid);
             audit_key_change(settings, clock, AuditAction::KeyRotated, &key.kid);

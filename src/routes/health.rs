@@ -19,6 +19,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
         .ping()
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    if let Some(problem) = state.keys.problem() {
+        return Err(AppError::Unavailable(format!("signing keys: {problem}")));
+    }
     let keys = state.keys.current();
     Ok(HttpResponse::Ok().json(json!({
         "status": "ready",

@@ -224,6 +224,16 @@ impl KeyDir {
         Ok(parts.join("\n"))
     }
 
+    /// Every published key that cannot be used, with why.
+    pub fn broken(&self) -> Result<Vec<(KeyInfo, String)>, KeyError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|k| k.state != KeyState::Retired)
+            .filter_map(|k| load_key(k.clone()).err().map(|e| (k, e.to_string())))
+            .collect())
+    }
+
     /// Parse every published key. Fails on the first unreadable or mislabelled file, so a
     /// broken folder is noticed instead of silently signing with a different key.
     pub(crate) fn load_published(&self) -> Result<Vec<KeyMaterial>, KeyError> {

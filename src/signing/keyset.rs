@@ -169,9 +169,10 @@ pub fn etag(body: &[u8]) -> String {
 pub struct Keys {
     dir: KeyDir,
     current: ArcSwap<KeySet>,
-    /// The fingerprint of a folder state that failed to load, so it is reported once,
-    /// not on every poll.
-    failed: std::sync::Mutex<Option<String>>,
+    /// The fingerprint of a folder state that failed to load (reported once, not on every
+    /// poll) and why: until the folder is mended the server is not ready, though it keeps
+    /// signing with the last good set.
+    failed: std::sync::Mutex<Option<(String, String)>>,
 }
 
 impl Keys {
@@ -206,11 +207,13 @@ impl Keys {
     /// the old set stays in place: a bad file must not stop a running server signing.
     pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
         let fingerprint = self.dir.fingerprint()?;
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
         if fingerprint == self.current.load().fingerprint {
+            // Back to the state in use (a broken file was removed): nothing is wrong now.
+            *failed = None;
             return Ok(false);
         }
-        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-        if failed.as_deref() == Some(fingerprint.as_str()) {
+        if failed.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             return Ok(false);
         }
         match Self::read(&self.dir) {
@@ -220,9 +223,16 @@ impl Keys {
                 Ok(true)
             }
             Err(e) => {
-                *failed = Some(fingerprint);
+                *failed = Some((fingerprint, e.to_string()));
                 Err(e)
             }
         }
+    }
+
+    /// Why the keys folder's present state cannot be loaded, if it cannot: a restart would
+    /// fail, so readiness reports it.
+    pub fn problem(&self) -> Option<String> {
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed.as_ref().map(|(_, why)| why.clone())
     }
 }
