@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Server CPU per request at the token endpoints, read from the server's own /proc counters
-# (utime+stime) around a fixed number of requests. Throughput on a shared 2-core machine says
-# as much about the load generator and the neighbours as about Tessera; the server's CPU time
-# per request does not, so this is the number to compare between two builds.
+# One table of what a release build of Tessera does under load, per endpoint: requests/s,
+# client-side p50 and p99 latency, errors, the server's peak RSS, and the server's CPU time
+# per request read from its own /proc counters (utime+stime). Throughput on a shared 2-core
+# machine says as much about the load generator and the neighbours as about Tessera; the
+# server's CPU per request does not, so that is the number to compare between two builds.
 #
-#     cargo build --release && bash benches/token-cpu.sh [path-to-tessera-binary]
+#     cargo build --release && bash benches/load-table.sh [path-to-tessera-binary]
+#     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tessera_bench bash benches/load-table.sh
 #
-# Scenarios, each a table row:
-#   client_credentials          POST /oauth/token, HTTP Basic: one access token signed per request
-#   oauth refresh (chained)     POST /oauth/token grant_type=refresh_token, each request presenting
-#                               the token the previous one returned (rotation, as a real client)
-#   simplejwt refresh (chained) POST /api/token/refresh/, same chaining
-# then one RSA-2048 signature's cost from `openssl speed`, to tell how much of a
-# client_credentials request is the signature and how much is everything else.
+# Rows: discovery and JWKS (from memory); client_credentials (one signature); the
+# authorization_code exchange (pre-minted codes); OAuth and SimpleJWT refresh, chained per
+# connection (each connection presents the token it got last, as a rotating client does);
+# SimpleJWT login (Argon2id); SimpleJWT verify, /hello/, userinfo and introspection (one
+# RS256 verification each); and JWKS while password logins run at the same time. Then one
+# RSA-2048 signature's cost from `openssl speed` and each signing row's CPU per request in
+# signatures.
 #
-# REQUESTS (per scenario, default 2000), CONNECTIONS (keep-alive connections, default 8),
-# TIME_LIMIT (seconds per scenario, default 60), WORKERS (Tessera's worker count) tune the run.
+# REQUESTS (per row, default 2000; logins get a tenth), CONNECTIONS (keep-alive connections,
+# default 8), TIME_LIMIT (seconds per row, default 60), WORKERS (Tessera's worker count),
+# DATABASE_URL (a PostgreSQL database to create and use; default a fresh SQLite file).
 # Needs python3 (standard library only) and, for the signature baseline, openssl.
 set -euo pipefail
 
@@ -28,11 +31,17 @@ cd "$(dirname "$0")/.."
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
 # A fresh database per run: the two builds being compared may have different migrations.
-export TESSERA_DATABASE_URL="sqlite://$dir/tessera.db"
+if [ -n "${DATABASE_URL:-}" ]; then
+  psql "${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS ${DATABASE_URL##*/}" >/dev/null
+  psql "${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE ${DATABASE_URL##*/}" >/dev/null
+  export TESSERA_DATABASE_URL="$DATABASE_URL"
+else
+  export TESSERA_DATABASE_URL="sqlite://$dir/tessera.db"
+fi
 export TESSERA_KEYS_DIR="$dir/keys"
 export TESSERA_LISTEN="127.0.0.1:$port"
 export TESSERA_ISSUER="http://127.0.0.1:$port"
-export TESSERA_ADMIN_PASSWORD="token-cpu-admin-password"
+export TESSERA_ADMIN_PASSWORD="load-table-admin-password"
 [ -n "${WORKERS:-}" ] && export TESSERA_WORKERS="$WORKERS"
 export RUST_LOG=warn
 
@@ -45,6 +54,7 @@ trap cleanup EXIT
 
 "$bin" migrate >/dev/null
 cc=$("$bin" client create --name bench-cc --grant-type client_credentials --scope api --json)
+echo "database: ${TESSERA_DATABASE_URL%%:*}"
 # The redirect URI is never dereferenced: the code is read from the Location header.
 redirect_uri="http://127.0.0.1:$port/bench-callback"
 ac=$("$bin" client create --name bench-refresh --redirect-uri "$redirect_uri" \
@@ -225,50 +235,113 @@ def simplejwt_refresh_token():
 
 # --- the measured part --------------------------------------------------------------------
 
+def json_of(status, data, key):
+    if status != 200:
+        return None
+    try:
+        return json.loads(data).get(key)
+    except ValueError:
+        return None
+
+
 def client_credentials_step(c, _state):
     status, _, data = request(c, "POST", "/oauth/token", "grant_type=client_credentials&scope=api",
                               {**FORM, **basic(CC)})
     return status == 200 and b"access_token" in data, None
 
 
+def get_step(path, headers=None):
+    def step(c, _state):
+        status, _, _ = request(c, "GET", path, None, headers or {})
+        return status == 200, None
+    return step
+
+
+def code_step(c, codes):
+    if not codes:
+        return False, None
+    code, verifier = codes.pop()
+    status, _, data = request(c, "POST", "/oauth/token", urlencode({
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "code_verifier": verifier}), {**FORM, **basic(AC)})
+    return status == 200, (codes if codes else None) if status == 200 else None
+
+
 def oauth_refresh_step(c, token):
     status, _, data = request(c, "POST", "/oauth/token",
                               urlencode({"grant_type": "refresh_token", "refresh_token": token}),
                               {**FORM, **basic(AC)})
-    if status != 200:
-        return False, None
-    return True, json.loads(data).get("refresh_token")
+    nxt = json_of(status, data, "refresh_token")
+    return nxt is not None, nxt
 
 
 def simplejwt_refresh_step(c, token):
     status, _, data = request(c, "POST", "/api/token/refresh/", json.dumps({"refresh": token}), JSON)
-    if status != 200:
-        return False, None
-    return True, json.loads(data).get("refresh")
+    nxt = json_of(status, data, "refresh")
+    return nxt is not None, nxt
 
 
-def run(label, step, states):
-    """C connections, N requests between them; a chain that breaks (error or no rotated
-    token) stops, since presenting a spent refresh token would revoke its whole family."""
-    per_conn = [N // C + (1 if i < N % C else 0) for i in range(C)]
-    done, errors = [0] * C, [0] * C
-    conns = [conn() for _ in range(C)]
+def login_step(c, _state):
+    status, _, _ = request(c, "POST", "/api/token/",
+                           json.dumps({"username": USER, "password": PASSWORD}), JSON)
+    return status == 200, None
+
+
+def verify_step(token):
+    def step(c, _state):
+        status, _, _ = request(c, "POST", "/api/token/verify/", json.dumps({"token": token}), JSON)
+        return status == 200, None
+    return step
+
+
+def introspect_step(token):
+    def step(c, _state):
+        status, _, data = request(c, "POST", "/oauth/introspect", urlencode({"token": token}),
+                                  {**FORM, **basic(AC)})
+        return status == 200 and b'"active":true' in data, None
+    return step
+
+
+def peak_rss_mb():
+    with open(f"/proc/{PID}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
+
+
+def load(step, states, n, conns_n, stop=None):
+    """conns_n connections, n requests between them. A chained state (a refresh token, a
+    list of codes) that breaks stops its connection: presenting a spent refresh token would
+    revoke its whole family. Returns (requests, errors, latencies in ms, wall seconds)."""
+    per_conn = [n // conns_n + (1 if i < n % conns_n else 0) for i in range(conns_n)]
+    done, errors = [0] * conns_n, [0] * conns_n
+    lat = [[] for _ in range(conns_n)]
+    conns = [conn() for _ in range(conns_n)]
     for c in conns:  # open the sockets outside the measured window
         c.connect()
-    start_gate = threading.Barrier(C + 1)
+    gate = threading.Barrier(conns_n + 1)
     deadline = [0.0]
 
     def worker(i):
         state = states[i]
-        start_gate.wait()
+        gate.wait()
         for _ in range(per_conn[i]):
-            if time.monotonic() > deadline[0]:
+            if time.monotonic() > deadline[0] or (stop is not None and stop.is_set()):
                 break
+            t = time.perf_counter()
             try:
                 ok, state_next = step(conns[i], state)
             except (OSError, http.client.HTTPException, ValueError):
                 ok, state_next = False, None
                 conns[i] = conn()
+            lat[i].append(1000 * (time.perf_counter() - t))
             done[i] += 1
             if not ok:
                 errors[i] += 1
@@ -277,31 +350,85 @@ def run(label, step, states):
                 continue
             if state is not None:
                 if not state_next:
-                    errors[i] += 1
                     break
                 state = state_next
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(C)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns_n)]
     for t in threads:
         t.start()
-    before = cpu_ticks()
     t0 = time.monotonic()
     deadline[0] = t0 + LIMIT
-    start_gate.wait()
+    gate.wait()
     for t in threads:
         t.join()
-    wall = time.monotonic() - t0
-    cpu_s = (cpu_ticks() - before) / TICK
-    n = sum(done)
-    per_req_ms = 1000 * cpu_s / n if n else float("nan")
-    print(f"{label:<28} {n:>8} {wall:>8.2f} {n / wall:>8.1f} {per_req_ms:>11.3f} {sum(errors):>6}"
-          + ("  (time limit hit)" if n < N and time.monotonic() - t0 >= LIMIT else ""), flush=True)
-    return per_req_ms
+    return sum(done), sum(errors), sorted(x for l in lat for x in l), time.monotonic() - t0
+
+
+def run(label, step, states, n=N, conns_n=C):
+    before = cpu_ticks()
+    done, errors, lat, wall = load(step, states, n, conns_n)
+    cpu_ms = 1000 * (cpu_ticks() - before) / TICK / done if done else float("nan")
+    print(f"{label:<30} {done / wall:>9.1f} {percentile(lat, 50):>8.2f} {percentile(lat, 99):>8.2f}"
+          f" {errors:>6} {peak_rss_mb():>8.1f} {cpu_ms:>10.3f}", flush=True)
+    return cpu_ms
+
+
+def mixed_jwks_and_logins():
+    """JWKS latency while password logins (Argon2id, ~19 MiB each) keep both cores busy."""
+    stop = threading.Event()
+    logins = {}
+
+    def hash_load():
+        logins["r"] = load(login_step, [None] * 8, 10 ** 6, 8, stop)
+
+    before = cpu_ticks()
+    t = threading.Thread(target=hash_load)
+    t.start()
+    time.sleep(0.5)  # the logins are running before JWKS is measured
+    done, errors, lat, wall = load(get_step("/.well-known/jwks.json"), [None] * C, N, C)
+    stop.set()
+    t.join()
+    l_done, l_errors, _, _ = logins["r"]
+    print(f"{'jwks during 8 logins':<30} {done / wall:>9.1f} {percentile(lat, 50):>8.2f} "
+          f"{percentile(lat, 99):>8.2f} {errors + l_errors:>6} {peak_rss_mb():>8.1f} "
+          f"{'-':>10}   ({l_done} logins meanwhile)", flush=True)
+
+
+def mint_codes(count):
+    """Codes for the exchange row, minted through one signed-in browser (consent is
+    remembered after the first)."""
+    b = Browser()
+    out = []
+    for _ in range(count):
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = urlencode({
+            "response_type": "code", "client_id": AC["client_id"], "redirect_uri": REDIRECT,
+            "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256",
+        }, quote_via=quote)
+        status, location, page = b.go("GET", "/oauth/authorize?" + query)
+        for _ in range(8):
+            if location and location.startswith(REDIRECT):
+                break
+            if status in (302, 303):
+                status, location, page = b.go("GET", local_path(location))
+            elif status == 200 and 'action="/login"' in page:
+                form = hidden_fields(page)
+                form.update(username=USER, password=PASSWORD)
+                status, location, page = b.go("POST", "/login", form)
+            elif status == 200 and 'action="/oauth/authorize"' in page:
+                form = hidden_fields(page)
+                form["decision"] = "allow"
+                status, location, page = b.go("POST", "/oauth/authorize", form)
+            else:
+                die(f"authorization flow stuck at HTTP {status}: {page[:300]!r}")
+        out.append((parse_qs(urlsplit(location).query)["code"][0], verifier))
+    return out
 
 
 def rsa_sign_per_s():
     try:
-        out = subprocess.run(["openssl", "speed", "-seconds", "3", "rsa2048"],
+        out = subprocess.run(["openssl", "speed", "-seconds", "3", "-multi", "1", "rsa2048"],
                              capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -319,18 +446,47 @@ def rsa_sign_per_s():
 wait_ready()
 oauth_states = [oauth_refresh_token() for _ in range(C)]
 sjwt_states = [simplejwt_refresh_token() for _ in range(C)]
-print(f"{N} requests per scenario over {C} keep-alive connections, at most {LIMIT:g}s each")
-print(f"{'scenario':<28} {'requests':>8} {'wall s':>8} {'req/s':>8} {'cpu ms/req':>11} {'errors':>6}")
-cc_ms = run("client_credentials", client_credentials_step, [None] * C)
-run("oauth refresh (chained)", oauth_refresh_step, oauth_states)
-run("simplejwt refresh (chained)", simplejwt_refresh_step, sjwt_states)
+status, _, data = request(conn(), "POST", "/api/token/",
+                          json.dumps({"username": USER, "password": PASSWORD}), JSON)
+sjwt_access = json.loads(data)["access"]
+codes = mint_codes(min(N, 1000))
+per_conn_codes = [codes[i::C] for i in range(C)]
+# An OAuth access token with openid, for userinfo and introspection.
+oauth_access = None
+for _ in range(1):
+    code, verifier = mint_codes(1)[0]
+    status, _, data = request(conn(), "POST", "/oauth/token", urlencode({
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "code_verifier": verifier}), {**FORM, **basic(AC)})
+    oauth_access = json.loads(data)["access_token"]
+print(f"{N} requests per row over {C} keep-alive connections (logins: {max(N // 10, C)}), "
+      f"at most {LIMIT:g}s each; latencies are the load generator's, on the same 2 cores")
+print(f"{'row':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'rss MB':>8} "
+      f"{'cpu ms/req':>10}")
+run("discovery", get_step("/.well-known/openid-configuration"), [None] * C)
+run("jwks", get_step("/.well-known/jwks.json"), [None] * C)
+signing = {}
+signing["client_credentials"] = (run("client_credentials", client_credentials_step, [None] * C), 1)
+signing["authorization_code exchange"] = (
+    run("authorization_code exchange", code_step, per_conn_codes, n=len(codes)), 2)
+signing["oauth refresh (chained)"] = (run("oauth refresh (chained)", oauth_refresh_step, oauth_states), 2)
+signing["simplejwt refresh (chained)"] = (
+    run("simplejwt refresh (chained)", simplejwt_refresh_step, sjwt_states), 2)
+signing["simplejwt login"] = (run("simplejwt login", login_step, [None] * C, n=max(N // 10, C)), 2)
+run("simplejwt verify", verify_step(sjwt_access), [None] * C)
+run("/hello/", get_step("/hello/", {"Authorization": f"Bearer {sjwt_access}"}), [None] * C)
+run("userinfo", get_step("/oauth/userinfo", {"Authorization": f"Bearer {oauth_access}"}), [None] * C)
+run("introspection", introspect_step(oauth_access), [None] * C)
+mixed_jwks_and_logins()
 
-# Measured after the scenarios so it does not compete with the server for a core.
+# Measured after the rows so it does not compete with the server for a core.
 signs = rsa_sign_per_s()
 if signs:
     sign_ms = 1000 / signs
-    print(f"openssl rsa2048: {signs:.1f} sign/s on one core ({sign_ms:.3f} ms per signature); "
-          f"client_credentials server CPU / one signature = {cc_ms / sign_ms:.2f}")
+    print(f"openssl rsa2048: {signs:.1f} sign/s on one core ({sign_ms:.3f} ms per signature)")
+    for label, (cpu_ms, sigs) in signing.items():
+        print(f"  {label:<30} {cpu_ms:.3f} ms = {cpu_ms / sign_ms:.2f} signatures "
+              f"({sigs} signed per request: {cpu_ms / (sigs * sign_ms):.2f}x the signatures alone)")
 else:
     print("openssl speed unavailable: no signature baseline")
 PY
