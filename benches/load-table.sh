@@ -184,17 +184,17 @@ def local_path(location):
     return u.path + ("?" + u.query if u.query else "")
 
 
-def oauth_refresh_token():
-    b = Browser()
+def code_via_browser(b, scope):
+    """One authorization code (and its PKCE verifier) through the login and consent pages,
+    whichever of them this browser still has to pass."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     query = urlencode({
         "response_type": "code", "client_id": AC["client_id"], "redirect_uri": REDIRECT,
-        "scope": "openid offline_access", "code_challenge": challenge,
-        "code_challenge_method": "S256", "state": "x",
+        "scope": scope, "code_challenge": challenge, "code_challenge_method": "S256",
+        "state": "x",
     }, quote_via=quote)
     status, location, page = b.go("GET", "/oauth/authorize?" + query)
-    # Follow the flow whichever way it goes: login page, consent page, redirect with the code.
     for _ in range(8):
         if location and location.startswith(REDIRECT):
             break
@@ -215,14 +215,23 @@ def oauth_refresh_token():
     code = parse_qs(urlsplit(location).query).get("code", [None])[0]
     if not code:
         die(f"no code in redirect: {location}")
-    status, _, data = request(b.c, "POST", "/oauth/token", urlencode({
+    return code, verifier
+
+
+def exchange(code, verifier):
+    status, _, data = request(conn(), "POST", "/oauth/token", urlencode({
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
         "code_verifier": verifier,
     }), {**FORM, **basic(AC)})
     answer = json.loads(data) if status == 200 else {}
-    if "refresh_token" not in answer:
+    if "access_token" not in answer:
         die(f"code exchange: HTTP {status} {data[:300]!r}")
-    return answer["refresh_token"]
+    return answer
+
+
+def oauth_refresh_token():
+    # A browser per chain: each chain is its own sign-in, so its own refresh-token family.
+    return exchange(*code_via_browser(Browser(), "openid offline_access"))["refresh_token"]
 
 
 def simplejwt_refresh_token():
@@ -398,32 +407,7 @@ def mint_codes(count):
     """Codes for the exchange row, minted through one signed-in browser (consent is
     remembered after the first)."""
     b = Browser()
-    out = []
-    for _ in range(count):
-        verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        query = urlencode({
-            "response_type": "code", "client_id": AC["client_id"], "redirect_uri": REDIRECT,
-            "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256",
-        }, quote_via=quote)
-        status, location, page = b.go("GET", "/oauth/authorize?" + query)
-        for _ in range(8):
-            if location and location.startswith(REDIRECT):
-                break
-            if status in (302, 303):
-                status, location, page = b.go("GET", local_path(location))
-            elif status == 200 and 'action="/login"' in page:
-                form = hidden_fields(page)
-                form.update(username=USER, password=PASSWORD)
-                status, location, page = b.go("POST", "/login", form)
-            elif status == 200 and 'action="/oauth/authorize"' in page:
-                form = hidden_fields(page)
-                form["decision"] = "allow"
-                status, location, page = b.go("POST", "/oauth/authorize", form)
-            else:
-                die(f"authorization flow stuck at HTTP {status}: {page[:300]!r}")
-        out.append((parse_qs(urlsplit(location).query)["code"][0], verifier))
-    return out
+    return [code_via_browser(b, "openid") for _ in range(count)]
 
 
 def rsa_sign_per_s():
@@ -452,13 +436,7 @@ sjwt_access = json.loads(data)["access"]
 codes = mint_codes(min(N, 1000))
 per_conn_codes = [codes[i::C] for i in range(C)]
 # An OAuth access token with openid, for userinfo and introspection.
-oauth_access = None
-for _ in range(1):
-    code, verifier = mint_codes(1)[0]
-    status, _, data = request(conn(), "POST", "/oauth/token", urlencode({
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "code_verifier": verifier}), {**FORM, **basic(AC)})
-    oauth_access = json.loads(data)["access_token"]
+oauth_access = exchange(*mint_codes(1)[0])["access_token"]
 print(f"{N} requests per row over {C} keep-alive connections (logins: {max(N // 10, C)}), "
       f"at most {LIMIT:g}s each; latencies are the load generator's, on the same 2 cores")
 print(f"{'row':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'rss MB':>8} "

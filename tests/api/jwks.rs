@@ -233,6 +233,27 @@ async fn the_last_key_cannot_be_retired_and_unknown_kids_are_refused() {
     assert_eq!(kids(&fetch_jwks(&app).await), vec![kid]);
 }
 
+/// Poll `/readyz` (the reloader looks every 50 ms in tests) until it answers `wanted`, for
+/// at most two seconds; the last status seen.
+async fn readiness_becomes(app: &crate::helpers::TestApp, wanted: u16) -> u16 {
+    let mut status = 0;
+    for _ in 0..100 {
+        status = app
+            .http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == wanted {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    status
+}
+
 #[actix_web::test]
 async fn a_broken_key_file_is_shown_refused_and_not_ready() {
     let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
@@ -265,40 +286,15 @@ async fn a_broken_key_file_is_shown_refused_and_not_ready() {
 
     // The running server keeps signing with its good set, but is not ready: a restart
     // would fail.
-    let mut ready = 200;
-    for _ in 0..100 {
-        ready = app
-            .http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        if ready == 503 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(ready, 503);
+    assert_eq!(readiness_becomes(&app, 503).await, 503);
     assert_eq!(kids(&fetch_jwks(&app).await), vec![kid.clone()]);
 
     std::fs::remove_file(&broken).unwrap();
-    for _ in 0..100 {
-        ready = app
-            .http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        if ready == 200 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(ready, 200, "ready again once the folder is mended");
+    assert_eq!(
+        readiness_becomes(&app, 200).await,
+        200,
+        "ready again once the folder is mended"
+    );
 }
 
 #[actix_web::test]
