@@ -328,11 +328,12 @@ fn client_create(
 }
 
 fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<(), Failure> {
-    let dir = KeyDir::new(&settings.keys_dir);
+    let dir = KeyDir::new(&settings.keys_dir).activating_after(settings.key_activation_delay);
     match cmd {
         KeysCommand::List { json } => {
-            let keys = dir.list()?;
-            let broken = dir.broken()?;
+            let now = clock.now();
+            let keys = dir.list(now)?;
+            let broken = dir.broken(now)?;
             let problem = |kid: &str| {
                 broken
                     .iter()
@@ -352,6 +353,7 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                             "kid": k.kid,
                             "state": state(k),
                             "created": k.created.to_rfc3339(),
+                            "activates": k.activates.to_rfc3339(),
                         });
                         if let Some(why) = problem(&k.kid) {
                             row["problem"] = why.into();
@@ -363,13 +365,14 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
             } else if keys.is_empty() {
                 println!("no keys in {}", dir.root().display());
             } else {
-                println!("{:<45} {:<10} CREATED", "KID", "STATE");
+                println!("{:<45} {:<10} {:<24} SIGNS FROM", "KID", "STATE", "CREATED");
                 for k in &keys {
                     println!(
-                        "{:<45} {:<10} {}",
+                        "{:<45} {:<10} {:<24} {}",
                         k.kid,
                         state(k),
-                        k.created.format("%Y-%m-%d %H:%M:%S UTC")
+                        k.created.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                        k.activates.format("%Y-%m-%d %H:%M:%S UTC")
                     );
                 }
             }
@@ -380,18 +383,26 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
         }
         KeysCommand::Rotate => {
             // Rotating past a broken file would leave a folder no server can start from.
-            if let Some((_, why)) = dir.broken()?.first() {
+            if let Some((_, why)) = dir.broken(clock.now())?.first() {
                 return Err(Failure(format!(
                     "{why}; fix or remove that file before rotating"
                 )));
             }
             let key = dir.generate(clock.now())?;
-            println!("new active key {}", key.kid);
+            if key.state == KeyState::Active {
+                println!("new active key {}", key.kid);
+            } else {
+                println!(
+                    "new key {} published; it signs from {} (after the activation delay)",
+                    key.kid,
+                    key.activates.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
             audit_key_change(settings, clock, AuditAction::KeyRotated, &key.kid);
             Ok(())
         }
         KeysCommand::Retire { kid } => {
-            let key = dir.retire(&kid)?;
+            let key = dir.retire(&kid, clock.now())?;
             debug_assert_eq!(key.state, KeyState::Retired);
             println!("retired key {}", key.kid);
             audit_key_change(settings, clock, AuditAction::KeyRetired, &key.kid);

@@ -109,6 +109,9 @@ pub struct Settings {
     /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, so a
     /// load balancer takes the instance out before it stops accepting connections.
     pub shutdown_drain: Duration,
+    /// How long a new key is published before it signs, so resource servers that cache the
+    /// JWKS (for its max-age) know it before they see a token it signed.
+    pub key_activation_delay: Duration,
 }
 
 impl Settings {
@@ -151,6 +154,7 @@ struct FileSettings {
     access_token_audience: Option<String>,
     metrics_listen: Option<String>,
     shutdown_drain: Option<toml::Value>,
+    key_activation_delay: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -172,6 +176,7 @@ pub const SETTINGS: &[&str] = &[
     "access_token_audience",
     "metrics_listen",
     "shutdown_drain",
+    "key_activation_delay",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -277,6 +282,10 @@ impl Settings {
                 "shutdown_drain",
                 parsed.shutdown_drain.as_ref().map(toml_to_string),
             );
+            put(
+                "key_activation_delay",
+                parsed.key_activation_delay.as_ref().map(toml_to_string),
+            );
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -370,7 +379,17 @@ impl Settings {
                 _ => Err(format!("expected 0 to 300 seconds, got '{s}'")),
             }
         })?;
+        // Default: a JWKS fetched just before the rotation is stale for at most its max-age;
+        // a minute more covers clocks and slow refetches.
+        let default_delay = (jwks_max_age.as_secs() + 60).to_string();
+        let key_activation_delay = parse_with(raw, "key_activation_delay", &default_delay, |s| {
+            s.trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| format!("expected a number of seconds, got '{s}'"))
+        })?;
         Ok(Settings {
+            key_activation_delay,
             shutdown_drain,
             metrics_listen,
             access_token_audience,

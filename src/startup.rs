@@ -60,12 +60,12 @@ pub fn prepare(
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
     }
-    let dir = KeyDir::new(&settings.keys_dir);
+    let dir = KeyDir::new(&settings.keys_dir).activating_after(settings.key_activation_delay);
     let generated_kid = dir.ensure_key(clock.now())?.map(|k| k.kid);
     if let Some(kid) = &generated_kid {
         tracing::info!(%kid, dir = %settings.keys_dir.display(), "generated a signing key");
     }
-    let keys = Arc::new(Keys::load(dir)?);
+    let keys = Arc::new(Keys::load_with_clock(dir, clock.clone())?);
     let bootstrap = {
         let mut conn = store.conn()?;
         users::bootstrap_admin(&mut conn, clock.as_ref(), admin_password)?

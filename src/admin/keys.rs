@@ -6,8 +6,12 @@ use crate::clock::Clock;
 use crate::signing::{KeyInfo, Keys};
 use crate::store::DbConnection;
 
-pub fn list(keys: &Keys) -> Result<Vec<KeyInfo>, AdminError> {
-    Ok(keys.dir().list()?)
+pub fn list(keys: &Keys, now: i64) -> Result<Vec<KeyInfo>, AdminError> {
+    Ok(keys.dir().list(at(now))?)
+}
+
+fn at(unix: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(unix, 0).unwrap_or_default()
 }
 
 fn reload(keys: &Keys) -> Result<(), AdminError> {
@@ -36,7 +40,7 @@ pub fn retire(
     actor: &Actor,
     kid: &str,
 ) -> Result<KeyInfo, AdminError> {
-    let info = keys.dir().retire(kid)?;
+    let info = keys.dir().retire(kid, at(now))?;
     reload(keys)?;
     actor.audit(conn, now, AuditAction::KeyRetired, &info.kid, None)?;
     Ok(info)

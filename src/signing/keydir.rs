@@ -1,5 +1,7 @@
 //! The keys folder: one PKCS#8 PEM file per published key, named `<created>_<kid>.pem`,
-//! retired keys moved to `retired/`. The newest published key is the active one.
+//! retired keys moved to `retired/`. A key is published from its creation and signs only
+//! once it is `activation_delay` old, so resource servers that cache the JWKS have it
+//! before the first token it signs: the newest key that old is the active one.
 //!
 //! File names carry the state, so the CLI and any number of servers sharing the folder
 //! agree on it without a lock; new files appear by atomic rename, never half-written.
@@ -56,10 +58,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
 /// Where a key stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyState {
+    /// Published, not signing yet: waiting out the activation delay.
+    Published,
     /// Signs new tokens and is published.
     Active,
     /// Published so tokens it signed still verify; no longer signs.
-    Published,
+    Retiring,
     /// Neither signs nor is published.
     Retired,
 }
@@ -67,8 +71,9 @@ pub enum KeyState {
 impl KeyState {
     pub fn as_str(self) -> &'static str {
         match self {
-            KeyState::Active => "active",
             KeyState::Published => "published",
+            KeyState::Active => "active",
+            KeyState::Retiring => "retiring",
             KeyState::Retired => "retired",
         }
     }
@@ -79,6 +84,8 @@ impl KeyState {
 pub struct KeyInfo {
     pub kid: String,
     pub created: DateTime<Utc>,
+    /// When it signs (or signed) its first token: `created` plus the activation delay.
+    pub activates: DateTime<Utc>,
     pub state: KeyState,
     pub path: PathBuf,
 }
@@ -128,11 +135,23 @@ fn thumbprint(n: &[u8], e: &[u8]) -> Result<String, String> {
 #[derive(Clone, Debug)]
 pub struct KeyDir {
     root: PathBuf,
+    activation_delay: chrono::Duration,
 }
 
 impl KeyDir {
+    /// A folder whose new keys sign at once (no activation delay).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            activation_delay: chrono::Duration::zero(),
+        }
+    }
+
+    /// New keys sign only `delay` after they are published.
+    pub fn activating_after(mut self, delay: std::time::Duration) -> Self {
+        self.activation_delay =
+            chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -143,7 +162,7 @@ impl KeyDir {
         self.root.join(RETIRED)
     }
 
-    fn scan(dir: &Path, state: KeyState) -> Result<Vec<KeyInfo>, KeyError> {
+    fn scan(&self, dir: &Path, state: KeyState) -> Result<Vec<KeyInfo>, KeyError> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -174,6 +193,7 @@ impl KeyDir {
             keys.push(KeyInfo {
                 kid: kid.to_owned(),
                 created,
+                activates: created + self.activation_delay,
                 state,
                 path,
             });
@@ -181,14 +201,24 @@ impl KeyDir {
         Ok(keys)
     }
 
-    /// Every key, newest first; the newest published one is marked active.
-    pub fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
-        let mut published = Self::scan(&self.root, KeyState::Published)?;
+    /// Every key at `now`, newest first. The newest published key past its activation
+    /// delay is active; newer ones are published (waiting), older ones retiring. When none
+    /// is old enough (a first key), the oldest one signs: something must.
+    pub fn list(&self, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
+        let mut published = self.scan(&self.root, KeyState::Published)?;
         published.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
-        if let Some(first) = published.first_mut() {
-            first.state = KeyState::Active;
+        let active = published
+            .iter()
+            .position(|k| k.activates <= now)
+            .unwrap_or(published.len().saturating_sub(1));
+        for (i, key) in published.iter_mut().enumerate() {
+            key.state = match i.cmp(&active) {
+                std::cmp::Ordering::Less => KeyState::Published,
+                std::cmp::Ordering::Equal => KeyState::Active,
+                std::cmp::Ordering::Greater => KeyState::Retiring,
+            };
         }
-        let mut retired = Self::scan(&self.retired_dir(), KeyState::Retired)?;
+        let mut retired = self.scan(&self.retired_dir(), KeyState::Retired)?;
         retired.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
         published.extend(retired);
         Ok(published)
@@ -224,26 +254,37 @@ impl KeyDir {
         Ok(parts.join("\n"))
     }
 
-    /// Every published key that cannot be used, with why.
-    pub fn broken(&self) -> Result<Vec<(KeyInfo, String)>, KeyError> {
+    /// The kid that signs at `now`.
+    pub fn active_kid(&self, now: DateTime<Utc>) -> Result<Option<String>, KeyError> {
         Ok(self
-            .list()?
+            .list(now)?
+            .into_iter()
+            .find(|k| k.state == KeyState::Active)
+            .map(|k| k.kid))
+    }
+
+    /// Every published key that cannot be used, with why.
+    pub fn broken(&self, now: DateTime<Utc>) -> Result<Vec<(KeyInfo, String)>, KeyError> {
+        Ok(self
+            .list(now)?
             .into_iter()
             .filter(|k| k.state != KeyState::Retired)
             .filter_map(|k| load_key(k.clone()).err().map(|e| (k, e.to_string())))
             .collect())
     }
 
-    /// Parse every published key. Fails on the first unreadable or mislabelled file, so a
-    /// broken folder is noticed instead of silently signing with a different key.
-    pub(crate) fn load_published(&self) -> Result<Vec<KeyMaterial>, KeyError> {
+    /// Parse every published key, the active one first. Fails on the first unreadable or
+    /// mislabelled file, so a broken folder is noticed instead of silently signing with a
+    /// different key.
+    pub(crate) fn load_published(&self, now: DateTime<Utc>) -> Result<Vec<KeyMaterial>, KeyError> {
         let mut out = Vec::new();
-        for info in self.list()? {
+        for info in self.list(now)? {
             if info.state == KeyState::Retired {
                 continue;
             }
             out.push(load_key(info)?);
         }
+        out.sort_by_key(|m| m.info.state != KeyState::Active);
         if out.is_empty() {
             return Err(KeyError::NoKeys(self.root.clone()));
         }
@@ -269,7 +310,7 @@ impl KeyDir {
         Ok(())
     }
 
-    /// Generate a new 2048-bit key; it becomes the active one.
+    /// Generate a new 2048-bit key: published now, signing after the activation delay.
     pub fn generate(&self, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
         self.ensure_dirs()?;
         let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS)
@@ -298,17 +339,23 @@ impl KeyDir {
             let _ = fs::remove_file(&tmp);
             return Err(io(&path)(e));
         }
+        let activates = now + self.activation_delay;
         Ok(KeyInfo {
             kid,
             created: now,
-            state: KeyState::Active,
+            activates,
+            state: if self.activation_delay.is_zero() {
+                KeyState::Active
+            } else {
+                KeyState::Published
+            },
             path,
         })
     }
 
     /// Generate a key only if none is published (first start).
     pub fn ensure_key(&self, now: DateTime<Utc>) -> Result<Option<KeyInfo>, KeyError> {
-        let any_published = self.list()?.iter().any(|k| k.state != KeyState::Retired);
+        let any_published = self.list(now)?.iter().any(|k| k.state != KeyState::Retired);
         if any_published {
             Ok(None)
         } else {
@@ -317,8 +364,8 @@ impl KeyDir {
     }
 
     /// Stop publishing a key. The last published key cannot be retired: nothing would sign.
-    pub fn retire(&self, kid: &str) -> Result<KeyInfo, KeyError> {
-        let keys = self.list()?;
+    pub fn retire(&self, kid: &str, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
+        let keys = self.list(now)?;
         let Some(key) = keys.iter().find(|k| k.kid == kid) else {
             return Err(KeyError::UnknownKid(kid.to_owned()));
         };

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, TokenData, Validation};
 use serde::Serialize;
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::keydir::{KeyDir, KeyError, KeyInfo, KeyMaterial, public_jwk};
 use super::provider;
+use crate::clock::{SharedClock, SystemClock};
 
 #[derive(Debug, thiserror::Error)]
 #[error("signing failed: {0}")]
@@ -62,7 +64,7 @@ impl KeySet {
                  signing re-parses the key on every token"
             );
         }
-        // `material` is newest first: the first one signs.
+        // `material` has the active key first: it signs.
         let Some(first) = material.first() else {
             return Err(KeyError::NoKeys(Default::default()));
         };
@@ -101,7 +103,7 @@ impl KeySet {
         &self.active_kid
     }
 
-    /// Published keys, newest (active) first.
+    /// Published keys, the active one first.
     pub fn published(&self) -> &[KeyInfo] {
         &self.infos
     }
@@ -168,6 +170,8 @@ pub fn etag(body: &[u8]) -> String {
 #[derive(Debug)]
 pub struct Keys {
     dir: KeyDir,
+    /// Which key signs depends on the time (activation delay): read from the app's clock.
+    clock: SharedClock,
     current: ArcSwap<KeySet>,
     /// The fingerprint of a folder state that failed to load (reported once, not on every
     /// poll) and why: until the folder is mended the server is not ready, though it keeps
@@ -178,20 +182,26 @@ pub struct Keys {
 impl Keys {
     /// Load the published keys of `dir`; fails if there are none or one is unreadable.
     pub fn load(dir: KeyDir) -> Result<Self, KeyError> {
+        Self::load_with_clock(dir, Arc::new(SystemClock))
+    }
+
+    /// Like `load`, with the clock that decides when a published key starts signing.
+    pub fn load_with_clock(dir: KeyDir, clock: SharedClock) -> Result<Self, KeyError> {
         provider::install();
-        let set = Self::read(&dir)?;
+        let set = Self::read(&dir, clock.now())?;
         Ok(Self {
+            clock,
             dir,
             current: ArcSwap::from_pointee(set),
             failed: std::sync::Mutex::new(None),
         })
     }
 
-    fn read(dir: &KeyDir) -> Result<KeySet, KeyError> {
+    fn read(dir: &KeyDir, now: DateTime<Utc>) -> Result<KeySet, KeyError> {
         // Fingerprint first: if the folder changes while we read, the next poll sees a
         // different fingerprint and reads again.
         let fingerprint = dir.fingerprint()?;
-        KeySet::build(dir.load_published()?, fingerprint)
+        KeySet::build(dir.load_published(now)?, fingerprint)
     }
 
     /// The current key set; cheap, lock-free.
@@ -203,12 +213,17 @@ impl Keys {
         &self.dir
     }
 
-    /// Re-read the folder if it changed. Returns whether the set was replaced. On error
-    /// the old set stays in place: a bad file must not stop a running server signing.
+    /// Re-read the folder if it changed, or if a published key's activation time has come.
+    /// Returns whether the set was replaced. On error the old set stays in place: a bad
+    /// file must not stop a running server signing.
     pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
+        let now = self.clock.now();
         let fingerprint = self.dir.fingerprint()?;
         let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-        if fingerprint == self.current.load().fingerprint {
+        let current = self.current.load();
+        if fingerprint == current.fingerprint
+            && self.dir.active_kid(now)?.as_deref() == Some(current.active_kid.as_str())
+        {
             // Back to the state in use (a broken file was removed): nothing is wrong now.
             *failed = None;
             return Ok(false);
@@ -216,7 +231,7 @@ impl Keys {
         if failed.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             return Ok(false);
         }
-        match Self::read(&self.dir) {
+        match Self::read(&self.dir, now) {
             Ok(set) => {
                 self.current.store(Arc::new(set));
                 *failed = None;

@@ -362,7 +362,7 @@ on_both_backends!(
         let page = console.get("/admin/keys").await;
         assert!(page.body.contains(&new_kid));
         assert!(page.body.contains(">active<"));
-        assert!(page.body.contains(">published<"));
+        assert!(page.body.contains(">retiring<"));
 
         let old = &before[0];
         let page = console.confirm(&format!("/admin/keys/{old}/retire")).await;

@@ -111,6 +111,8 @@ pub fn test_env(db: &TestDb, keys_dir: &Path) -> HashMap<String, String> {
         ("TESSERA_WORKERS".to_owned(), "1".to_owned()),
         ("TESSERA_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
         ("TESSERA_KEYS_RELOAD_INTERVAL".to_owned(), "0.05".to_owned()),
+        // New keys sign at once unless a test is about the activation delay.
+        ("TESSERA_KEY_ACTIVATION_DELAY".to_owned(), "0".to_owned()),
     ])
 }
 

@@ -176,7 +176,7 @@ on_both_backends!(
         let listed: Value = serde_json::from_str(&list.stdout).unwrap();
         assert_eq!(listed[0]["kid"], new_kid.as_str());
         assert_eq!(listed[0]["state"], "active");
-        assert_eq!(listed[1]["state"], "published");
+        assert_eq!(listed[1]["state"], "retiring");
 
         let out = app.cli(&["keys", "retire", &old_kid], None);
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -344,4 +344,78 @@ async fn tokens_are_signed_with_the_parsed_key_cache() {
     // jsonwebtoken keeps the first provider anything asks for; Tessera's (which parses the
     // signing key once instead of per token) must be the one in use once a server runs.
     assert!(tessera::signing::install_crypto_provider());
+}
+
+/// Zero-downtime rotation: a new key is published at once and signs only after the
+/// activation delay, so a resource server that cached the JWKS has it before it sees a
+/// token it signed.
+#[actix_web::test]
+async fn a_rotated_key_is_published_first_and_signs_after_the_activation_delay() {
+    use tessera::clock::{Clock, ManualClock, SystemClock};
+    let clock = ManualClock::at(SystemClock.unix());
+    let app = crate::helpers::spawn_with_clock(
+        crate::helpers::Backend::Sqlite,
+        &[("TESSERA_KEY_ACTIVATION_DELAY", "120")],
+        clock,
+    )
+    .await;
+    let old_kid = app.keys.current().active_kid().to_owned();
+
+    let out = app.cli(&["keys", "rotate"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("published; it signs from"),
+        "{}",
+        out.stdout
+    );
+    let jwks = wait_for_jwks(&app, |j| kids(j).len() == 2).await;
+    let new_kid = kids(&jwks)
+        .into_iter()
+        .find(|k| *k != old_kid)
+        .expect("the new key is published at once");
+    assert_eq!(app.keys.current().active_kid(), old_kid, "not signing yet");
+    let out = app.cli(&["keys", "list", "--json"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+    let row_of = |kid: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row_of(&new_kid)["state"], "published");
+    assert_eq!(row_of(&old_kid)["state"], "active");
+    let activates =
+        chrono::DateTime::parse_from_rfc3339(row_of(&new_kid)["activates"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+    let created =
+        chrono::DateTime::parse_from_rfc3339(row_of(&new_kid)["created"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+    assert!((119..=121).contains(&(activates - created)));
+
+    // A second short of its activation: still the old key.
+    app.advance(activates - 1 - app.clock.unix());
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.keys.current().active_kid(), old_kid);
+    // Then the new one signs, without a restart; the old one stays published.
+    app.advance(2);
+    for _ in 0..100 {
+        if app.keys.current().active_kid() == new_kid {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.keys.current().active_kid(), new_kid);
+    let claims = json!({"sub": "x", "iat": app.clock.unix(), "exp": app.clock.unix() + 60});
+    let token = app.keys.current().sign("JWT", &claims).unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
+        Some(new_kid.as_str())
+    );
+    assert_eq!(kids(&fetch_jwks(&app).await).len(), 2);
 }

@@ -154,12 +154,12 @@ async fn refetches_for_an_unknown_kid_but_not_more_than_the_interval_allows() {
     let issuer = "https://id.example";
     let dir = tempfile::tempdir().unwrap();
     let key_dir = KeyDir::new(dir.path());
-    key_dir.generate(SystemClock.now()).unwrap();
+    key_dir
+        .generate(SystemClock.now() - chrono::Duration::seconds(1))
+        .unwrap();
     let old = Keys::load(KeyDir::new(dir.path())).unwrap();
     // A newer key, as `tessera keys rotate` would add; the JWKS does not list it yet.
-    key_dir
-        .generate(SystemClock.now() + chrono::Duration::seconds(1))
-        .unwrap();
+    key_dir.generate(SystemClock.now()).unwrap();
     let rotated = Keys::load(KeyDir::new(dir.path())).unwrap();
     assert_ne!(old.current().active_kid(), rotated.current().active_kid());
 

@@ -7,8 +7,8 @@ use super::{confirm, done, render};
 use crate::admin::{self, AdminError, keys as domain};
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {
-    let keys = admin.state.keys.clone();
-    let infos = actix_web::rt::task::spawn_blocking(move || domain::list(&keys))
+    let (keys, now) = (admin.state.keys.clone(), admin.state.clock.unix());
+    let infos = actix_web::rt::task::spawn_blocking(move || domain::list(&keys, now))
         .await
         .map_err(|e| AdminError::Internal(e.to_string()))??;
     Ok(render(&pages::Keys {
@@ -46,8 +46,8 @@ pub async fn retire_confirm(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let kid = path.into_inner();
-    let keys = admin.state.keys.clone();
-    let infos = actix_web::rt::task::spawn_blocking(move || domain::list(&keys))
+    let (keys, now) = (admin.state.keys.clone(), admin.state.clock.unix());
+    let infos = actix_web::rt::task::spawn_blocking(move || domain::list(&keys, now))
         .await
         .map_err(|e| AdminError::Internal(e.to_string()))??;
     let Some(key) = infos.iter().find(|k| k.kid == kid) else {

@@ -264,6 +264,8 @@ pub struct KeyItem {
     pub created: String,
     pub state: &'static str,
     pub retired: bool,
+    /// When it signs (or signed) its first token.
+    pub activates: String,
 }
 
 impl From<&KeyInfo> for KeyItem {
@@ -273,6 +275,7 @@ impl From<&KeyInfo> for KeyItem {
             created: k.created.format("%Y-%m-%d %H:%M UTC").to_string(),
             state: k.state.as_str(),
             retired: k.state == crate::signing::KeyState::Retired,
+            activates: k.activates.format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     }
 }
