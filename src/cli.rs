@@ -116,6 +116,10 @@ enum KeysCommand {
         /// Key id; thumbprints may begin with '-', which is accepted as a value here.
         #[arg(allow_hyphen_values = true)]
         kid: String,
+        /// Retire now even if tokens it signed are still valid (a leaked key): they stop
+        /// verifying at once.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -401,8 +405,9 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
             audit_key_change(settings, clock, AuditAction::KeyRotated, &key.kid);
             Ok(())
         }
-        KeysCommand::Retire { kid } => {
-            let key = dir.retire(&kid, clock.now())?;
+        KeysCommand::Retire { kid, force } => {
+            let guard = (!force).then(|| crate::admin::keys::token_lifetime(settings));
+            let key = dir.retire(&kid, clock.now(), guard)?;
             debug_assert_eq!(key.state, KeyState::Retired);
             println!("retired key {}", key.kid);
             audit_key_change(settings, clock, AuditAction::KeyRetired, &key.kid);

@@ -3,6 +3,7 @@
 use super::{Actor, AdminError};
 use crate::audit::AuditAction;
 use crate::clock::Clock;
+use crate::config::Settings;
 use crate::signing::{KeyInfo, Keys};
 use crate::store::DbConnection;
 
@@ -32,15 +33,31 @@ pub fn rotate(
     Ok(info)
 }
 
-/// Stop publishing a key (never the last one). Blocking (file system).
+/// The longest a token signed by a key can stay valid: access and ID tokens (a client's
+/// own lifetime may reach the console's maximum) and SimpleJWT refresh tokens, which are
+/// JWTs signed by the key.
+pub fn token_lifetime(settings: &Settings) -> chrono::Duration {
+    let longest = settings
+        .access_token_ttl
+        .max(settings.refresh_token_ttl)
+        .as_secs()
+        .max(super::clients::MAX_ACCESS_TTL.unsigned_abs());
+    chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 1000))
+}
+
+/// Stop publishing a key (never the last one, never while tokens it signed may be valid).
+/// Blocking (file system).
 pub fn retire(
     conn: &mut DbConnection,
     now: i64,
     keys: &Keys,
+    settings: &Settings,
     actor: &Actor,
     kid: &str,
 ) -> Result<KeyInfo, AdminError> {
-    let info = keys.dir().retire(kid, at(now))?;
+    let info = keys
+        .dir()
+        .retire(kid, at(now), Some(token_lifetime(settings)))?;
     reload(keys)?;
     actor.audit(conn, now, AuditAction::KeyRetired, &info.kid, None)?;
     Ok(info)

@@ -90,6 +90,13 @@ impl From<KeyError> for AdminError {
             KeyError::LastKey(kid) => AdminError::Refused(format!(
                 "Key {kid} is the only published key: rotate first, so another key can sign."
             )),
+            KeyError::Signing(kid) => AdminError::Refused(format!(
+                "Key {kid} signs new tokens: rotate first, and retire it once the tokens it signed have expired."
+            )),
+            KeyError::StillValid { kid, until } => AdminError::Refused(format!(
+                "Tokens signed by key {kid} may still be valid until {}. Retire it after that; a leaked key can be retired at once with `tessera keys retire --force`.",
+                until.format("%Y-%m-%d %H:%M UTC")
+            )),
             other => AdminError::Keys(other),
         }
     }

@@ -42,6 +42,10 @@ pub enum KeyError {
     AlreadyRetired(String),
     #[error("key '{0}' is the only published key; run `tessera keys rotate` first")]
     LastKey(String),
+    #[error("key '{0}' signs new tokens; rotate first and retire it once its tokens expired")]
+    Signing(String),
+    #[error("tokens signed by key '{kid}' may be valid until {until}; retire it after that")]
+    StillValid { kid: String, until: DateTime<Utc> },
     #[error("no published signing key in {0}; run `tessera keys rotate` to create one")]
     NoKeys(PathBuf),
     #[error("key generation failed: {0}")]
@@ -364,7 +368,14 @@ impl KeyDir {
     }
 
     /// Stop publishing a key. The last published key cannot be retired: nothing would sign.
-    pub fn retire(&self, kid: &str, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
+    /// With `guard` (the longest lifetime of any token a key signs), a key is retired only
+    /// once every token it signed has expired; `None` retires at once (a leaked key).
+    pub fn retire(
+        &self,
+        kid: &str,
+        now: DateTime<Utc>,
+        guard: Option<chrono::Duration>,
+    ) -> Result<KeyInfo, KeyError> {
         let keys = self.list(now)?;
         let Some(key) = keys.iter().find(|k| k.kid == kid) else {
             return Err(KeyError::UnknownKid(kid.to_owned()));
@@ -375,6 +386,29 @@ impl KeyDir {
         let published = keys.iter().filter(|k| k.state != KeyState::Retired).count();
         if published <= 1 {
             return Err(KeyError::LastKey(kid.to_owned()));
+        }
+        if let Some(lifetime) = guard {
+            match key.state {
+                KeyState::Active => return Err(KeyError::Signing(kid.to_owned())),
+                KeyState::Retiring => {
+                    // It stopped signing when the first newer key became active.
+                    let stopped = keys
+                        .iter()
+                        .filter(|k| k.created > key.created && k.activates <= now)
+                        .map(|k| k.activates)
+                        .min()
+                        .unwrap_or(now);
+                    let until = stopped + lifetime;
+                    if until > now {
+                        return Err(KeyError::StillValid {
+                            kid: kid.to_owned(),
+                            until,
+                        });
+                    }
+                }
+                // Never signed anything.
+                KeyState::Published | KeyState::Retired => {}
+            }
         }
         let retired_dir = self.retired_dir();
         fs::DirBuilder::new()

@@ -349,6 +349,7 @@ on_both_backends!(
 
 on_both_backends!(
     key_rotation_and_retirement_show_in_the_jwks_at_once,
+    manual_clock,
     |app: TestApp| async move {
         let console = Console::root(&app).await;
         let before = jwks_kids(&app).await;
@@ -365,8 +366,19 @@ on_both_backends!(
         assert!(page.body.contains(">retiring<"));
 
         let old = &before[0];
+        // Tokens it signed may still be valid for a day: refused, readably.
         let page = console.confirm(&format!("/admin/keys/{old}/retire")).await;
-        assert_eq!(page.status, 303);
+        assert_eq!(page.status, 409);
+        assert!(
+            page.body.contains("may still be valid until"),
+            "{}",
+            page.body
+        );
+        // A day later they have all expired (the console session too: sign in again).
+        app.advance(86_400 + 1);
+        let console = Console::sign_in(&app, crate::admin::ROOT).await;
+        let page = console.confirm(&format!("/admin/keys/{old}/retire")).await;
+        assert_eq!(page.status, 303, "{}", page.body);
         assert_eq!(jwks_kids(&app).await, vec![new_kid.clone()]);
         let page = console.get("/admin/keys").await;
         assert!(page.body.contains(">retired<"));

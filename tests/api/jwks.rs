@@ -178,7 +178,13 @@ on_both_backends!(
         assert_eq!(listed[0]["state"], "active");
         assert_eq!(listed[1]["state"], "retiring");
 
+        // Tokens the old key signed may still be valid (a day, the SimpleJWT refresh
+        // lifetime): retiring it now is refused, unless forced (a leaked key).
         let out = app.cli(&["keys", "retire", &old_kid], None);
+        assert_ne!(out.code, 0);
+        assert!(out.stderr.contains("may be valid until"), "{}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        let out = app.cli(&["keys", "retire", "--force", &old_kid], None);
         assert_eq!(out.code, 0, "{}", out.stderr);
         // Both changes are in the audit log, made by the command line.
         let audit = app

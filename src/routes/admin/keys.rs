@@ -33,7 +33,7 @@ pub async fn retire(f: AdminForm, path: web::Path<String>) -> Result<HttpRespons
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
     let now = state.clock.unix();
     let info = admin::run(&f.admin.state.store, move |conn| {
-        domain::retire(conn, now, &state.keys, &actor, &kid)
+        domain::retire(conn, now, &state.keys, &state.settings, &actor, &kid)
     })
     .await?;
     tracing::info!(kid = %info.kid, by = %f.admin.actor.username, "signing key retired");
