@@ -406,7 +406,13 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
             Ok(())
         }
         KeysCommand::Retire { kid, force } => {
-            let guard = (!force).then(|| crate::admin::keys::token_lifetime(settings));
+            let guard = if force {
+                None
+            } else {
+                let store = Store::connect(&settings.database_url, 1)?;
+                let mut conn = store.conn()?;
+                Some(crate::admin::keys::token_lifetime(&mut conn, settings)?)
+            };
             let key = dir.retire(&kid, clock.now(), guard)?;
             debug_assert_eq!(key.state, KeyState::Retired);
             println!("retired key {}", key.kid);

@@ -5,7 +5,8 @@ use crate::audit::AuditAction;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::signing::{KeyInfo, Keys};
-use crate::store::DbConnection;
+use crate::store::clients as client_store;
+use crate::store::{DbConnection, StoreError};
 
 pub fn list(keys: &Keys, now: i64) -> Result<Vec<KeyInfo>, AdminError> {
     Ok(keys.dir().list(at(now))?)
@@ -33,16 +34,22 @@ pub fn rotate(
     Ok(info)
 }
 
-/// The longest a token signed by a key can stay valid: access and ID tokens (a client's
-/// own lifetime may reach the console's maximum) and SimpleJWT refresh tokens, which are
-/// JWTs signed by the key.
-pub fn token_lifetime(settings: &Settings) -> chrono::Duration {
+/// The longest a token signed by a key can stay valid: access and ID tokens (the server's
+/// lifetime or a client's own) and SimpleJWT refresh tokens, which are JWTs signed by the
+/// key.
+pub fn token_lifetime(
+    conn: &mut DbConnection,
+    settings: &Settings,
+) -> Result<chrono::Duration, StoreError> {
+    let clients = client_store::max_access_token_ttl(conn)?.unwrap_or(0);
     let longest = settings
         .access_token_ttl
         .max(settings.refresh_token_ttl)
         .as_secs()
-        .max(super::clients::MAX_ACCESS_TTL.unsigned_abs());
-    chrono::Duration::seconds(i64::try_from(longest).unwrap_or(i64::MAX / 1000))
+        .max(clients.unsigned_abs());
+    Ok(chrono::Duration::seconds(
+        i64::try_from(longest).unwrap_or(i64::MAX / 1000),
+    ))
 }
 
 /// Stop publishing a key (never the last one, never while tokens it signed may be valid).
@@ -55,9 +62,8 @@ pub fn retire(
     actor: &Actor,
     kid: &str,
 ) -> Result<KeyInfo, AdminError> {
-    let info = keys
-        .dir()
-        .retire(kid, at(now), Some(token_lifetime(settings)))?;
+    let lifetime = token_lifetime(conn, settings)?;
+    let info = keys.dir().retire(kid, at(now), Some(lifetime))?;
     reload(keys)?;
     actor.audit(conn, now, AuditAction::KeyRetired, &info.kid, None)?;
     Ok(info)

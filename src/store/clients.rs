@@ -47,3 +47,11 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, Sto
         .first(conn)
         .optional()?)
 }
+
+/// The longest access-token lifetime any client has of its own, if one has.
+pub fn max_access_token_ttl(conn: &mut DbConnection) -> Result<Option<i64>, StoreError> {
+    use diesel::dsl::max;
+    Ok(clients::table
+        .select(max(clients::access_token_ttl))
+        .first::<Option<i64>>(conn)?)
+}

@@ -23,6 +23,7 @@ mod properties;
 mod relying_party;
 mod resource_example;
 mod resource_verifier;
+mod rotation;
 mod serve;
 mod simplejwt;
 mod simplejwt_vs_django;
