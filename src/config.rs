@@ -112,6 +112,8 @@ pub struct Settings {
     /// How long a new key is published before it signs, so resource servers that cache the
     /// JWKS (for its max-age) know it before they see a token it signed.
     pub key_activation_delay: Duration,
+    /// Publish a new signing key once the newest is this old; `None` (default): by hand.
+    pub key_rotation_interval: Option<Duration>,
 }
 
 impl Settings {
@@ -155,6 +157,7 @@ struct FileSettings {
     metrics_listen: Option<String>,
     shutdown_drain: Option<toml::Value>,
     key_activation_delay: Option<toml::Value>,
+    key_rotation_interval: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -177,6 +180,7 @@ pub const SETTINGS: &[&str] = &[
     "metrics_listen",
     "shutdown_drain",
     "key_activation_delay",
+    "key_rotation_interval",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -286,6 +290,10 @@ impl Settings {
                 "key_activation_delay",
                 parsed.key_activation_delay.as_ref().map(toml_to_string),
             );
+            put(
+                "key_rotation_interval",
+                parsed.key_rotation_interval.as_ref().map(toml_to_string),
+            );
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -388,7 +396,25 @@ impl Settings {
                 .map(Duration::from_secs)
                 .map_err(|_| format!("expected a number of seconds, got '{s}'"))
         })?;
+        let key_rotation_interval = match raw.get("key_rotation_interval") {
+            None | Some(("", _)) | Some(("0", _)) => None,
+            Some((v, origin)) => {
+                let every = seconds(v).map_err(|e| invalid(origin, e))?;
+                // Rotating faster than a key can activate would never let one sign.
+                if every <= key_activation_delay {
+                    return Err(invalid(
+                        origin,
+                        format!(
+                            "must be longer than the key activation delay ({} s), got {v}",
+                            key_activation_delay.as_secs()
+                        ),
+                    ));
+                }
+                Some(every)
+            }
+        };
         Ok(Settings {
+            key_rotation_interval,
             key_activation_delay,
             shutdown_drain,
             metrics_listen,

@@ -155,7 +155,11 @@ impl Application {
             addr: settings.listen,
             source,
         })?;
-        spawn_reloader(prepared.keys.clone(), settings.keys_reload_interval);
+        spawn_reloader(
+            prepared.keys.clone(),
+            settings.keys_reload_interval,
+            settings.key_rotation_interval,
+        );
         spawn_pruner(prepared.store.clone(), clock.clone());
         let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
         let draining = Arc::new(AtomicBool::new(false));

@@ -244,6 +244,25 @@ impl Keys {
         }
     }
 
+    /// Publish a new key if the newest published one is `every` old; returns its kid.
+    /// Instances sharing a folder may each do so in the same poll: the extra key is
+    /// harmless (both are published, the newest signs).
+    pub fn rotate_if_due(&self, every: std::time::Duration) -> Result<Option<String>, KeyError> {
+        let now = self.clock.now();
+        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+        let newest = self
+            .dir
+            .list(now)?
+            .into_iter()
+            .filter(|k| k.state != super::KeyState::Retired)
+            .map(|k| k.created)
+            .max();
+        match newest {
+            Some(created) if created + every > now => Ok(None),
+            _ => Ok(Some(self.dir.generate(now)?.kid)),
+        }
+    }
+
     /// Why the keys folder's present state cannot be loaded, if it cannot: a restart would
     /// fail, so readiness reports it.
     pub fn problem(&self) -> Option<String> {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::Keys;
 
-/// Spawn the reload loop on the current runtime. It lives as long as the runtime.
-pub fn spawn_reloader(keys: Arc<Keys>, interval: Duration) {
+/// Spawn the reload loop on the current runtime. It lives as long as the runtime. With
+/// `rotate_every`, it also publishes a new key once the newest one is that old.
+pub fn spawn_reloader(keys: Arc<Keys>, interval: Duration, rotate_every: Option<Duration>) {
     // Registered before returning, so a SIGHUP sent once the server is up is never missed
     // (nor, with no handler yet, fatal).
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -32,8 +33,17 @@ pub fn spawn_reloader(keys: Arc<Keys>, interval: Duration) {
                 } => "SIGHUP",
             };
             let keys = keys.clone();
-            let result =
-                actix_web::rt::task::spawn_blocking(move || keys.reload_if_changed()).await;
+            let result = actix_web::rt::task::spawn_blocking(move || {
+                if let Some(every) = rotate_every {
+                    match keys.rotate_if_due(every) {
+                        Ok(Some(kid)) => tracing::info!(%kid, "signing key rotated on schedule"),
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
+                    }
+                }
+                keys.reload_if_changed()
+            })
+            .await;
             match result {
                 Ok(Ok(true)) => {
                     tracing::info!(trigger = reason, "signing keys reloaded");

@@ -425,3 +425,43 @@ async fn a_rotated_key_is_published_first_and_signs_after_the_activation_delay()
     );
     assert_eq!(kids(&fetch_jwks(&app).await).len(), 2);
 }
+
+/// TESSERA_KEY_ROTATION_INTERVAL publishes a new key on schedule, which then waits out the
+/// activation delay like a rotation by hand.
+#[actix_web::test]
+async fn keys_rotate_on_schedule() {
+    use tessera::clock::{Clock, ManualClock, SystemClock};
+    let app = crate::helpers::spawn_with_clock(
+        crate::helpers::Backend::Sqlite,
+        &[
+            ("TESSERA_KEY_ROTATION_INTERVAL", "86400"),
+            ("TESSERA_KEY_ACTIVATION_DELAY", "60"),
+        ],
+        ManualClock::at(SystemClock.unix()),
+    )
+    .await;
+    let old_kid = app.keys.current().active_kid().to_owned();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(kids(&fetch_jwks(&app).await).len(), 1, "not due yet");
+    app.advance(86_400 + 1);
+    let jwks = wait_for_jwks(&app, |j| kids(j).len() == 2).await;
+    assert!(kids(&jwks).contains(&old_kid));
+    assert_eq!(
+        app.keys.current().active_kid(),
+        old_kid,
+        "published, not signing yet"
+    );
+    app.advance(61);
+    for _ in 0..100 {
+        if app.keys.current().active_kid() != old_kid {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_ne!(app.keys.current().active_kid(), old_kid);
+    assert_eq!(
+        kids(&fetch_jwks(&app).await).len(),
+        2,
+        "one rotation, not one per poll"
+    );
+}
