@@ -103,6 +103,8 @@ pub struct Settings {
     pub jwks_max_age: Duration,
     /// The `aud` of access tokens; defaults to the issuer.
     pub access_token_audience: Option<String>,
+    /// SimpleJWT's settings for the `/api/token/` API (`TESSERA_SIMPLEJWT_*`).
+    pub simplejwt: crate::simplejwt::settings::SimpleJwtSettings,
 }
 
 impl Settings {
@@ -143,6 +145,8 @@ struct FileSettings {
     log_format: Option<String>,
     jwks_max_age: Option<toml::Value>,
     access_token_audience: Option<String>,
+    /// `[simplejwt]`: read by `simplejwt::settings`.
+    simplejwt: Option<toml::Table>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -205,6 +209,7 @@ impl Settings {
         let mut raw = Raw {
             values: HashMap::new(),
         };
+        let mut simplejwt = HashMap::new();
         let config_path = file
             .map(Path::to_path_buf)
             .or_else(|| env.get("TESSERA_CONFIG").map(PathBuf::from));
@@ -262,14 +267,35 @@ impl Settings {
                 parsed.jwks_max_age.as_ref().map(toml_to_string),
             );
             put("access_token_audience", parsed.access_token_audience);
+            for (key, value) in parsed.simplejwt.unwrap_or_default() {
+                let at = format!("simplejwt.{key} in {origin}");
+                simplejwt.insert(key, (toml_to_string(&value), at));
+            }
         }
+        for key in crate::simplejwt::settings::NAMES {
+            let var = format!("TESSERA_SIMPLEJWT_{}", key.to_uppercase());
+            if let Some(v) = env.get(&var) {
+                simplejwt.insert(key.to_owned(), (v.clone(), var));
+            }
+        }
+        if let Some(key) = simplejwt
+            .keys()
+            .find(|k| !crate::simplejwt::settings::NAMES.contains(&k.as_str()))
+        {
+            return Err(invalid(&format!("simplejwt.{key}"), "unknown setting"));
+        }
+        let simplejwt = crate::simplejwt::settings::SimpleJwtSettings::parse(&simplejwt)
+            .map_err(|(origin, reason)| invalid(&origin, reason))?;
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
             if let Some(v) = env.get(&var) {
                 raw.values.insert(key, (v.clone(), var));
             }
         }
-        Self::from_raw(&raw)
+        Ok(Settings {
+            simplejwt,
+            ..Self::from_raw(&raw)?
+        })
     }
 
     fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
@@ -340,6 +366,7 @@ impl Settings {
         };
         Ok(Settings {
             access_token_audience,
+            simplejwt: Default::default(),
             listen,
             issuer,
             database_url,
