@@ -60,13 +60,17 @@ enum UserCommand {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "source", required = true, multiple = false)]
 struct ImportDjango {
     /// The Django database (sqlite://PATH or postgres://...), read-only.
-    #[arg(long, value_name = "URL", group = "source")]
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "dumpdata",
+        required_unless_present = "dumpdata"
+    )]
     database_url: Option<String>,
     /// The output of `manage.py dumpdata auth.user` (JSON).
-    #[arg(long, value_name = "FILE", group = "source")]
+    #[arg(long, value_name = "FILE")]
     dumpdata: Option<PathBuf>,
     /// Which Django users become Tessera administrators.
     #[arg(long, value_enum, default_value = "superuser")]

@@ -308,22 +308,24 @@ fn apply(
         last_login_at: user.last_login,
         imported_from: SOURCE,
     };
-    let taken = |conn: &mut DbConnection, e: StoreError| match e {
-        StoreError::Conflict => match users::by_username(conn, user.username.as_str()) {
-            Ok(Some(other)) => Refused::Row(format!(
-                "username '{}' is taken by Tessera user {}",
-                other.username, other.id
-            )),
-            Ok(None) => Refused::Row(format!("id {} is taken", user.pk)),
-            Err(e) => Refused::Store(e),
-        },
+    // Checked before writing: on PostgreSQL a failed insert aborts the savepoint, and
+    // nothing more could be asked inside it.
+    if let Some(other) = users::by_username(conn, user.username.as_str())?
+        && other.id != user.pk
+    {
+        return Err(Refused::Row(format!(
+            "username '{}' is taken by Tessera user {}",
+            other.username, other.id
+        )));
+    }
+    let taken = |e: StoreError| match e {
+        StoreError::Conflict => Refused::Row(format!("id {} is taken", user.pk)),
         other => Refused::Store(other),
     };
     match existing {
         None => {
             let subject = uuid::Uuid::new_v4().to_string();
-            users::insert_imported(conn, &row, &subject, &user.password)
-                .map_err(|e| taken(conn, e))?;
+            users::insert_imported(conn, &row, &subject, &user.password).map_err(taken)?;
             Ok(Applied::Created)
         }
         Some(current) if current.imported_from.as_deref() == Some(SOURCE) => {
@@ -332,7 +334,7 @@ fn apply(
             let password =
                 hashers::is_django_hash(&current.password_hash).then_some(user.password.as_str());
             row.last_login_at = row.last_login_at.max(current.last_login_at);
-            users::update_imported(conn, &row, password).map_err(|e| taken(conn, e))?;
+            users::update_imported(conn, &row, password).map_err(taken)?;
             Ok(Applied::Updated)
         }
         Some(current) => Err(Refused::Row(format!(

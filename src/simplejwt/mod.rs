@@ -320,6 +320,9 @@ pub fn verify(
     let claims = resource::verify_claims(claims, &ctx.expect(None))?;
     let jti = claims.jti().unwrap_or_default();
     let blacklisted = match refresh_tokens::by_jti(conn, jti)? {
+        // SimpleJWT's verify consults its blacklist only under BLACKLIST_AFTER_ROTATION
+        // (refresh and blacklist always do).
+        Some(_) if !ctx.settings.simplejwt.blacklist_after_rotation => false,
         Some(row) => family::status(conn, &row, ctx.now)?.is_spent(),
         None => family::is_access_revoked(conn, jti)?,
     };
