@@ -12,6 +12,7 @@ use crate::audit::{self, AuditAction};
 use crate::clients::{self, NewClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
+use crate::django::import::{self as django_import, AdminFrom};
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
 use crate::signing::{KeyDir, KeyInfo, KeyState};
 use crate::startup::{self, Application};
@@ -53,6 +54,30 @@ enum Command {
 enum UserCommand {
     /// Create a user; the password is read from standard input.
     Create(UserCreate),
+    /// Import Django's `auth_user` rows: same ids, password hashes kept (upgraded to Argon2id
+    /// at each user's first sign-in). Re-running updates; it never duplicates.
+    ImportDjango(ImportDjango),
+}
+
+#[derive(Debug, Args)]
+struct ImportDjango {
+    /// The Django database (sqlite://PATH or postgres://...), read-only.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "dumpdata",
+        required_unless_present = "dumpdata"
+    )]
+    database_url: Option<String>,
+    /// The output of `manage.py dumpdata auth.user` (JSON).
+    #[arg(long, value_name = "FILE")]
+    dumpdata: Option<PathBuf>,
+    /// Which Django users become Tessera administrators.
+    #[arg(long, value_enum, default_value = "superuser")]
+    admin_from: AdminFrom,
+    /// Check everything and print what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +191,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::User(UserCommand::Create(args)) => user_create(&settings, &clock, args),
+        Command::User(UserCommand::ImportDjango(args)) => import_django(&settings, &clock, args),
         Command::Client(ClientCommand::Create(args)) => client_create(&settings, &clock, args),
         Command::Keys(cmd) => keys(&settings, &clock, cmd),
     }
@@ -266,6 +292,61 @@ fn user_create(settings: &Settings, clock: &SharedClock, args: UserCreate) -> Re
         if user.is_admin { ", admin" } else { "" }
     );
     Ok(())
+}
+
+/// Max size of a dumpdata file: far above any user table, far below trouble.
+const MAX_DUMPDATA_BYTES: u64 = 512 * 1024 * 1024;
+
+fn import_django(
+    settings: &Settings,
+    clock: &SharedClock,
+    args: ImportDjango,
+) -> Result<(), Failure> {
+    let rows = match (&args.database_url, &args.dumpdata) {
+        (Some(url), _) => {
+            let url =
+                DatabaseUrl::parse(url).map_err(|e| Failure(format!("--database-url: {e}")))?;
+            django_import::from_database(&url)?
+        }
+        (None, Some(path)) => {
+            let shown = path.display();
+            let size = std::fs::metadata(path)
+                .map_err(|e| Failure(format!("cannot read {shown}: {e}")))?
+                .len();
+            if size > MAX_DUMPDATA_BYTES {
+                return Err(Failure(format!("{shown} is larger than 512 MiB")));
+            }
+            let bytes =
+                std::fs::read(path).map_err(|e| Failure(format!("cannot read {shown}: {e}")))?;
+            django_import::from_dumpdata(&bytes).map_err(|e| Failure(format!("{shown}: {e}")))?
+        }
+        (None, None) => {
+            return Err(Failure("give --database-url URL or --dumpdata FILE".into()));
+        }
+    };
+    let store = Store::connect(&settings.database_url, 1)?;
+    store.migrate()?;
+    let mut conn = store.conn()?;
+    let report =
+        django_import::import(&mut conn, clock.unix(), rows, args.admin_from, args.dry_run)?;
+    for failure in &report.failed {
+        // One line per row, whatever a value contained.
+        let line = failure
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        eprintln!("error: {line}");
+    }
+    println!("imported from Django: {report}");
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure(format!(
+            "{} row(s) not imported; fix them and run the import again",
+            report.failed.len()
+        )))
+    }
 }
 
 fn client_create(

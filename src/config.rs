@@ -114,6 +114,8 @@ pub struct Settings {
     pub key_activation_delay: Duration,
     /// Publish a new signing key once the newest is this old; `None` (default): by hand.
     pub key_rotation_interval: Option<Duration>,
+    /// SimpleJWT's settings for the `/api/token/` API (`TESSERA_SIMPLEJWT_*`).
+    pub simplejwt: crate::simplejwt::settings::SimpleJwtSettings,
 }
 
 impl Settings {
@@ -158,6 +160,8 @@ struct FileSettings {
     shutdown_drain: Option<toml::Value>,
     key_activation_delay: Option<toml::Value>,
     key_rotation_interval: Option<toml::Value>,
+    /// `[simplejwt]`: read by `simplejwt::settings`.
+    simplejwt: Option<toml::Table>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -224,6 +228,7 @@ impl Settings {
         let mut raw = Raw {
             values: HashMap::new(),
         };
+        let mut simplejwt = HashMap::new();
         let config_path = file
             .map(Path::to_path_buf)
             .or_else(|| env.get("TESSERA_CONFIG").map(PathBuf::from));
@@ -294,14 +299,35 @@ impl Settings {
                 "key_rotation_interval",
                 parsed.key_rotation_interval.as_ref().map(toml_to_string),
             );
+            for (key, value) in parsed.simplejwt.unwrap_or_default() {
+                let at = format!("simplejwt.{key} in {origin}");
+                simplejwt.insert(key, (toml_to_string(&value), at));
+            }
         }
+        for key in crate::simplejwt::settings::NAMES {
+            let var = format!("TESSERA_SIMPLEJWT_{}", key.to_uppercase());
+            if let Some(v) = env.get(&var) {
+                simplejwt.insert(key.to_owned(), (v.clone(), var));
+            }
+        }
+        if let Some(key) = simplejwt
+            .keys()
+            .find(|k| !crate::simplejwt::settings::NAMES.contains(&k.as_str()))
+        {
+            return Err(invalid(&format!("simplejwt.{key}"), "unknown setting"));
+        }
+        let simplejwt = crate::simplejwt::settings::SimpleJwtSettings::parse(&simplejwt)
+            .map_err(|(origin, reason)| invalid(&origin, reason))?;
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
             if let Some(v) = env.get(&var) {
                 raw.values.insert(key, (v.clone(), var));
             }
         }
-        Self::from_raw(&raw)
+        Ok(Settings {
+            simplejwt,
+            ..Self::from_raw(&raw)?
+        })
     }
 
     fn from_raw(raw: &Raw) -> Result<Self, ConfigError> {
@@ -419,6 +445,7 @@ impl Settings {
             shutdown_drain,
             metrics_listen,
             access_token_audience,
+            simplejwt: Default::default(),
             listen,
             issuer,
             database_url,

@@ -94,6 +94,16 @@ pub fn add(conn: &mut DbConnection, new: NewRefresh<'_>) -> Result<(), StoreErro
     )
 }
 
+/// A live refresh token that is not rotated (SimpleJWT without `ROTATE_REFRESH_TOKENS`)
+/// issued a new access token: record it beside the token, so revoking the family covers it.
+pub fn reissue_access(
+    conn: &mut DbConnection,
+    row: &RefreshRow,
+    access: &IssuedAccess,
+) -> Result<(), StoreError> {
+    refresh_tokens::set_access(conn, &row.token_hash, &access.jti, access.exp)
+}
+
 /// Where `row` stands at `now`: revocation (of the token or its family) first, then
 /// rotation, then expiry.
 pub fn status(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<Status, StoreError> {

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod discovery;
+pub mod django;
 pub mod domain;
 pub mod error;
 pub mod extract;

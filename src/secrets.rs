@@ -58,6 +58,31 @@ pub fn verify_secret(secret: &SecretString, phc: &str) -> bool {
     }
 }
 
+/// The outcome of checking a user's password against its stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Wrong,
+    Right,
+    /// Right, against a hash imported from Django: store a fresh Argon2id hash now.
+    RightUpgrade,
+}
+
+/// Check a user's password: Tessera's Argon2id PHC string, or a hash imported from Django
+/// (verified with Django's algorithm; unusable and malformed hashes never verify).
+pub fn check_password(password: &SecretString, stored: &str) -> PasswordCheck {
+    use crate::django::hashers::{DjangoHash, is_django_hash};
+    if !is_django_hash(stored) {
+        return match verify_secret(password, stored) {
+            true => PasswordCheck::Right,
+            false => PasswordCheck::Wrong,
+        };
+    }
+    match DjangoHash::parse(stored) {
+        Ok(hash) if hash.verify(password.expose()) => PasswordCheck::RightUpgrade,
+        _ => PasswordCheck::Wrong,
+    }
+}
+
 /// `bytes` of OS randomness, base64url without padding.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

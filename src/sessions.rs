@@ -79,10 +79,32 @@ pub fn check_password(
         let _ = secrets::verify_secret(password, &DUMMY_HASH);
         return Err(LoginError::Invalid);
     };
-    if !secrets::verify_secret(password, &user.password_hash) || !user.is_active {
+    let check = secrets::check_password(password, &user.password_hash);
+    if check == secrets::PasswordCheck::Wrong || !user.is_active {
         return Err(LoginError::Invalid);
     }
+    if check == secrets::PasswordCheck::RightUpgrade {
+        upgrade_hash(conn, &user, password)?;
+    }
     Ok(user)
+}
+
+/// A password just verified against a hash imported from Django: replace the hash with
+/// Tessera's Argon2id, so Django's weaker or costlier formats leave the database one
+/// sign-in at a time. A failure to rehash is logged and the sign-in goes on (the old hash
+/// still verifies next time).
+fn upgrade_hash(
+    conn: &mut DbConnection,
+    user: &UserRow,
+    password: &SecretString,
+) -> Result<(), StoreError> {
+    match secrets::hash_secret(password) {
+        Ok(hash) => users::set_password_hash(conn, user.id, &hash),
+        Err(e) => {
+            tracing::warn!(user = user.id, "imported password hash not upgraded: {e}");
+            Ok(())
+        }
+    }
 }
 
 /// Check a username and password and open a session; returns the cookie value. The outcome

@@ -105,6 +105,7 @@ mod tests {
             created_at: 1,
             updated_at: 2,
             last_login_at: None,
+            imported_from: None,
         }
     }
 

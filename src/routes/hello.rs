@@ -9,9 +9,10 @@ use crate::state::AppState;
 
 async fn authenticate(token: Authenticated, state: &AppState) -> Result<(), SimpleJwtError> {
     let claims = token.0;
+    let settings = state.settings.simplejwt.clone();
     state
         .store
-        .run(move |conn| Ok(simplejwt::hello_user(conn, &claims)))
+        .run(move |conn| Ok(simplejwt::hello_user(conn, &settings, &claims)))
         .await??;
     Ok(())
 }

@@ -8,12 +8,12 @@ use crate::simplejwt::{self, Body, Ctx, SimpleJwtError, input};
 use crate::state::AppState;
 use crate::store::DbConnection;
 
-fn body(req: &HttpRequest, bytes: &[u8]) -> Result<Body, SimpleJwtError> {
+async fn body(req: &HttpRequest, bytes: &[u8]) -> Result<Body, SimpleJwtError> {
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    input::parse(content_type, bytes)
+    input::parse(content_type, bytes).await
 }
 
 fn ok<T: Serialize>(value: &T) -> HttpResponse {
@@ -50,7 +50,7 @@ pub async fn obtain(
     bytes: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SimpleJwtError> {
-    let mut fields = input::fields(&body(&req, &bytes)?, &["username", "password"])?;
+    let mut fields = input::fields(&body(&req, &bytes).await?, &["username", "password"])?;
     let password = SecretString::new(fields.pop().unwrap_or_default());
     let username = fields.pop().unwrap_or_default();
     let ip = super::web::client_ip(&req, &state.settings);
@@ -72,7 +72,7 @@ async fn with_token<T: Serialize + Send + 'static>(
     field: &'static str,
     op: fn(&mut DbConnection, &Ctx<'_>, &str) -> Result<T, SimpleJwtError>,
 ) -> Result<HttpResponse, SimpleJwtError> {
-    let token = input::fields(&body(&req, &bytes)?, &[field])?.concat();
+    let token = input::fields(&body(&req, &bytes).await?, &[field])?.concat();
     run(&state, move |conn, ctx| op(conn, ctx, &token)).await
 }
 

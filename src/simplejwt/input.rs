@@ -1,5 +1,6 @@
-//! Request bodies as Django REST Framework reads them: JSON or form-encoded, fields checked
-//! the way its `CharField` checks them, with its error messages.
+//! Request bodies as Django REST Framework reads them: JSON, form-encoded or multipart (its
+//! three default parsers), fields checked the way its `CharField` checks them, with its
+//! error messages.
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
@@ -33,12 +34,48 @@ impl Serialize for FieldErrors {
 pub enum Body {
     Json(Value),
     Form(Vec<(String, String)>),
+    /// `multipart/form-data`: each part's name, and its text (`None` for a file part, which
+    /// DRF puts beside the text fields, where a `CharField` finds it not a string).
+    Multipart(Vec<(String, Option<String>)>),
     /// No body: DRF sees no data at all.
     Empty,
 }
 
-/// Parse a body as DRF's default parsers would (JSON, form; multipart is not supported).
-pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Body, SimpleJwtError> {
+/// The most a multipart body may hold (a token request is a few kilobytes), and one part.
+const MAX_MULTIPART: u64 = 64 * 1024;
+const MAX_PART: u64 = 16 * 1024;
+
+fn multipart_error(reason: impl std::fmt::Display) -> SimpleJwtError {
+    SimpleJwtError::Parse(format!("Multipart form parse error - {reason}"))
+}
+
+/// A `multipart/form-data` body, already in memory, read part by part within the limits.
+async fn multipart(content_type: &str, bytes: &[u8]) -> Result<Body, SimpleJwtError> {
+    // Django's words when the boundary is missing.
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| multipart_error("Invalid boundary in multipart: None"))?;
+    let limits = multer::SizeLimit::new()
+        .whole_stream(MAX_MULTIPART)
+        .per_field(MAX_PART);
+    let data = actix_web::web::Bytes::copy_from_slice(bytes);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(data) });
+    let mut reader = multer::Multipart::with_constraints(
+        stream,
+        boundary,
+        multer::Constraints::new().size_limit(limits),
+    );
+    let mut parts = Vec::new();
+    while let Some(field) = reader.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let is_file = field.file_name().is_some();
+        let text = field.text().await.map_err(multipart_error)?;
+        parts.push((name, (!is_file).then_some(text)));
+    }
+    Ok(Body::Multipart(parts))
+}
+
+/// Parse a body as DRF's default parsers would (JSON, form, multipart).
+pub async fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Body, SimpleJwtError> {
     if bytes.is_empty() {
         return Ok(Body::Empty);
     }
@@ -57,6 +94,7 @@ pub fn parse(content_type: Option<&str>, bytes: &[u8]) -> Result<Body, SimpleJwt
         "application/x-www-form-urlencoded" => Ok(Body::Form(
             url::form_urlencoded::parse(bytes).into_owned().collect(),
         )),
+        "multipart/form-data" => multipart(content_type, bytes).await,
         _ => Err(SimpleJwtError::UnsupportedMediaType(
             content_type.to_owned(),
         )),
@@ -106,6 +144,15 @@ fn raw_field(body: &Body, name: &str) -> Option<Value> {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| Value::String(v.clone())),
+        // Files are merged after the text fields, so a file of that name wins.
+        Body::Multipart(parts) => {
+            let mut named = parts.iter().filter(|(k, _)| k == name).peekable();
+            named.peek()?;
+            match named.clone().any(|(_, v)| v.is_none()) {
+                true => Some(Value::Array(Vec::new())),
+                false => named.last().and_then(|(_, v)| v.clone()).map(Value::String),
+            }
+        }
         Body::Json(_) | Body::Empty => None,
     }
 }
@@ -185,9 +232,73 @@ mod tests {
         );
     }
 
+    fn parse_now(content_type: Option<&str>, bytes: &[u8]) -> Result<Body, SimpleJwtError> {
+        futures_util::FutureExt::now_or_never(parse(content_type, bytes))
+            .expect("parsing an in-memory body never waits")
+    }
+
+    const BOUNDARY: &str = "multipart/form-data; boundary=XyZ";
+
+    fn part(name: &str, file: bool, value: &str) -> String {
+        let filename = if file { "; filename=\"a.txt\"" } else { "" };
+        format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n{value}\r\n"
+        )
+    }
+
+    #[test]
+    fn multipart_fields_are_read_like_form_fields() {
+        let body = format!(
+            "{}{}--XyZ--\r\n",
+            part("username", false, " alice "),
+            part("password", false, "pw")
+        );
+        let body = parse_now(Some(BOUNDARY), body.as_bytes()).unwrap();
+        assert_eq!(
+            fields(&body, &["username", "password"]).unwrap(),
+            vec!["alice".to_owned(), "pw".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_file_part_is_not_a_string() {
+        let body = format!(
+            "{}{}--XyZ--\r\n",
+            part("username", false, "alice"),
+            part("username", true, "x")
+        );
+        let body = parse_now(Some(BOUNDARY), body.as_bytes()).unwrap();
+        assert_eq!(
+            errors_of(body, &["username"]),
+            r#"{"username":["Not a valid string."]}"#
+        );
+    }
+
+    #[test]
+    fn multipart_refuses_missing_boundaries_and_oversized_parts() {
+        let no_boundary = parse_now(Some("multipart/form-data"), b"--x\r\n");
+        assert!(matches!(
+            no_boundary,
+            Err(SimpleJwtError::Parse(m)) if m == "Multipart form parse error - Invalid boundary in multipart: None"
+        ));
+        let big = format!(
+            "{}--XyZ--\r\n",
+            part("password", false, &"a".repeat(20_000))
+        );
+        assert!(matches!(
+            parse_now(Some(BOUNDARY), big.as_bytes()),
+            Err(SimpleJwtError::Parse(m)) if m.starts_with("Multipart form parse error - ")
+        ));
+        let truncated = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue";
+        assert!(matches!(
+            parse_now(Some(BOUNDARY), truncated.as_bytes()),
+            Err(SimpleJwtError::Parse(_))
+        ));
+    }
+
     #[test]
     fn form_repeats_take_the_last_value() {
-        let body = parse(
+        let body = parse_now(
             Some("application/x-www-form-urlencoded"),
             b"refresh=a&refresh=b",
         )
@@ -198,12 +309,15 @@ mod tests {
     #[test]
     fn unknown_media_types_are_refused_but_empty_bodies_are_not() {
         assert!(matches!(
-            parse(Some("text/plain"), b"x"),
+            parse_now(Some("text/plain"), b"x"),
             Err(SimpleJwtError::UnsupportedMediaType(t)) if t == "text/plain"
         ));
-        assert!(matches!(parse(Some("text/plain"), b""), Ok(Body::Empty)));
         assert!(matches!(
-            parse(None, b"x"),
+            parse_now(Some("text/plain"), b""),
+            Ok(Body::Empty)
+        ));
+        assert!(matches!(
+            parse_now(None, b"x"),
             Err(SimpleJwtError::UnsupportedMediaType(t)) if t.is_empty()
         ));
     }

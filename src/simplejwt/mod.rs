@@ -3,6 +3,7 @@
 //! `BLACKLIST_AFTER_ROTATION` on, over Tessera's users, keys and refresh-token families.
 //! docs/simplejwt.md lists each behaviour and the deliberate differences.
 pub mod input;
+pub mod settings;
 mod tokens;
 
 use serde::Serialize;
@@ -21,6 +22,7 @@ use crate::store::grants::GrantRow;
 use crate::store::refresh_tokens::{self, RefreshRow};
 use crate::store::users::{self, UserRow};
 use crate::store::{DbConnection, StoreError};
+use settings::{SimpleJwtSettings, UserIdField};
 use tokens::Subject;
 
 /// Every way a SimpleJWT request fails; `crate::error` turns each into SimpleJWT's body.
@@ -84,7 +86,7 @@ impl Ctx<'_> {
             issuer: self.settings.issuer.clone(),
             audience: Some(self.settings.audience().to_owned()),
             token_type,
-            leeway: 0,
+            leeway: self.settings.simplejwt.leeway,
             accept_expired: false,
         }
     }
@@ -114,11 +116,13 @@ pub struct Pair {
     pub access: String,
 }
 
-/// `POST /api/token/refresh/` answer: `access` first, then the rotated `refresh`.
+/// `POST /api/token/refresh/` answer: `access` first, then the rotated `refresh` (only when
+/// `ROTATE_REFRESH_TOKENS` is on, as in SimpleJWT).
 #[derive(Debug, Serialize)]
 pub struct Refreshed {
     pub access: String,
-    pub refresh: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<String>,
 }
 
 /// `{}`: what verify and blacklist answer on success.
@@ -130,6 +134,7 @@ fn subject<'a>(ctx: &'a Ctx<'_>, user: &'a UserRow) -> Subject<'a> {
         issuer: &ctx.settings.issuer,
         audience: ctx.settings.audience(),
         user,
+        settings: &ctx.settings.simplejwt,
     }
 }
 
@@ -204,7 +209,9 @@ pub fn obtain(
         },
     )?;
     let (access, refresh) = issue(conn, ctx, &user, &grant_id)?;
-    users::touch_login(conn, user.id, ctx.now)?;
+    if ctx.settings.simplejwt.update_last_login {
+        users::touch_login(conn, user.id, ctx.now)?;
+    }
     audit::record(conn, ctx.now, &entry)?;
     Ok(Pair { refresh, access })
 }
@@ -269,11 +276,38 @@ pub fn refresh(
     if presented.claims.get("sub").and_then(Value::as_str) != Some(user.subject.as_str()) {
         return Err(TokenProblem::Invalid.into());
     }
-    if let Rotation::Reused = family::rotate(conn, &row, ctx.now)? {
+    let options = &ctx.settings.simplejwt;
+    if !options.rotate_refresh_tokens {
+        // SimpleJWT's defaults: a new access token only; the refresh token stays valid
+        // until it expires or is blacklisted. The family learns of the access token so that
+        // revoking the family still revokes it.
+        let who = subject(ctx, &user);
+        let access = tokens::sign(ctx.keys, &who, "access", ctx.now, ctx.access_ttl())?;
+        family::reissue_access(
+            conn,
+            &row,
+            &IssuedAccess {
+                jti: access.jti,
+                exp: access.exp,
+            },
+        )?;
+        return Ok(Refreshed {
+            access: access.jwt,
+            refresh: None,
+        });
+    }
+    // Without BLACKLIST_AFTER_ROTATION the presented token stays live beside its successor,
+    // as in SimpleJWT; with it, the family rule applies (a reuse revokes the family).
+    if options.blacklist_after_rotation
+        && let Rotation::Reused = family::rotate(conn, &row, ctx.now)?
+    {
         return Err(TokenProblem::Blacklisted.into());
     }
     let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
-    Ok(Refreshed { access, refresh })
+    Ok(Refreshed {
+        access,
+        refresh: Some(refresh),
+    })
 }
 
 /// `POST /api/token/verify/`: any token type; a blacklisted one is a 400, as SimpleJWT has it.
@@ -286,6 +320,9 @@ pub fn verify(
     let claims = resource::verify_claims(claims, &ctx.expect(None))?;
     let jti = claims.jti().unwrap_or_default();
     let blacklisted = match refresh_tokens::by_jti(conn, jti)? {
+        // SimpleJWT's verify consults its blacklist only under BLACKLIST_AFTER_ROTATION
+        // (refresh and blacklist always do).
+        Some(_) if !ctx.settings.simplejwt.blacklist_after_rotation => false,
         Some(row) => family::status(conn, &row, ctx.now)?.is_spent(),
         None => family::is_access_revoked(conn, jti)?,
     };
@@ -317,14 +354,21 @@ pub fn blacklist(
 /// checks (the user exists and is active), plus Tessera's revocation list.
 pub fn hello_user(
     conn: &mut DbConnection,
+    settings: &SimpleJwtSettings,
     claims: &resource::Claims,
 ) -> Result<UserRow, SimpleJwtError> {
-    let Some(user_id) = claims.user_id() else {
-        return Err(SimpleJwtError::NoUserIdentification);
+    // SimpleJWT reads USER_ID_CLAIM (a string since 5.4, a number before).
+    let user_id = match claims.get(&settings.user_id_claim) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(SimpleJwtError::NoUserIdentification),
     };
-    let user = match user_id.parse::<i64>() {
-        Ok(id) => users::by_id(conn, id)?,
-        Err(_) => None,
+    let user = match settings.user_id_field {
+        UserIdField::Id => match user_id.parse::<i64>() {
+            Ok(id) => users::by_id(conn, id)?,
+            Err(_) => None,
+        },
+        UserIdField::Username => users::by_username(conn, &user_id)?,
     };
     let Some(user) = user else {
         return Err(SimpleJwtError::UserNotFound);

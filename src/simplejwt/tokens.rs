@@ -1,23 +1,13 @@
-//! SimpleJWT-shaped tokens: SimpleJWT's claims (`token_type`, `exp`, `iat`, `jti`,
-//! `user_id` as a string, as SimpleJWT 5.5 writes it) plus `iss`, `sub` and `aud`, signed
-//! RS256 with a `kid` so any resource server can check them against the JWKS.
-use serde::Serialize;
+//! SimpleJWT-shaped tokens: SimpleJWT's claims (`token_type`, `exp`, `iat`, `jti`, the user
+//! id claim as a string, as SimpleJWT 5.5 writes it, and any configured extra claims) plus
+//! `iss`, `sub` and `aud`, signed RS256 with a `kid` so any resource server can check them
+//! against the JWKS.
+use serde_json::{Map, Value, json};
 
+use super::settings::{SimpleJwtSettings, UserField, UserIdField};
 use crate::oauth::tokens::new_jti;
 use crate::signing::{KeySet, SignError};
 use crate::store::users::UserRow;
-
-#[derive(Debug, Serialize)]
-pub struct SimpleClaims {
-    pub token_type: &'static str,
-    pub exp: i64,
-    pub iat: i64,
-    pub jti: String,
-    pub user_id: String,
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-}
 
 /// What every token of a user shares; `at` is when the pair is made.
 #[derive(Debug, Clone)]
@@ -25,6 +15,24 @@ pub struct Subject<'a> {
     pub issuer: &'a str,
     pub audience: &'a str,
     pub user: &'a UserRow,
+    pub settings: &'a SimpleJwtSettings,
+}
+
+/// The value `USER_ID_FIELD` names, as the `user_id` claim carries it.
+pub fn user_id_of(user: &UserRow, field: UserIdField) -> String {
+    match field {
+        UserIdField::Id => user.id.to_string(),
+        UserIdField::Username => user.username.clone(),
+    }
+}
+
+fn field_value(user: &UserRow, field: UserField) -> Value {
+    match field {
+        UserField::Username => json!(user.username),
+        UserField::Email => json!(user.email.clone().unwrap_or_default()),
+        UserField::Name => json!(user.name.clone().unwrap_or_default()),
+        UserField::IsAdmin => json!(user.is_admin),
+    }
 }
 
 #[derive(Debug)]
@@ -41,16 +49,24 @@ pub fn sign(
     now: i64,
     ttl: i64,
 ) -> Result<Signed, SignError> {
-    let claims = SimpleClaims {
-        token_type,
-        exp: now + ttl,
-        iat: now,
-        jti: new_jti(),
-        user_id: subject.user.id.to_string(),
-        iss: subject.issuer.to_owned(),
-        sub: subject.user.subject.clone(),
-        aud: subject.audience.to_owned(),
-    };
+    let jti = new_jti();
+    // SimpleJWT's order: its own claims, the user id, then what a serializer added.
+    let mut claims = Map::new();
+    claims.insert("token_type".into(), json!(token_type));
+    claims.insert("exp".into(), json!(now + ttl));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("jti".into(), json!(jti));
+    let settings = subject.settings;
+    claims.insert(
+        settings.user_id_claim.clone(),
+        json!(user_id_of(subject.user, settings.user_id_field)),
+    );
+    for (claim, field) in &settings.extra_claims {
+        claims.insert(claim.clone(), field_value(subject.user, *field));
+    }
+    claims.insert("iss".into(), json!(subject.issuer));
+    claims.insert("sub".into(), json!(subject.user.subject));
+    claims.insert("aud".into(), json!(subject.audience));
     // Access tokens say what they are in the header too (RFC 9068); SimpleJWT clients
     // never look at `typ`.
     let typ = if token_type == "access" {
@@ -60,7 +76,7 @@ pub fn sign(
     };
     Ok(Signed {
         jwt: keys.sign(typ, &claims)?,
-        jti: claims.jti,
-        exp: claims.exp,
+        jti,
+        exp: now + ttl,
     })
 }

@@ -72,3 +72,19 @@ pub fn revoke_one(conn: &mut DbConnection, hash: &str, now: i64) -> Result<bool,
     .execute(conn)?;
     Ok(n == 1)
 }
+
+/// Record the newest access token issued from a refresh token that was not rotated.
+pub fn set_access(
+    conn: &mut DbConnection,
+    hash: &str,
+    jti: &str,
+    exp: i64,
+) -> Result<(), StoreError> {
+    diesel::update(refresh_tokens::table.find(hash))
+        .set((
+            refresh_tokens::access_jti.eq(jti),
+            refresh_tokens::access_exp.eq(exp),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -22,6 +22,8 @@ pub struct UserRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
+    /// `django` for a user `tessera user import-django` created; `None` for Tessera's own.
+    pub imported_from: Option<String>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -89,5 +91,79 @@ pub fn touch_login(conn: &mut DbConnection, id: i64, now: i64) -> Result<(), Sto
     diesel::update(users::table.find(id))
         .set(users::last_login_at.eq(now))
         .execute(conn)?;
+    Ok(())
+}
+
+/// Replace a user's password hash (an imported Django hash upgraded to Argon2id).
+pub fn set_password_hash(conn: &mut DbConnection, id: i64, hash: &str) -> Result<(), StoreError> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A user as an import writes it: the id is the source's primary key, kept so tokens name
+/// the same user the source's resource servers know.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+pub struct ImportedUserRow<'a> {
+    pub id: i64,
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login_at: Option<i64>,
+    pub imported_from: &'a str,
+}
+
+/// Insert an imported user with its own id; `Conflict` if the id or username is taken.
+pub fn insert_imported(
+    conn: &mut DbConnection,
+    row: &ImportedUserRow<'_>,
+    subject: &str,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    diesel::insert_into(users::table)
+        .values((
+            row,
+            users::subject.eq(subject),
+            users::password_hash.eq(password_hash),
+        ))
+        .execute(conn)
+        .map_err(StoreError::from_write)?;
+    Ok(())
+}
+
+/// Update an imported user in place; `Conflict` if its new username is taken.
+pub fn update_imported(
+    conn: &mut DbConnection,
+    row: &ImportedUserRow<'_>,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError> {
+    diesel::update(users::table.find(row.id))
+        .set(row)
+        .execute(conn)
+        .map_err(StoreError::from_write)?;
+    if let Some(hash) = password_hash {
+        diesel::update(users::table.find(row.id))
+            .set(users::password_hash.eq(hash))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// After rows were inserted with explicit ids: move PostgreSQL's identity past them, so the
+/// next user created in Tessera gets a fresh id. (SQLite's AUTOINCREMENT already does.)
+pub fn advance_id_sequence(conn: &mut DbConnection) -> Result<(), StoreError> {
+    use diesel::connection::SimpleConnection;
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+             GREATEST((SELECT MAX(id) FROM users), 1))",
+        )?;
+    }
     Ok(())
 }

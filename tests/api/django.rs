@@ -36,7 +36,7 @@ fn app_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/simplejwt_ref")
 }
 
-fn manage(python: &Path, env: &[(String, String)], args: &[&str]) {
+fn manage(python: &Path, env: &[(String, String)], args: &[&str]) -> String {
     let out = Command::new(python)
         .arg("manage.py")
         .args(args)
@@ -49,11 +49,20 @@ fn manage(python: &Path, env: &[(String, String)], args: &[&str]) {
         "manage.py {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-impl Django {
-    /// Migrate a fresh database, create `users` (`name:password[:inactive]`), and serve.
-    pub fn start(python: &Path, settings: &[(&str, &str)], users: &[&str]) -> Django {
+/// A migrated reference database with its users, not served yet.
+pub struct DjangoDb {
+    python: PathBuf,
+    env: Vec<(String, String)>,
+    dir: TempDir,
+}
+
+impl DjangoDb {
+    /// Migrate a fresh database and create `users` (`name:password[:flag...]`, see
+    /// seed_users.py).
+    pub fn setup(python: &Path, settings: &[(&str, &str)], users: &[&str]) -> DjangoDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut env: Vec<(String, String)> = settings
             .iter()
@@ -69,7 +78,32 @@ impl Django {
             args.extend_from_slice(users);
             manage(python, &env, &args);
         }
-        let mut child = Command::new(python)
+        DjangoDb {
+            python: python.to_owned(),
+            env,
+            dir,
+        }
+    }
+
+    /// The SQLite file Django writes.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("ref.db")
+    }
+
+    /// Run a management command; its standard output.
+    pub fn manage(&self, args: &[&str]) -> String {
+        manage(&self.python, &self.env, args)
+    }
+
+    /// Serve this database under gunicorn, with `settings` added to (or replacing) the
+    /// ones it was set up with.
+    pub fn serve(mut self, settings: &[(&str, &str)]) -> Django {
+        for (k, v) in settings {
+            self.env.retain(|(name, _)| name != k);
+            self.env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        let env = self.env;
+        let mut child = Command::new(&self.python)
             .args([
                 "-m",
                 "gunicorn",
@@ -106,8 +140,15 @@ impl Django {
         Django {
             base,
             child,
-            _dir: dir,
+            _dir: self.dir,
         }
+    }
+}
+
+impl Django {
+    /// Migrate a fresh database, create `users` (`name:password[:flag...]`), and serve.
+    pub fn start(python: &Path, settings: &[(&str, &str)], users: &[&str]) -> Django {
+        DjangoDb::setup(python, settings, users).serve(&[])
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -166,7 +166,16 @@ pub async fn spawn(backend: Backend) -> TestApp {
 
 /// Start a server with extra `TESSERA_*` settings.
 pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
-    start(backend, extra, Arc::new(SystemClock), None).await
+    start(backend, extra, Arc::new(SystemClock), None, None).await
+}
+
+/// Something done to a test's database before the server first starts on it (a CLI run,
+/// given the server's environment and folder): e.g. an import into a database with no users.
+pub type Before<'a> = &'a dyn Fn(&HashMap<String, String>, &Path);
+
+/// Start a server after `before` ran against its fresh database.
+pub async fn spawn_after(backend: Backend, extra: &[(&str, &str)], before: Before<'_>) -> TestApp {
+    start(backend, extra, Arc::new(SystemClock), None, Some(before)).await
 }
 
 /// Start a server whose time stands still until the test calls `TestApp::advance`.
@@ -175,7 +184,7 @@ pub async fn spawn_with_clock(
     extra: &[(&str, &str)],
     clock: Arc<ManualClock>,
 ) -> TestApp {
-    start(backend, extra, clock.clone(), Some(clock)).await
+    start(backend, extra, clock.clone(), Some(clock), None).await
 }
 
 /// A server on a manual clock set to the wall clock's time: the seed key and the rows that
@@ -190,6 +199,7 @@ async fn start(
     extra: &[(&str, &str)],
     clock: SharedClock,
     manual: Option<Arc<ManualClock>>,
+    before: Option<Before<'_>>,
 ) -> TestApp {
     tessera::resource::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -205,6 +215,9 @@ async fn start(
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::load_from(None, &env).expect("test settings");
+    if let Some(before) = before {
+        before(&env, dir.path());
+    }
     let prepared = {
         let settings = settings.clone();
         let clock = clock.clone();

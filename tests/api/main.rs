@@ -10,6 +10,7 @@ mod clock;
 mod config;
 mod discovery;
 mod django;
+mod django_import;
 mod flow;
 mod helpers;
 mod introspection;

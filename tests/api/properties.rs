@@ -171,11 +171,18 @@ proptest! {
             Just("application/json".to_owned()),
             Just("application/x-www-form-urlencoded".to_owned()),
             Just("application/json; charset=utf-8".to_owned()),
+            Just("multipart/form-data; boundary=X".to_owned()),
+            Just("multipart/form-data".to_owned()),
             ".{0,30}",
         ],
         body in prop::collection::vec(any::<u8>(), 0..200),
     ) {
-        if let Ok(parsed) = input::parse(Some(&content_type), &body) {
+        // The parser is async (multipart streams); a current-thread runtime drives it.
+        let parsed = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(input::parse(Some(&content_type), &body));
+        if let Ok(parsed) = parsed {
             // Whatever parsed, reading the fields answers or names the field errors.
             let _ = input::fields(&parsed, &["username", "password"]);
         }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::django::{self, Django};
 use crate::flow::{self, PASSWORD};
-use crate::helpers::{Backend, TestApp, spawn};
+use crate::helpers::{Backend, TestApp, spawn, spawn_with};
 use crate::jwt;
 
 /// One server under test.
@@ -173,6 +173,49 @@ async fn script(t: &Target<'_>, app: &TestApp) -> Vec<Seen> {
         t.raw(&step, Method::POST, "/api/token/", content_type, body, l)
             .await;
     }
+    // multipart/form-data, as DRF's MultiPartParser reads it.
+    let part = |name: &str, filename: &str, value: &str| {
+        format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n{value}\r\n"
+        )
+    };
+    for (step, content_type, body) in [
+        (
+            "obtain multipart",
+            "multipart/form-data; boundary=XyZ",
+            format!(
+                "{}{}--XyZ--\r\n",
+                part("username", "", "alice"),
+                part("password", "", PASSWORD)
+            ),
+        ),
+        (
+            "obtain multipart with a file",
+            "multipart/form-data; boundary=XyZ",
+            format!(
+                "{}{}--XyZ--\r\n",
+                part("username", "", "alice"),
+                part("password", "; filename=\"pw.txt\"", PASSWORD)
+            ),
+        ),
+        (
+            "obtain multipart missing a field",
+            "multipart/form-data; boundary=XyZ",
+            format!("{}--XyZ--\r\n", part("username", "", "alice")),
+        ),
+        (
+            "obtain multipart without a boundary",
+            "multipart/form-data",
+            format!("{}--XyZ--\r\n", part("username", "", "alice")),
+        ),
+    ] {
+        let req = t
+            .http
+            .post(format!("{}/api/token/", t.base))
+            .header("Content-Type", content_type)
+            .body(body);
+        t.send(step, req, l).await;
+    }
     for (method, path) in [
         (Method::GET, "/api/token/"),
         (Method::PUT, "/api/token/"),
@@ -265,6 +308,12 @@ async fn script(t: &Target<'_>, app: &TestApp) -> Vec<Seen> {
 
     // Verifying.
     let (access, refresh) = t.pair(l).await;
+    let multipart = t
+        .http
+        .post(format!("{}/api/token/verify/", t.base))
+        .header("Content-Type", "multipart/form-data; boundary=XyZ")
+        .body(format!("{}--XyZ--\r\n", part("token", "", &refresh)));
+    t.send("verify multipart", multipart, l).await;
     t.json("verify {}", "/api/token/verify/", json!({}), l)
         .await;
     t.json(
@@ -417,14 +466,36 @@ async fn script(t: &Target<'_>, app: &TestApp) -> Vec<Seen> {
     log
 }
 
+/// SimpleJWT's two refresh settings, on Tessera's side and the reference's.
+const ROTATING: [(&str, &str); 0] = [];
+const SIMPLEJWT_DEFAULTS: [(&str, &str); 2] = [
+    ("TESSERA_SIMPLEJWT_ROTATE_REFRESH_TOKENS", "false"),
+    ("TESSERA_SIMPLEJWT_BLACKLIST_AFTER_ROTATION", "false"),
+];
+
 #[actix_web::test]
 #[cfg_attr(
     not(tessera_test_django),
     ignore = "TESSERA_TEST_DJANGO_PYTHON not set: not compared with Django SimpleJWT"
 )]
 async fn simplejwt_endpoints_answer_as_django_simplejwt_does() {
+    compare(&ROTATING, "1").await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_django),
+    ignore = "TESSERA_TEST_DJANGO_PYTHON not set: not compared with Django SimpleJWT"
+)]
+async fn with_simplejwts_default_refresh_settings_tessera_answers_as_simplejwt_does() {
+    compare(&SIMPLEJWT_DEFAULTS, "0").await;
+}
+
+/// Run the script against Tessera configured with `tessera` and SimpleJWT with
+/// `REF_ROTATE=rotate`; every step must answer alike.
+async fn compare(tessera: &[(&str, &str)], rotate: &str) {
     let python = django::python();
-    let app = spawn(Backend::Sqlite).await;
+    let app = spawn_with(Backend::Sqlite, tessera).await;
     let alice = flow::create_user(&app, "alice");
     let bob = flow::create_user(&app, "bob");
     crate::simplejwt::set_active(&app, bob, false);
@@ -434,14 +505,18 @@ async fn simplejwt_endpoints_answer_as_django_simplejwt_does() {
     let key = key.display().to_string();
     let reference = Django::start(
         &python,
-        &[("REF_MODE", "mirror"), ("REF_SIGNING_KEY", &key)],
+        &[
+            ("REF_MODE", "mirror"),
+            ("REF_SIGNING_KEY", &key),
+            ("REF_ROTATE", rotate),
+        ],
         &[
             &format!("alice:{PASSWORD}"),
             &format!("bob:{PASSWORD}:inactive"),
         ],
     );
     let http = reqwest::Client::new();
-    let tessera = Target {
+    let ours_target = Target {
         name: "tessera",
         base: app.base.clone(),
         http: &http,
@@ -451,7 +526,7 @@ async fn simplejwt_endpoints_answer_as_django_simplejwt_does() {
         base: reference.base.clone(),
         http: &http,
     };
-    let ours = script(&tessera, &app).await;
+    let ours = script(&ours_target, &app).await;
     let theirs = script(&django, &app).await;
     assert_eq!(ours.len(), theirs.len());
     let mut differences = Vec::new();

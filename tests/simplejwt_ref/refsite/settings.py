@@ -4,7 +4,9 @@
 
 Environment:
   REF_DB            path of the SQLite file
-  REF_MODE          "mirror" (default): SimpleJWT signs with REF_SIGNING_KEY (an RSA PEM file)
+  REF_MODE          "mirror" (default): SimpleJWT signs with REF_SIGNING_KEY (an RSA PEM file);
+                    REF_ROTATE=0 turns ROTATE_REFRESH_TOKENS and BLACKLIST_AFTER_ROTATION off
+                    (SimpleJWT's defaults)
                     "jwk": SimpleJWT only verifies, with keys from REF_JWK_URL (Tessera's JWKS),
                     checking REF_ISSUER and REF_AUDIENCE; users come from the token (stateless)
 """
@@ -59,8 +61,8 @@ else:
     SIMPLE_JWT = {
         "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
         "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
-        "ROTATE_REFRESH_TOKENS": True,
-        "BLACKLIST_AFTER_ROTATION": True,
+        "ROTATE_REFRESH_TOKENS": os.environ.get("REF_ROTATE", "1") == "1",
+        "BLACKLIST_AFTER_ROTATION": os.environ.get("REF_ROTATE", "1") == "1",
         "ALGORITHM": "RS256",
         "SIGNING_KEY": _key,
         "VERIFYING_KEY": _public,

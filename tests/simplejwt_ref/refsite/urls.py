@@ -6,7 +6,7 @@ from rest_framework_simplejwt.views import (
     TokenVerifyView,
 )
 
-from .views import hello
+from .views import hello, whoami
 
 urlpatterns = [
     path("api/token/", TokenObtainPairView.as_view()),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/token/verify/", TokenVerifyView.as_view()),
     path("api/token/blacklist/", TokenBlacklistView.as_view()),
     path("hello/", hello),
+    path("whoami/", whoami),
 ]

@@ -1,5 +1,8 @@
-"""`manage.py seed_users name:password[:inactive] ...`: the test users, as Tessera gets them."""
+"""`manage.py seed_users name:password[:flag...] ...`: the test users, made by Django itself.
+Flags: `inactive`, `superuser`, `unusable` (set_unusable_password), `hasher=<algorithm>`
+(the password hashed with that one of PASSWORD_HASHERS instead of the default)."""
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 
 
@@ -11,8 +14,19 @@ class Command(BaseCommand):
         User = get_user_model()
         for spec in options["users"]:
             name, password, *flags = spec.split(":")
-            user = User.objects.create_user(username=name, password=password)
-            if "inactive" in flags:
-                user.is_active = False
-                user.save()
+            user = User.objects.create_user(
+                username=name, password=password, email=f"{name}@example.com"
+            )
+            for flag in flags:
+                if flag == "inactive":
+                    user.is_active = False
+                elif flag == "superuser":
+                    user.is_superuser = user.is_staff = True
+                elif flag == "unusable":
+                    user.set_unusable_password()
+                elif flag.startswith("hasher="):
+                    user.password = make_password(password, hasher=flag.split("=", 1)[1])
+                else:
+                    raise ValueError(f"unknown flag {flag}")
+            user.save()
             self.stdout.write(f"{name} {user.id}")

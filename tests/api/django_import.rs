@@ -1,0 +1,310 @@
+//! `tessera user import-django` and Django's password hashes: refusals first (bad rows, taken
+//! ids, unusable and wrong passwords on each hasher), then a real Django app's users, made by
+//! Django's own hashers, imported and signing in, and that app's own views (stock
+//! `JWTAuthentication`, users looked up in its database) accepting Tessera's tokens.
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::django::{self, DjangoDb};
+use crate::flow::PASSWORD;
+use crate::helpers::{Backend, run_cli, spawn, spawn_after};
+use crate::simplejwt::post_json;
+
+/// Hashes Django 5.2.19 made for PASSWORD (low costs, fixed salts).
+const PBKDF2: &str = "pbkdf2_sha256$1000$seasalt1$0UvS6l9UWQG4zEMeKWDwJFnUyGmC4VWfwUskGdk54Es=";
+const SCRYPT: &str = "scrypt$1024$seasalt1$8$2$bh6wiFnjb3h+TOwiuA17I4IpmrVka8wasQJ8RS8wGfHHQPR54Yl7aGRdqxuluYVATT9GeZq3NtS86CjPoRS1Cg==";
+
+fn user(pk: i64, username: &str, password: &str) -> Value {
+    json!({"model": "auth.user", "pk": pk, "fields": {
+        "password": password, "last_login": null, "is_superuser": pk == 1,
+        "username": username, "first_name": "", "last_name": "",
+        "email": format!("{username}@example.com"), "is_staff": false, "is_active": true,
+        "date_joined": "2024-05-01T10:00:00Z", "groups": [], "user_permissions": []
+    }})
+}
+
+fn write_dump(dir: &Path, entries: &Value) -> String {
+    let path = dir.join("users.json");
+    std::fs::write(&path, entries.to_string()).unwrap();
+    path.display().to_string()
+}
+
+fn import(env: &HashMap<String, String>, dir: &Path, args: &[&str]) -> crate::helpers::CliOutput {
+    let mut all = vec!["user", "import-django"];
+    all.extend_from_slice(args);
+    run_cli(env, &all, None, dir)
+}
+
+async fn sign_in(app: &crate::helpers::TestApp, username: &str, password: &str) -> (u16, Value) {
+    post_json(
+        app,
+        "/api/token/",
+        json!({"username": username, "password": password}),
+    )
+    .await
+}
+
+fn stored_hash(app: &crate::helpers::TestApp, username: &str) -> String {
+    let mut conn = app.store.conn().unwrap();
+    tessera::store::users::by_username(&mut conn, username)
+        .unwrap()
+        .unwrap()
+        .password_hash
+}
+
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[actix_web::test]
+            async fn sqlite() {
+                ($body)(Backend::Sqlite).await;
+            }
+
+            #[actix_web::test]
+            #[cfg_attr(
+                not(tessera_test_postgres),
+                ignore = "TESSERA_TEST_POSTGRES_URL not set: PostgreSQL not tested"
+            )]
+            async fn postgres() {
+                ($body)(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+both!(
+    bad_rows_are_reported_one_line_each_and_the_rest_import,
+    |backend| async move {
+        let app = spawn_after(backend, &[], &|env, dir| {
+            let dump = write_dump(
+                dir,
+                &json!([
+                    user(1, "ada", PBKDF2),
+                    user(2, "md5user", "md5$salt$5f4dcc3b5aa765d61d8327deb882cf99"),
+                    user(3, "broken", "pbkdf2_sha256$many$salt$hash"),
+                    user(4, "bad name!", PBKDF2),
+                    user(5, "grace", SCRYPT),
+                    user(6, "ghost", "!unusableXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+                    {"model": "auth.user", "pk": 7},
+                    "not an object",
+                ]),
+            );
+            // A dry run checks everything and writes nothing.
+            let dry = import(env, dir, &["--dumpdata", &dump, "--dry-run"]);
+            assert_eq!(dry.code, 1, "{}", dry.stderr);
+            assert!(
+                dry.stdout.contains(
+                    "3 created, 0 updated, 5 failed; 1 without a usable password (dry run"
+                ),
+                "{}",
+                dry.stdout
+            );
+            let run = import(env, dir, &["--dumpdata", &dump]);
+            assert_eq!(run.code, 1);
+            let errors: Vec<&str> = run.stderr.lines().collect();
+            assert_eq!(errors.len(), 6, "{}", run.stderr);
+            assert!(
+                errors[0]
+                    .starts_with("error: entry 2 (pk 2): password hasher 'md5' is not supported")
+            );
+            assert!(errors[1].starts_with("error: entry 3 (pk 3): malformed pbkdf2_sha256"));
+            assert!(errors[2].starts_with("error: entry 4 (pk 4): username may contain only"));
+            assert_eq!(errors[3], "error: entry 7 (pk 7): no \"fields\" object");
+            assert_eq!(
+                errors[4],
+                "error: entry 8: not a dumpdata object (no \"model\")"
+            );
+            assert!(errors[5].starts_with("error: 5 row(s) not imported"));
+            // Re-running updates, never duplicates.
+            let again = import(env, dir, &["--dumpdata", &dump]);
+            assert!(
+                again.stdout.contains("0 created, 3 updated, 5 failed"),
+                "{}",
+                again.stdout
+            );
+            // Not a dumpdata file at all: one line, nothing done.
+            let path = dir.join("bad.json");
+            std::fs::write(&path, "{\"model\": \"auth.user\"}").unwrap();
+            let bad = import(env, dir, &["--dumpdata", path.to_str().unwrap()]);
+            assert_eq!(bad.code, 1);
+            assert_eq!(bad.stderr.lines().count(), 1, "{}", bad.stderr);
+            let missing = import(env, dir, &["--database-url", "sqlite://no/such/django.db"]);
+            assert_eq!(missing.code, 1);
+            assert_eq!(missing.stderr.lines().count(), 1, "{}", missing.stderr);
+            assert!(!dir.join("no").exists());
+        })
+        .await;
+
+        // No bootstrap admin: the import filled the user table. The Django pk is the id.
+        let mut conn = app.store.conn().unwrap();
+        let ada = tessera::store::users::by_username(&mut conn, "ada")
+            .unwrap()
+            .unwrap();
+        assert_eq!((ada.id, ada.is_admin), (1, true));
+        assert_eq!(ada.imported_from.as_deref(), Some("django"));
+        assert!(
+            tessera::store::users::by_username(&mut conn, "admin")
+                .unwrap()
+                .is_none()
+        );
+        drop(conn);
+
+        // Wrong passwords on each hasher, and the unusable one, are refused.
+        for name in ["ada", "grace"] {
+            let (status, _) = sign_in(&app, name, "correct horse batter").await;
+            assert_eq!(status, 401);
+            assert!(!stored_hash(&app, name).starts_with("$argon2id$"));
+        }
+        for password in [PASSWORD, "", "!"] {
+            let (status, _) = sign_in(&app, "ghost", password).await;
+            assert!(status == 401 || status == 400);
+        }
+        // The right one signs in, and the hash becomes Argon2id.
+        for name in ["ada", "grace"] {
+            let (status, body) = sign_in(&app, name, PASSWORD).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(stored_hash(&app, name).starts_with("$argon2id$"));
+            let (status, _) = sign_in(&app, name, PASSWORD).await;
+            assert_eq!(status, 200);
+        }
+        // A new Tessera user gets an id past the imported ones (PostgreSQL's identity moved).
+        let id = crate::flow::create_user(&app, "newcomer");
+        assert!(id > 6, "{id}");
+    }
+);
+
+both!(
+    an_import_never_takes_over_a_tessera_user,
+    |backend| async move {
+        // The running server created `admin` (id 1) itself.
+        let app = spawn(backend).await;
+        let dump = write_dump(
+            app.dir.path(),
+            &json!([
+                user(1, "ada", PBKDF2),
+                user(2, "admin", PBKDF2),
+                user(3, "grace", PBKDF2)
+            ]),
+        );
+        let out = app.cli(&["user", "import-django", "--dumpdata", &dump], None);
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr
+                .contains("pk 1 ('ada'): id 1 belongs to Tessera user 'admin'"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains("pk 2 ('admin'): username 'admin' is taken by Tessera user 1"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stdout.contains("1 created, 0 updated, 2 failed"),
+            "{}",
+            out.stdout
+        );
+        let (status, _) = sign_in(&app, "admin", PASSWORD).await;
+        assert_eq!(status, 401, "the admin's password is not the Django one");
+    }
+);
+
+/// Users made by Django itself: the default hasher and each other one Tessera verifies.
+const DJANGO_USERS: [&str; 8] = [
+    "alice:correct horse battery:superuser",
+    "bob:correct horse battery:hasher=pbkdf2_sha1",
+    "carol:correct horse battery:hasher=argon2",
+    "dave:correct horse battery:hasher=bcrypt_sha256",
+    "erin:correct horse battery:hasher=bcrypt",
+    "frank:correct horse battery:hasher=scrypt",
+    "gina:correct horse battery:unusable",
+    "hank:correct horse battery:inactive",
+];
+
+async fn django_app_moves_to_tessera(backend: Backend, from_dump: bool) {
+    let python = django::python();
+    let db = DjangoDb::setup(
+        &python,
+        &[
+            ("DJANGO_SETTINGS_MODULE", "refsite.settings_users"),
+            ("REF_MODE", "jwk"),
+            ("REF_JWK_URL", "http://127.0.0.1:9/unused"),
+            ("REF_ISSUER", "unused"),
+            ("REF_AUDIENCE", "unused"),
+        ],
+        &DJANGO_USERS,
+    );
+    let dump = db.manage(&["dumpdata", "auth.user"]);
+    let source = db.path();
+    let app = spawn_after(backend, &[], &|env, dir| {
+        let args = if from_dump {
+            let path = dir.join("dump.json");
+            std::fs::write(&path, &dump).unwrap();
+            vec!["--dumpdata".to_owned(), path.display().to_string()]
+        } else {
+            vec![
+                "--database-url".to_owned(),
+                format!("sqlite://{}", source.display()),
+            ]
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = import(env, dir, &args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            out.stdout.trim(),
+            "imported from Django: 8 created, 0 updated, 0 failed; 1 without a usable password"
+        );
+    })
+    .await;
+    let resource = db.serve(&[
+        ("REF_JWK_URL", &app.url("/.well-known/jwks.json")),
+        ("REF_ISSUER", &app.settings.issuer),
+        ("REF_AUDIENCE", app.settings.audience()),
+    ]);
+    let http = reqwest::Client::new();
+    for (pk, spec) in DJANGO_USERS.iter().enumerate() {
+        let name = spec.split(':').next().unwrap();
+        let (status, body) = sign_in(&app, name, "correct horse batterx").await;
+        assert_eq!(status, 401, "{name} with a wrong password: {body}");
+        let (status, body) = sign_in(&app, name, PASSWORD).await;
+        if matches!(name, "gina" | "hank") {
+            assert_eq!(status, 401, "{name}: {body}");
+            continue;
+        }
+        assert_eq!(status, 200, "{name}: {body}");
+        assert!(stored_hash(&app, name).starts_with("$argon2id$"), "{name}");
+        let access = body["access"].as_str().unwrap();
+        let res = http
+            .get(resource.url("/whoami/"))
+            .header("Authorization", format!("Bearer {access}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{name}");
+        let me: Value = res.json().await.unwrap();
+        assert_eq!(me, json!({"id": pk + 1, "username": name}));
+    }
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_django),
+    ignore = "TESSERA_TEST_DJANGO_PYTHON not set: not compared with Django SimpleJWT"
+)]
+async fn a_django_apps_users_move_to_tessera_from_its_database() {
+    django_app_moves_to_tessera(Backend::Sqlite, false).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(all(tessera_test_django, tessera_test_postgres)),
+    ignore = "TESSERA_TEST_DJANGO_PYTHON or TESSERA_TEST_POSTGRES_URL not set"
+)]
+async fn a_django_apps_users_move_to_tessera_postgres_from_dumpdata() {
+    django_app_moves_to_tessera(Backend::Postgres, true).await;
+}
