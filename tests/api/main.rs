@@ -20,6 +20,7 @@ mod maintenance;
 mod relying_party;
 mod resource_example;
 mod resource_verifier;
+mod security_login;
 mod serve;
 mod simplejwt;
 mod simplejwt_vs_django;
