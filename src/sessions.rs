@@ -162,6 +162,15 @@ fn open(
     ))
 }
 
+/// The `sid` claim (OpenID Connect Front-Channel Logout 1.0 §3) naming a session in its
+/// ID tokens: derived from the session's stored key, so it says nothing about the cookie
+/// and cannot be turned back into the key. Logout compares it with the current session.
+pub fn sid(session_key: &str) -> String {
+    let mut sid = secrets::digest(&format!("tessera-sid:{session_key}"));
+    sid.truncate(32);
+    sid
+}
+
 pub fn logout(conn: &mut DbConnection, cookie: &str) -> Result<(), StoreError> {
     session_store::delete(conn, &secrets::digest(cookie))
 }

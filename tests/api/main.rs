@@ -21,6 +21,7 @@ mod relying_party;
 mod resource_example;
 mod resource_verifier;
 mod security_login;
+mod security_logout;
 mod serve;
 mod simplejwt;
 mod simplejwt_vs_django;

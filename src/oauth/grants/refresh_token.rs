@@ -66,6 +66,7 @@ pub fn exchange(
         auth_time,
         nonce: None,
         claims_request: None,
+        sid: None,
     };
     let signed = issue::sign(issuing, &grant)?;
     issue::respond(conn, issuing, &grant, &row.grant_id, &family_scope, signed)
