@@ -20,6 +20,7 @@ mod maintenance;
 mod relying_party;
 mod resource_example;
 mod resource_verifier;
+mod security_consent;
 mod security_login;
 mod security_logout;
 mod serve;
