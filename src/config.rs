@@ -103,6 +103,9 @@ pub struct Settings {
     pub jwks_max_age: Duration,
     /// The `aud` of access tokens; defaults to the issuer.
     pub access_token_audience: Option<String>,
+    /// How long a just-rotated refresh token, presented again, gets the same successor
+    /// pair instead of revoking its family; zero turns the grace off.
+    pub refresh_grace: Duration,
 }
 
 impl Settings {
@@ -143,6 +146,7 @@ struct FileSettings {
     log_format: Option<String>,
     jwks_max_age: Option<toml::Value>,
     access_token_audience: Option<String>,
+    refresh_grace: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -162,6 +166,7 @@ pub const SETTINGS: &[&str] = &[
     "log_format",
     "jwks_max_age",
     "access_token_audience",
+    "refresh_grace",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -262,6 +267,10 @@ impl Settings {
                 parsed.jwks_max_age.as_ref().map(toml_to_string),
             );
             put("access_token_audience", parsed.access_token_audience);
+            put(
+                "refresh_grace",
+                parsed.refresh_grace.as_ref().map(toml_to_string),
+            );
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -333,6 +342,17 @@ impl Settings {
             "json" => Ok(LogFormat::Json),
             other => Err(format!("expected 'text' or 'json', got '{other}'")),
         })?;
+        // Capped so pruning knows when sealed rotation answers are dead (see
+        // store::maintenance::MAX_REFRESH_GRACE); a longer window would only help thieves.
+        let refresh_grace = parse_with(raw, "refresh_grace", "5", |s| {
+            let max = crate::store::maintenance::MAX_REFRESH_GRACE;
+            match s.trim().parse::<u64>() {
+                Ok(n) if n <= max.unsigned_abs() => Ok(Duration::from_secs(n)),
+                _ => Err(format!(
+                    "expected a number of seconds from 0 (off) to {max}, got '{s}'"
+                )),
+            }
+        })?;
         let access_token_audience = match raw.get("access_token_audience") {
             Some(("", origin)) => return Err(invalid(origin, "must not be empty")),
             Some((v, _)) => Some(v.to_owned()),
@@ -340,6 +360,7 @@ impl Settings {
         };
         Ok(Settings {
             access_token_audience,
+            refresh_grace,
             listen,
             issuer,
             database_url,
@@ -431,6 +452,7 @@ mod tests {
         assert_eq!(s.keys_dir, PathBuf::from("keys"));
         assert_eq!(s.access_token_ttl, Duration::from_secs(300));
         assert_eq!(s.refresh_token_ttl, Duration::from_secs(86400));
+        assert_eq!(s.refresh_grace, Duration::from_secs(5));
         assert!(s.workers >= 1);
     }
 
@@ -470,6 +492,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("invalid TESSERA_ISSUER:"), "{err}");
+    }
+
+    #[test]
+    fn the_refresh_grace_is_zero_to_a_minute() {
+        let grace = |v: &str| {
+            Settings::load_from(None, &env(&[("TESSERA_REFRESH_GRACE", v)]))
+                .map(|s| s.refresh_grace.as_secs())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(grace("0"), Ok(0));
+        assert_eq!(grace("60"), Ok(60));
+        assert!(
+            grace("61")
+                .unwrap_err()
+                .starts_with("invalid TESSERA_REFRESH_GRACE:")
+        );
+        assert!(grace("-1").is_err());
+        assert!(grace("soon").is_err());
     }
 
     #[test]

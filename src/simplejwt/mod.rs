@@ -5,14 +5,14 @@
 pub mod input;
 mod tokens;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use input::{Body, FieldErrors};
 
 use crate::audit::{self, AuditAction};
 use crate::config::Settings;
-use crate::family::{self, IssuedAccess, NewRefresh, Rotation, Status};
+use crate::family::{self, Exchange, IssuedAccess, NewRefresh, Status};
 use crate::resource::{self, Expectations, Rejection, TokenProblem};
 use crate::secrets::{self, SecretString};
 use crate::sessions::{self, LoginError};
@@ -97,6 +97,10 @@ impl Ctx<'_> {
         self.settings.refresh_token_ttl.as_secs() as i64
     }
 
+    fn refresh_grace(&self) -> i64 {
+        self.settings.refresh_grace.as_secs() as i64
+    }
+
     /// Signature and PyJWT's claim checks, against the published key the token names.
     fn decode(
         &self,
@@ -115,7 +119,7 @@ pub struct Pair {
 }
 
 /// `POST /api/token/refresh/` answer: `access` first, then the rotated `refresh`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Refreshed {
     pub access: String,
     pub refresh: String,
@@ -213,12 +217,14 @@ pub fn obtain(
 struct Presented {
     row: Option<RefreshRow>,
     claims: Map<String, Value>,
+    /// A rotated token presented again within the refresh grace: its rotation's answer.
+    replayed: Option<Refreshed>,
 }
 
 /// Decode a refresh token and check SimpleJWT's blacklist, in SimpleJWT's order: signature
 /// and expiry, then the blacklist, then `jti` and `token_type`. A rotated token presented
 /// to be exchanged (`exchanging`) is a reuse: its family is revoked, as at the OAuth
-/// refresh grant.
+/// refresh grant — unless it is a repeat within the refresh grace.
 fn presented_refresh(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
@@ -230,20 +236,28 @@ fn presented_refresh(
         Some(jti) => refresh_tokens::by_jti(conn, jti)?,
         None => None,
     };
+    let mut replayed = None;
     if let Some(row) = &row {
         match family::status(conn, row, ctx.now)? {
-            Status::Rotated => {
-                if exchanging {
-                    family::reused(conn, row, ctx.now)?;
+            Status::Rotated if exchanging => {
+                match family::replay(conn, row, token, ctx.now, ctx.refresh_grace())? {
+                    Exchange::Replayed(again) => replayed = Some(again),
+                    Exchange::Rotated(_) | Exchange::Reused => {
+                        return Err(TokenProblem::Blacklisted.into());
+                    }
                 }
-                return Err(TokenProblem::Blacklisted.into());
             }
+            Status::Rotated => return Err(TokenProblem::Blacklisted.into()),
             Status::Revoked => return Err(TokenProblem::Blacklisted.into()),
             Status::Live | Status::Expired => {}
         }
     }
     let claims = resource::verify_claims(claims, &ctx.expect(Some("refresh")))?.into_map();
-    Ok(Presented { row, claims })
+    Ok(Presented {
+        row,
+        claims,
+        replayed,
+    })
 }
 
 /// `POST /api/token/refresh/`: a new access token and a rotated refresh token. The old one
@@ -269,11 +283,18 @@ pub fn refresh(
     if presented.claims.get("sub").and_then(Value::as_str) != Some(user.subject.as_str()) {
         return Err(TokenProblem::Invalid.into());
     }
-    if let Rotation::Reused = family::rotate(conn, &row, ctx.now)? {
-        return Err(TokenProblem::Blacklisted.into());
+    if let Some(again) = presented.replayed {
+        return Ok(again);
     }
-    let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
-    Ok(Refreshed { access, refresh })
+    let outcome = family::exchange(conn, &row, token, ctx.now, ctx.refresh_grace(), |conn| {
+        let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
+        let successor = Some(refresh.clone());
+        Ok::<_, SimpleJwtError>((Refreshed { access, refresh }, successor))
+    })?;
+    match outcome {
+        Exchange::Rotated(answer) | Exchange::Replayed(answer) => Ok(answer),
+        Exchange::Reused => Err(TokenProblem::Blacklisted.into()),
+    }
 }
 
 /// `POST /api/token/verify/`: any token type; a blacklisted one is a 400, as SimpleJWT has it.

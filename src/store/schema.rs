@@ -84,6 +84,7 @@ diesel::table! {
         rotated_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
         access_exp -> Nullable<BigInt>,
+        successor -> Nullable<Binary>,
     }
 }
 

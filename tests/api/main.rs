@@ -23,6 +23,7 @@ mod resource_verifier;
 mod security_consent;
 mod security_login;
 mod security_logout;
+mod security_refresh_grace;
 mod serve;
 mod simplejwt;
 mod simplejwt_vs_django;

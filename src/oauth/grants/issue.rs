@@ -124,7 +124,7 @@ pub fn respond(
     };
     Ok(TokenResponse {
         access_token: signed.access_token,
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
         expires_in: signed.expires_in,
         refresh_token,
         scope: grant.scope.to_string(),
