@@ -106,6 +106,11 @@ pub struct Settings {
     /// How long a just-rotated refresh token, presented again, gets the same successor
     /// pair instead of revoking its family; zero turns the grace off.
     pub refresh_grace: Duration,
+    /// Failed sign-ins per account and address before the throttle locks (4× per address,
+    /// 10× per account: see `crate::throttle`).
+    pub login_free_failures: u32,
+    /// The longest a throttled bucket stays locked; zero turns the throttle off.
+    pub login_max_lockout: Duration,
 }
 
 impl Settings {
@@ -147,6 +152,8 @@ struct FileSettings {
     jwks_max_age: Option<toml::Value>,
     access_token_audience: Option<String>,
     refresh_grace: Option<toml::Value>,
+    login_free_failures: Option<toml::Value>,
+    login_max_lockout: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -167,6 +174,8 @@ pub const SETTINGS: &[&str] = &[
     "jwks_max_age",
     "access_token_audience",
     "refresh_grace",
+    "login_free_failures",
+    "login_max_lockout",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -271,6 +280,14 @@ impl Settings {
                 "refresh_grace",
                 parsed.refresh_grace.as_ref().map(toml_to_string),
             );
+            put(
+                "login_free_failures",
+                parsed.login_free_failures.as_ref().map(toml_to_string),
+            );
+            put(
+                "login_max_lockout",
+                parsed.login_max_lockout.as_ref().map(toml_to_string),
+            );
         }
         for key in SETTINGS {
             let var = format!("TESSERA_{}", key.to_uppercase());
@@ -353,6 +370,15 @@ impl Settings {
                 )),
             }
         })?;
+        let login_free_failures = parse_with(raw, "login_free_failures", "5", |s| {
+            positive::<u32>(s, "a positive number of failed sign-ins")
+        })?;
+        let login_max_lockout = parse_with(raw, "login_max_lockout", "900", |s| {
+            s.trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| format!("expected a number of seconds (0 turns it off), got '{s}'"))
+        })?;
         let access_token_audience = match raw.get("access_token_audience") {
             Some(("", origin)) => return Err(invalid(origin, "must not be empty")),
             Some((v, _)) => Some(v.to_owned()),
@@ -361,6 +387,8 @@ impl Settings {
         Ok(Settings {
             access_token_audience,
             refresh_grace,
+            login_free_failures,
+            login_max_lockout,
             listen,
             issuer,
             database_url,

@@ -36,6 +36,9 @@ pub enum SimpleJwtError {
     MethodNotAllowed(String),
     #[error("No active account found with the given credentials")]
     NoActiveAccount,
+    /// Too many failed sign-ins: retry after this many seconds.
+    #[error("throttled")]
+    Throttled(i64),
     #[error("No active account found for the given token.")]
     NoActiveAccountForToken,
     #[error("{0}")]
@@ -59,6 +62,7 @@ impl From<LoginError> for SimpleJwtError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::Invalid => SimpleJwtError::NoActiveAccount,
+            LoginError::Throttled(locked) => SimpleJwtError::Throttled(locked.retry_after),
             LoginError::Store(e) => SimpleJwtError::Store(e),
         }
     }
@@ -184,14 +188,17 @@ pub fn obtain(
         detail: Some("via /api/token/"),
         ip,
     };
-    let user = match sessions::check_password(conn, username, password) {
+    let policy = crate::throttle::Policy::from_settings(ctx.settings);
+    let user = match sessions::authenticate(conn, ctx.now, policy, username, password, ip) {
         Ok(user) => user,
-        Err(LoginError::Invalid) => {
+        Err((LoginError::Store(e), _)) => return Err(e.into()),
+        Err((refused, reason)) => {
+            let detail = format!("via /api/token/: {reason}");
             entry.action = AuditAction::LoginFailed;
+            entry.detail = Some(detail.as_str());
             audit::record(conn, ctx.now, &entry)?;
-            return Err(SimpleJwtError::NoActiveAccount);
+            return Err(refused.into());
         }
-        Err(LoginError::Store(e)) => return Err(e.into()),
     };
     let grant_id = uuid::Uuid::new_v4().to_string();
     family::start(

@@ -1,9 +1,11 @@
 //! Pruning rows nothing will ever read again: expired sessions, codes, refresh tokens and
-//! remembered revocations, and the sealed answers of rotations once their refresh grace is
-//! over. Without it those tables only grow.
+//! remembered revocations, the sealed answers of rotations once their refresh grace is
+//! over, and forgotten failed-sign-in counts. Without it those tables only grow.
 use diesel::prelude::*;
 
-use super::schema::{authorization_codes, refresh_tokens, revoked_tokens, sessions};
+use super::schema::{
+    authorization_codes, login_throttle, refresh_tokens, revoked_tokens, sessions,
+};
 use super::{DbConnection, StoreError};
 
 /// Rows deleted, per table.
@@ -15,7 +17,12 @@ pub struct Pruned {
     pub revoked_tokens: usize,
     /// Sealed rotation answers cleared once no refresh grace can reach them.
     pub successors: usize,
+    /// Failed-sign-in buckets quiet for a day and not locked.
+    pub throttle: usize,
 }
+
+/// How long failed sign-ins are counted: a bucket quiet this long starts again.
+pub const THROTTLE_MEMORY: i64 = 86_400;
 
 /// The longest refresh grace the settings allow: sealed answers older than this are dead
 /// weight (and are only readable with the old token anyway).
@@ -46,6 +53,16 @@ pub fn prune(conn: &mut DbConnection, now: i64, grace: i64) -> Result<Pruned, St
                 .filter(refresh_tokens::rotated_at.le(now - MAX_REFRESH_GRACE)),
         )
         .set(refresh_tokens::successor.eq(None::<Vec<u8>>))
+        .execute(conn)?,
+        throttle: diesel::delete(
+            login_throttle::table
+                .filter(login_throttle::updated_at.le(now - THROTTLE_MEMORY))
+                .filter(
+                    login_throttle::locked_until
+                        .is_null()
+                        .or(login_throttle::locked_until.le(now)),
+                ),
+        )
         .execute(conn)?,
     })
 }

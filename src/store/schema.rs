@@ -132,6 +132,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_throttle (bucket) {
+        bucket -> Text,
+        failures -> BigInt,
+        locked_until -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(grants -> users (user_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
@@ -150,4 +159,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     sessions,
     audit_log,
+    login_throttle,
 );
