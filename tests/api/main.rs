@@ -24,6 +24,8 @@ mod security_consent;
 mod security_login;
 mod security_logout;
 mod security_refresh_grace;
+mod security_rfc8725;
+mod security_rfc9700;
 mod serve;
 mod simplejwt;
 mod simplejwt_vs_django;
