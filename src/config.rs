@@ -116,6 +116,14 @@ pub struct Settings {
     pub key_rotation_interval: Option<Duration>,
     /// SimpleJWT's settings for the `/api/token/` API (`TESSERA_SIMPLEJWT_*`).
     pub simplejwt: crate::simplejwt::settings::SimpleJwtSettings,
+    /// How long a just-rotated refresh token, presented again, gets the same successor
+    /// pair instead of revoking its family; zero turns the grace off.
+    pub refresh_grace: Duration,
+    /// Failed sign-ins per account and address before the throttle locks (4× per address,
+    /// 10× per account: see `crate::throttle`).
+    pub login_free_failures: u32,
+    /// The longest a throttled bucket stays locked; zero turns the throttle off.
+    pub login_max_lockout: Duration,
 }
 
 impl Settings {
@@ -162,6 +170,9 @@ struct FileSettings {
     key_rotation_interval: Option<toml::Value>,
     /// `[simplejwt]`: read by `simplejwt::settings`.
     simplejwt: Option<toml::Table>,
+    refresh_grace: Option<toml::Value>,
+    login_free_failures: Option<toml::Value>,
+    login_max_lockout: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -185,6 +196,9 @@ pub const SETTINGS: &[&str] = &[
     "shutdown_drain",
     "key_activation_delay",
     "key_rotation_interval",
+    "refresh_grace",
+    "login_free_failures",
+    "login_max_lockout",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -303,6 +317,18 @@ impl Settings {
                 let at = format!("simplejwt.{key} in {origin}");
                 simplejwt.insert(key, (toml_to_string(&value), at));
             }
+            put(
+                "refresh_grace",
+                parsed.refresh_grace.as_ref().map(toml_to_string),
+            );
+            put(
+                "login_free_failures",
+                parsed.login_free_failures.as_ref().map(toml_to_string),
+            );
+            put(
+                "login_max_lockout",
+                parsed.login_max_lockout.as_ref().map(toml_to_string),
+            );
         }
         for key in crate::simplejwt::settings::NAMES {
             let var = format!("TESSERA_SIMPLEJWT_{}", key.to_uppercase());
@@ -391,6 +417,26 @@ impl Settings {
             "json" => Ok(LogFormat::Json),
             other => Err(format!("expected 'text' or 'json', got '{other}'")),
         })?;
+        // Capped so pruning knows when sealed rotation answers are dead (see
+        // store::maintenance::MAX_REFRESH_GRACE); a longer window would only help thieves.
+        let refresh_grace = parse_with(raw, "refresh_grace", "5", |s| {
+            let max = crate::store::maintenance::MAX_REFRESH_GRACE;
+            match s.trim().parse::<u64>() {
+                Ok(n) if n <= max.unsigned_abs() => Ok(Duration::from_secs(n)),
+                _ => Err(format!(
+                    "expected a number of seconds from 0 (off) to {max}, got '{s}'"
+                )),
+            }
+        })?;
+        let login_free_failures = parse_with(raw, "login_free_failures", "5", |s| {
+            positive::<u32>(s, "a positive number of failed sign-ins")
+        })?;
+        let login_max_lockout = parse_with(raw, "login_max_lockout", "900", |s| {
+            s.trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| format!("expected a number of seconds (0 turns it off), got '{s}'"))
+        })?;
         let access_token_audience = match raw.get("access_token_audience") {
             Some(("", origin)) => return Err(invalid(origin, "must not be empty")),
             Some((v, _)) => Some(v.to_owned()),
@@ -446,6 +492,9 @@ impl Settings {
             metrics_listen,
             access_token_audience,
             simplejwt: Default::default(),
+            refresh_grace,
+            login_free_failures,
+            login_max_lockout,
             listen,
             issuer,
             database_url,
@@ -537,6 +586,7 @@ mod tests {
         assert_eq!(s.keys_dir, PathBuf::from("keys"));
         assert_eq!(s.access_token_ttl, Duration::from_secs(300));
         assert_eq!(s.refresh_token_ttl, Duration::from_secs(86400));
+        assert_eq!(s.refresh_grace, Duration::from_secs(5));
         assert!(s.workers >= 1);
     }
 
@@ -576,6 +626,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("invalid TESSERA_ISSUER:"), "{err}");
+    }
+
+    #[test]
+    fn the_refresh_grace_is_zero_to_a_minute() {
+        let grace = |v: &str| {
+            Settings::load_from(None, &env(&[("TESSERA_REFRESH_GRACE", v)]))
+                .map(|s| s.refresh_grace.as_secs())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(grace("0"), Ok(0));
+        assert_eq!(grace("60"), Ok(60));
+        assert!(
+            grace("61")
+                .unwrap_err()
+                .starts_with("invalid TESSERA_REFRESH_GRACE:")
+        );
+        assert!(grace("-1").is_err());
+        assert!(grace("soon").is_err());
     }
 
     #[test]

@@ -267,6 +267,7 @@ impl ResponseError for SimpleJwtError {
             SimpleJwtError::Fields(_) | SimpleJwtError::Parse(_) => StatusCode::BAD_REQUEST,
             SimpleJwtError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             SimpleJwtError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            SimpleJwtError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             SimpleJwtError::Rejected(r) => r.status_code(),
             SimpleJwtError::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
             SimpleJwtError::Store(_) | SimpleJwtError::Sign(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -285,6 +286,10 @@ impl ResponseError for SimpleJwtError {
             SimpleJwtError::MethodNotAllowed(m) => {
                 json!({ "detail": format!("Method \"{m}\" not allowed.") })
             }
+            // DRF's own throttling answer, which SimpleJWT clients already handle.
+            SimpleJwtError::Throttled(secs) => json!({
+                "detail": format!("Request was throttled. Expected available in {secs} seconds.")
+            }),
             SimpleJwtError::NoActiveAccount | SimpleJwtError::NoActiveAccountForToken => {
                 json!({ "detail": self.to_string() })
             }
@@ -317,6 +322,9 @@ impl ResponseError for SimpleJwtError {
         }
         if let SimpleJwtError::MethodNotAllowed(_) = self {
             res.insert_header(("Allow", "POST, OPTIONS"));
+        }
+        if let SimpleJwtError::Throttled(secs) = self {
+            res.insert_header(("Retry-After", secs.to_string()));
         }
         res.json(body)
     }

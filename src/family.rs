@@ -1,12 +1,17 @@
 //! Refresh-token families: every refresh token, OAuth or SimpleJWT, belongs to the grant
 //! (one sign-in, one authorization) it came from. This module owns the one rule set for
-//! them — how a token is added, when it is live, how it rotates, what a reuse does, and
-//! how a family (and every access token it issued) is revoked and for how long that is
-//! remembered. The OAuth refresh grant, the SimpleJWT endpoints, introspection,
-//! revocation and the admin console all go through here.
+//! them — how a token is added, when it is live, how it rotates, what a reuse does (and
+//! the short grace in which a repeat is not one), and how a family (and every access
+//! token it issued) is revoked and for how long that is remembered. The OAuth refresh
+//! grant, the SimpleJWT endpoints, introspection, revocation and the admin console all go
+//! through here.
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::secrets;
 use crate::store::grants::{self, GrantRow};
 use crate::store::refresh_tokens::{self, RefreshRow};
-use crate::store::{DbConnection, StoreError};
+use crate::store::{self, DbConnection, StoreError};
 
 /// How long expired codes and refresh tokens are kept, so a late replay is still
 /// recognised (and answered by revoking the family) instead of looking unknown.
@@ -58,14 +63,25 @@ impl Status {
     }
 }
 
-/// The outcome of presenting a refresh token to be exchanged.
+/// The outcome of presenting a refresh token to be exchanged for an answer `T`.
 #[derive(Debug)]
-pub enum Rotation {
-    /// This request won the token; the caller issues the successor into the same family.
-    Rotated,
-    /// The token was rotated before (by an earlier request or a concurrent one): someone
-    /// holds a copy, so the whole family is now revoked.
+pub enum Exchange<T> {
+    /// This request won the token and issued its successor: the answer to send.
+    Rotated(T),
+    /// The token was rotated less than the grace ago and its successor is still unused:
+    /// the very answer that rotation gave (a lost response, or parallel requests).
+    Replayed(T),
+    /// The token was rotated before, outside the grace or with its successor already
+    /// used: someone holds a copy, so the whole family is now revoked.
     Reused,
+}
+
+/// What a rotation seals for a repeat within the grace: the successor's digest (so a
+/// repeat after the successor was used is a reuse) and the answer.
+#[derive(serde::Deserialize, Serialize)]
+struct Sealed<T> {
+    successor: String,
+    answer: T,
 }
 
 /// Start a family: one grant row per sign-in or authorization.
@@ -119,14 +135,102 @@ pub fn status(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<Sta
     })
 }
 
-/// Exchange a live token: mark it rotated, atomically. Exactly one of several concurrent
-/// requests wins; the others find it rotated and revoke the family, as any reuse does.
-pub fn rotate(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<Rotation, StoreError> {
-    if refresh_tokens::mark_rotated(conn, &row.token_hash, now)? {
-        return Ok(Rotation::Rotated);
+/// Exchange a live token, presented as `token`: mark it rotated, `issue` the successor
+/// (which returns the answer and the successor refresh token), and seal that answer under
+/// a key only `token` derives — all in one transaction. Exactly one of several concurrent
+/// requests wins; a loser's conditional update waits for the winner's commit (a row lock
+/// on PostgreSQL, the one writer lock on SQLite), finds the token rotated, and then reads
+/// the committed answer as any repeat within the grace does.
+pub fn exchange<T, E>(
+    conn: &mut DbConnection,
+    row: &RefreshRow,
+    token: &str,
+    now: i64,
+    grace: i64,
+    issue: impl FnOnce(&mut DbConnection) -> Result<(T, Option<String>), E>,
+) -> Result<Exchange<T>, E>
+where
+    T: Serialize + DeserializeOwned,
+    E: From<StoreError>,
+{
+    let won: Option<T> = store::transaction::<_, E, _>(conn, |conn| {
+        if !refresh_tokens::mark_rotated(conn, &row.token_hash, now)? {
+            return Ok(None);
+        }
+        let (answer, successor) = issue(conn)?;
+        if let Some(successor) = successor.filter(|_| grace > 0) {
+            let sealed = Sealed {
+                successor: secrets::digest(&successor),
+                answer: &answer,
+            };
+            let plain = serde_json::to_vec(&sealed).map_err(corrupt)?;
+            let sealed = secrets::seal_for_token(token, row.token_hash.as_bytes(), &plain)
+                .map_err(corrupt)?;
+            refresh_tokens::set_successor(conn, &row.token_hash, &sealed)?;
+        }
+        Ok(Some(answer))
+    })?;
+    match won {
+        Some(answer) => Ok(Exchange::Rotated(answer)),
+        None => Ok(replay(conn, row, token, now, grace)?),
+    }
+}
+
+/// A rotated token, presented as `token`, came back: within the grace and while its
+/// successor is unused, the answer its rotation gave; otherwise a reuse, and the family
+/// is revoked.
+pub fn replay<T: DeserializeOwned>(
+    conn: &mut DbConnection,
+    row: &RefreshRow,
+    token: &str,
+    now: i64,
+    grace: i64,
+) -> Result<Exchange<T>, StoreError> {
+    if let Some(answer) = within_grace(conn, row, token, now, grace)? {
+        return Ok(Exchange::Replayed(answer));
     }
     reused(conn, row, now)?;
-    Ok(Rotation::Reused)
+    Ok(Exchange::Reused)
+}
+
+/// The sealed answer of `row`'s rotation, if a repeat now is still within the grace.
+fn within_grace<T: DeserializeOwned>(
+    conn: &mut DbConnection,
+    row: &RefreshRow,
+    token: &str,
+    now: i64,
+    grace: i64,
+) -> Result<Option<T>, StoreError> {
+    // Read again: `row` may predate a concurrent rotation that committed since.
+    let Some(current) = refresh_tokens::by_hash(conn, &row.token_hash)? else {
+        return Ok(None);
+    };
+    let Some(rotated_at) = current.rotated_at else {
+        return Ok(None);
+    };
+    if current.revoked_at.is_some() || now - rotated_at >= grace {
+        return Ok(None);
+    }
+    let Some(sealed) = refresh_tokens::successor(conn, &row.token_hash)? else {
+        return Ok(None);
+    };
+    let Some(plain) = secrets::open_with_token(token, row.token_hash.as_bytes(), &sealed) else {
+        return Ok(None);
+    };
+    let Ok(sealed) = serde_json::from_slice::<Sealed<T>>(&plain) else {
+        return Ok(None);
+    };
+    // Once the successor itself was exchanged (or revoked), the client moved on: a copy of
+    // the old token in other hands must not get a live pair.
+    let successor_live = match refresh_tokens::by_hash(conn, &sealed.successor)? {
+        Some(next) => status(conn, &next, now)? == Status::Live,
+        None => false,
+    };
+    Ok(successor_live.then_some(sealed.answer))
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 /// A rotated token came back: revoke its family.

@@ -1,6 +1,7 @@
 //! Login sessions at Tessera: a random cookie value, stored as its digest, with the time
 //! the user authenticated (for `auth_time` and `max_age`) and a CSRF token for its forms.
-//! Every sign-in, and every refused one, is written to the audit log.
+//! Every sign-in, and every refused one, is written to the audit log. Failed sign-ins are
+//! throttled (`crate::throttle`) before any password is checked.
 use std::sync::LazyLock;
 
 use crate::audit::{self, AuditAction, Entry};
@@ -9,6 +10,7 @@ use crate::secrets::{self, SecretString};
 use crate::store::sessions::{self as session_store, SessionRow};
 use crate::store::users::{self, UserRow};
 use crate::store::{DbConnection, StoreError};
+use crate::throttle::{self, Attempt, Locked, Policy};
 
 /// A signed-in user, as the session cookie showed.
 #[derive(Debug, Clone)]
@@ -28,6 +30,10 @@ pub enum LoginError {
     /// does not reveal which usernames exist.
     #[error("invalid username or password")]
     Invalid,
+    /// Too many failed sign-ins for this account or address: refused without looking at
+    /// the password (a throttled guess costs no Argon2id, and tells nothing).
+    #[error("too many failed sign-ins")]
+    Throttled(Locked),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -107,6 +113,54 @@ fn upgrade_hash(
     }
 }
 
+/// [`check_password`] behind the throttle: a locked bucket refuses before the password is
+/// looked at; a wrong guess is counted. `Err(Invalid)` and `Err(Throttled)` both come with
+/// the audit detail to record.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    now: i64,
+    policy: Policy,
+    username: &str,
+    password: &SecretString,
+    ip: Option<&str>,
+) -> Result<users::UserRow, (LoginError, String)> {
+    let attempt = Attempt { username, ip };
+    let store = |e: StoreError| (LoginError::Store(e), String::new());
+    if let Some(locked) = throttle::check(conn, policy, &attempt, now).map_err(store)? {
+        let detail = format!(
+            "throttled ({}), {} s left",
+            locked.scope.as_str(),
+            locked.retry_after
+        );
+        return Err((LoginError::Throttled(locked), detail));
+    }
+    match check_password(conn, username, password) {
+        Ok(user) => {
+            throttle::succeeded(conn, policy, &attempt).map_err(store)?;
+            Ok(user)
+        }
+        Err(LoginError::Invalid) => {
+            // Looked up for unknown users and wrong passwords alike, so both still cost
+            // the same.
+            let reason = match users::by_username(conn, username).map_err(store)? {
+                None => "unknown user",
+                Some(u) if !u.is_active => "account disabled",
+                Some(_) => "wrong password",
+            };
+            let detail = match throttle::failed(conn, policy, &attempt, now).map_err(store)? {
+                Some(l) => format!(
+                    "{reason}; {} locked for {} s",
+                    l.scope.as_str(),
+                    l.retry_after
+                ),
+                None => reason.to_owned(),
+            };
+            Err((LoginError::Invalid, detail))
+        }
+        Err(e) => Err((e, String::new())),
+    }
+}
+
 /// Check a username and password and open a session; returns the cookie value. The outcome
 /// goes to the audit log: a sign-in, or a failed one with the reason (which the login page
 /// itself never reveals).
@@ -114,12 +168,13 @@ pub fn login(
     conn: &mut DbConnection,
     now: i64,
     ttl: i64,
+    policy: Policy,
     username: &str,
     password: &SecretString,
     origin: Origin,
 ) -> Result<(String, SignedIn), LoginError> {
     let ip = origin.ip.clone();
-    let reason = match open(conn, now, ttl, username, password, origin) {
+    let (error, reason) = match open(conn, now, ttl, policy, username, password, origin) {
         Ok(done) => {
             let entry = Entry {
                 actor: Some(&done.1.user.username),
@@ -131,34 +186,31 @@ pub fn login(
             audit::record(conn, now, &entry)?;
             return Ok(done);
         }
-        // Looked up for unknown users and wrong passwords alike, so both still cost the same.
-        Err(LoginError::Invalid) => match users::by_username(conn, username)? {
-            None => "unknown user",
-            Some(u) if !u.is_active => "account disabled",
-            Some(_) => "wrong password",
-        },
-        Err(e) => return Err(e),
+        Err((LoginError::Store(e), _)) => return Err(LoginError::Store(e)),
+        Err(failed) => failed,
     };
     let entry = Entry {
         actor: Some(username),
         action: AuditAction::LoginFailed,
         target: None,
-        detail: Some(reason),
+        detail: Some(reason.as_str()),
         ip: ip.as_deref(),
     };
     audit::record(conn, now, &entry)?;
-    Err(LoginError::Invalid)
+    Err(error)
 }
 
 fn open(
     conn: &mut DbConnection,
     now: i64,
     ttl: i64,
+    policy: Policy,
     username: &str,
     password: &SecretString,
     origin: Origin,
-) -> Result<(String, SignedIn), LoginError> {
-    let user = check_password(conn, username, password)?;
+) -> Result<(String, SignedIn), (LoginError, String)> {
+    let user = authenticate(conn, now, policy, username, password, origin.ip.as_deref())?;
+    let store = |e: StoreError| (LoginError::Store(e), String::new());
     let cookie = secrets::random_token(32);
     let session = SessionRow {
         id_hash: secrets::digest(&cookie),
@@ -171,8 +223,8 @@ fn open(
         user_agent: origin.user_agent.map(|ua| ua.chars().take(300).collect()),
         ip: origin.ip,
     };
-    session_store::insert(conn, &session)?;
-    users::touch_login(conn, user.id, now)?;
+    session_store::insert(conn, &session).map_err(store)?;
+    users::touch_login(conn, user.id, now).map_err(store)?;
     let key = session.id_hash.clone();
     Ok((
         cookie,
@@ -182,6 +234,15 @@ fn open(
             session_key: key,
         },
     ))
+}
+
+/// The `sid` claim (OpenID Connect Front-Channel Logout 1.0 §3) naming a session in its
+/// ID tokens: derived from the session's stored key, so it says nothing about the cookie
+/// and cannot be turned back into the key. Logout compares it with the current session.
+pub fn sid(session_key: &str) -> String {
+    let mut sid = secrets::digest(&format!("tessera-sid:{session_key}"));
+    sid.truncate(32);
+    sid
 }
 
 pub fn logout(conn: &mut DbConnection, cookie: &str) -> Result<(), StoreError> {

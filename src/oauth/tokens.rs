@@ -74,6 +74,8 @@ pub struct IdTokenFacts<'a> {
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
     pub access_token: &'a str,
+    /// The session the user signed in with (code exchange only; a refresh has none).
+    pub sid: Option<&'a str>,
 }
 
 pub fn sign_id_token(
@@ -92,6 +94,9 @@ pub fn sign_id_token(
     claims.insert("at_hash".into(), at_hash(facts.access_token).into());
     if let Some(nonce) = facts.nonce {
         claims.insert("nonce".into(), nonce.into());
+    }
+    if let Some(sid) = facts.sid {
+        claims.insert("sid".into(), sid.into());
     }
     keys.sign("JWT", &Value::Object(claims))
 }

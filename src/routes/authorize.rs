@@ -8,31 +8,38 @@ use crate::oauth::authorize::{self, AuthorizeDeps, AuthorizeRequest, Decision, O
 use crate::state::AppState;
 use crate::views;
 
+/// A GET is only ever an authorization request: a `decision` in a link (or an image a
+/// page embeds) must not grant consent, even with the session's CSRF token in it.
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    handle(&req, &state, query_pairs(&req)).await
+    handle(&req, &state, query_pairs(&req), false).await
 }
 
 /// OIDC allows the request itself by POST (form-encoded); the consent form also comes
-/// back here, recognisable by its `decision` and `csrf_token` fields.
+/// back here, recognisable by its `decision` and `csrf_token` fields — in the form body
+/// only: a POST that leaves its body empty and carries them in the query is a request.
 pub async fn post(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let mut params = form_pairs(&body);
+    let params = form_pairs(&body);
     if params.is_empty() {
-        params = query_pairs(&req);
+        return handle(&req, &state, query_pairs(&req), false).await;
     }
-    handle(&req, &state, params).await
+    handle(&req, &state, params, true).await
 }
 
+/// `posted_form`: whether `params` came from a POSTed form, the only place a consent
+/// decision is read from.
 async fn handle(
     req: &HttpRequest,
     state: &AppState,
     mut params: Vec<(String, String)>,
+    posted_form: bool,
 ) -> Result<HttpResponse, PageError> {
     let signed_in = super::session::current(req, state).await;
     let decision = match field(&params, "decision") {
+        _ if !posted_form => None,
         Some("allow") => Some(Decision::Allow),
         Some("deny") => Some(Decision::Deny),
         _ => None,

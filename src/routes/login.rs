@@ -8,6 +8,7 @@ use crate::error::PageError;
 use crate::secrets::{self, SecretString};
 use crate::sessions::{self, COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
 use crate::state::AppState;
+use crate::throttle::Policy;
 use crate::views;
 
 /// The login page with a fresh double-submit CSRF cookie.
@@ -103,17 +104,19 @@ pub async fn post(
     };
     let now = state.clock.unix();
     let ttl = state.settings.session_ttl.as_secs() as i64;
+    let policy = Policy::from_settings(&state.settings);
     let attempt = {
         let username = username.clone();
         state
             .store
-            .run(
-                move |conn| match sessions::login(conn, now, ttl, &username, &password, origin) {
+            .run(move |conn| {
+                match sessions::login(conn, now, ttl, policy, &username, &password, origin) {
                     Ok(ok) => Ok(Ok(ok)),
-                    Err(LoginError::Invalid) => Ok(Err(())),
+                    Err(LoginError::Invalid) => Ok(Err(None)),
+                    Err(LoginError::Throttled(locked)) => Ok(Err(Some(locked.retry_after))),
                     Err(LoginError::Store(e)) => Err(e),
-                },
-            )
+                }
+            })
             .await
             .map_err(|cause| PageError::Unavailable {
                 cause,
@@ -136,7 +139,7 @@ pub async fn post(
                 res.add_removal_cookie(&super::web::removal(&state.settings, LOGIN_CSRF_COOKIE));
             Ok(res)
         }
-        Err(()) => {
+        Err(None) => {
             tracing::info!(user = %username, "failed login");
             state.metrics.login_failed("login_page");
             Ok(login_page(
@@ -147,6 +150,22 @@ pub async fn post(
                 &return_to,
                 Some("Invalid username or password."),
             ))
+        }
+        Err(Some(retry_after)) => {
+            tracing::info!(user = %username, retry_after, "throttled login");
+            let mut res = login_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                client_name(&state, &return_to).await.as_deref(),
+                &username,
+                &return_to,
+                Some("Too many failed sign-ins. Please wait a moment and try again."),
+            );
+            if let Ok(value) = retry_after.to_string().parse() {
+                res.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, value);
+            }
+            Ok(res)
         }
     }
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{cookie_value, csrf_ok, field, form_pairs, query_pairs, removal};
 use crate::error::PageError;
-use crate::oauth::logout::{self, LogoutPlan, LogoutRequest};
+use crate::oauth::logout::{self, CurrentSession, LogoutPlan, LogoutRequest};
 use crate::sessions::{self, COOKIE};
 use crate::state::AppState;
 use crate::views;
@@ -92,6 +92,11 @@ async fn rp_logout(
         state: field(&params, "state").map(str::to_owned),
         client_id: field(&params, "client_id").map(str::to_owned),
     };
+    let session = super::session::current(req, state).await;
+    let current = session.as_ref().map(|s| CurrentSession {
+        subject: s.user.subject.clone(),
+        sid: sessions::sid(&s.session_key),
+    });
     let (keys, settings, now) = (
         state.keys.current(),
         state.settings.clone(),
@@ -99,7 +104,17 @@ async fn rp_logout(
     );
     let plan = state
         .store
-        .run(move |conn| logout::plan(conn, &keys, &settings, &request, confirmed, now))
+        .run(move |conn| {
+            logout::plan(
+                conn,
+                &keys,
+                &settings,
+                &request,
+                current.as_ref(),
+                confirmed,
+                now,
+            )
+        })
         .await?;
     match plan {
         LogoutPlan::Refuse(message) => Err(PageError::refused(
@@ -108,7 +123,7 @@ async fn rp_logout(
             message,
         )),
         LogoutPlan::SignOut { redirect } => end_session(req, state, redirect).await,
-        LogoutPlan::Confirm { client } => match super::session::current(req, state).await {
+        LogoutPlan::Confirm { client } => match session {
             None => {
                 // Nobody to sign out: finish as if confirmed.
                 let mut params = params;

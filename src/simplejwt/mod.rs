@@ -6,14 +6,14 @@ pub mod input;
 pub mod settings;
 mod tokens;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use input::{Body, FieldErrors};
 
 use crate::audit::{self, AuditAction};
 use crate::config::Settings;
-use crate::family::{self, IssuedAccess, NewRefresh, Rotation, Status};
+use crate::family::{self, Exchange, IssuedAccess, NewRefresh, Status};
 use crate::resource::{self, Expectations, Rejection, TokenProblem};
 use crate::secrets::{self, SecretString};
 use crate::sessions::{self, LoginError};
@@ -38,6 +38,9 @@ pub enum SimpleJwtError {
     MethodNotAllowed(String),
     #[error("No active account found with the given credentials")]
     NoActiveAccount,
+    /// Too many failed sign-ins: retry after this many seconds.
+    #[error("throttled")]
+    Throttled(i64),
     #[error("No active account found for the given token.")]
     NoActiveAccountForToken,
     #[error("{0}")]
@@ -61,6 +64,7 @@ impl From<LoginError> for SimpleJwtError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::Invalid => SimpleJwtError::NoActiveAccount,
+            LoginError::Throttled(locked) => SimpleJwtError::Throttled(locked.retry_after),
             LoginError::Store(e) => SimpleJwtError::Store(e),
         }
     }
@@ -99,6 +103,10 @@ impl Ctx<'_> {
         self.settings.refresh_token_ttl.as_secs() as i64
     }
 
+    fn refresh_grace(&self) -> i64 {
+        self.settings.refresh_grace.as_secs() as i64
+    }
+
     /// Signature and PyJWT's claim checks, against the published key the token names.
     fn decode(
         &self,
@@ -117,8 +125,9 @@ pub struct Pair {
 }
 
 /// `POST /api/token/refresh/` answer: `access` first, then the rotated `refresh` (only when
-/// `ROTATE_REFRESH_TOKENS` is on, as in SimpleJWT).
-#[derive(Debug, Serialize)]
+/// `ROTATE_REFRESH_TOKENS` is on, as in SimpleJWT). Deserialize: the refresh grace keeps a
+/// sealed copy to answer a repeat with.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Refreshed {
     pub access: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,14 +194,17 @@ pub fn obtain(
         detail: Some("via /api/token/"),
         ip,
     };
-    let user = match sessions::check_password(conn, username, password) {
+    let policy = crate::throttle::Policy::from_settings(ctx.settings);
+    let user = match sessions::authenticate(conn, ctx.now, policy, username, password, ip) {
         Ok(user) => user,
-        Err(LoginError::Invalid) => {
+        Err((LoginError::Store(e), _)) => return Err(e.into()),
+        Err((refused, reason)) => {
+            let detail = format!("via /api/token/: {reason}");
             entry.action = AuditAction::LoginFailed;
+            entry.detail = Some(detail.as_str());
             audit::record(conn, ctx.now, &entry)?;
-            return Err(SimpleJwtError::NoActiveAccount);
+            return Err(refused.into());
         }
-        Err(LoginError::Store(e)) => return Err(e.into()),
     };
     let grant_id = uuid::Uuid::new_v4().to_string();
     family::start(
@@ -220,12 +232,14 @@ pub fn obtain(
 struct Presented {
     row: Option<RefreshRow>,
     claims: Map<String, Value>,
+    /// A rotated token presented again within the refresh grace: its rotation's answer.
+    replayed: Option<Refreshed>,
 }
 
 /// Decode a refresh token and check SimpleJWT's blacklist, in SimpleJWT's order: signature
 /// and expiry, then the blacklist, then `jti` and `token_type`. A rotated token presented
 /// to be exchanged (`exchanging`) is a reuse: its family is revoked, as at the OAuth
-/// refresh grant.
+/// refresh grant — unless it is a repeat within the refresh grace.
 fn presented_refresh(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
@@ -237,20 +251,28 @@ fn presented_refresh(
         Some(jti) => refresh_tokens::by_jti(conn, jti)?,
         None => None,
     };
+    let mut replayed = None;
     if let Some(row) = &row {
         match family::status(conn, row, ctx.now)? {
-            Status::Rotated => {
-                if exchanging {
-                    family::reused(conn, row, ctx.now)?;
+            Status::Rotated if exchanging => {
+                match family::replay(conn, row, token, ctx.now, ctx.refresh_grace())? {
+                    Exchange::Replayed(again) => replayed = Some(again),
+                    Exchange::Rotated(_) | Exchange::Reused => {
+                        return Err(TokenProblem::Blacklisted.into());
+                    }
                 }
-                return Err(TokenProblem::Blacklisted.into());
             }
+            Status::Rotated => return Err(TokenProblem::Blacklisted.into()),
             Status::Revoked => return Err(TokenProblem::Blacklisted.into()),
             Status::Live | Status::Expired => {}
         }
     }
     let claims = resource::verify_claims(claims, &ctx.expect(Some("refresh")))?.into_map();
-    Ok(Presented { row, claims })
+    Ok(Presented {
+        row,
+        claims,
+        replayed,
+    })
 }
 
 /// `POST /api/token/refresh/`: a new access token and a rotated refresh token. The old one
@@ -276,6 +298,9 @@ pub fn refresh(
     if presented.claims.get("sub").and_then(Value::as_str) != Some(user.subject.as_str()) {
         return Err(TokenProblem::Invalid.into());
     }
+    if let Some(again) = presented.replayed {
+        return Ok(again);
+    }
     let options = &ctx.settings.simplejwt;
     if !options.rotate_refresh_tokens {
         // SimpleJWT's defaults: a new access token only; the refresh token stays valid
@@ -296,18 +321,32 @@ pub fn refresh(
             refresh: None,
         });
     }
-    // Without BLACKLIST_AFTER_ROTATION the presented token stays live beside its successor,
-    // as in SimpleJWT; with it, the family rule applies (a reuse revokes the family).
-    if options.blacklist_after_rotation
-        && let Rotation::Reused = family::rotate(conn, &row, ctx.now)?
-    {
-        return Err(TokenProblem::Blacklisted.into());
+    if !options.blacklist_after_rotation {
+        // Without BLACKLIST_AFTER_ROTATION the presented token stays live beside its
+        // successor, as in SimpleJWT.
+        let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
+        return Ok(Refreshed {
+            access,
+            refresh: Some(refresh),
+        });
     }
-    let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
-    Ok(Refreshed {
-        access,
-        refresh: Some(refresh),
-    })
+    // The family rule: rotate (a repeat within the grace gets the same answer), and a
+    // reuse revokes the family.
+    let outcome = family::exchange(conn, &row, token, ctx.now, ctx.refresh_grace(), |conn| {
+        let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
+        let successor = Some(refresh.clone());
+        Ok::<_, SimpleJwtError>((
+            Refreshed {
+                access,
+                refresh: Some(refresh),
+            },
+            successor,
+        ))
+    })?;
+    match outcome {
+        Exchange::Rotated(answer) | Exchange::Replayed(answer) => Ok(answer),
+        Exchange::Reused => Err(TokenProblem::Blacklisted.into()),
+    }
 }
 
 /// `POST /api/token/verify/`: any token type; a blacklisted one is a 400, as SimpleJWT has it.

@@ -1,8 +1,11 @@
 //! Pruning rows nothing will ever read again: expired sessions, codes, refresh tokens and
-//! remembered revocations. Without it those tables only grow.
+//! remembered revocations, the sealed answers of rotations once their refresh grace is
+//! over, and forgotten failed-sign-in counts. Without it those tables only grow.
 use diesel::prelude::*;
 
-use super::schema::{authorization_codes, refresh_tokens, revoked_tokens, sessions};
+use super::schema::{
+    authorization_codes, login_throttle, refresh_tokens, revoked_tokens, sessions,
+};
 use super::{DbConnection, StoreError};
 
 /// Rows deleted, per table.
@@ -12,7 +15,18 @@ pub struct Pruned {
     pub codes: usize,
     pub refresh_tokens: usize,
     pub revoked_tokens: usize,
+    /// Sealed rotation answers cleared once no refresh grace can reach them.
+    pub successors: usize,
+    /// Failed-sign-in buckets quiet for a day and not locked.
+    pub throttle: usize,
 }
+
+/// How long failed sign-ins are counted: a bucket quiet this long starts again.
+pub const THROTTLE_MEMORY: i64 = 86_400;
+
+/// The longest refresh grace the settings allow: sealed answers older than this are dead
+/// weight (and are only readable with the old token anyway).
+pub const MAX_REFRESH_GRACE: i64 = 60;
 
 /// Delete what expired before `now - grace` (the grace keeps recently expired codes and
 /// refresh tokens around, so a late replay is still recognised as one).
@@ -31,6 +45,23 @@ pub fn prune(conn: &mut DbConnection, now: i64, grace: i64) -> Result<Pruned, St
         .execute(conn)?,
         revoked_tokens: diesel::delete(
             revoked_tokens::table.filter(revoked_tokens::expires_at.le(now)),
+        )
+        .execute(conn)?,
+        successors: diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::successor.is_not_null())
+                .filter(refresh_tokens::rotated_at.le(now - MAX_REFRESH_GRACE)),
+        )
+        .set(refresh_tokens::successor.eq(None::<Vec<u8>>))
+        .execute(conn)?,
+        throttle: diesel::delete(
+            login_throttle::table
+                .filter(login_throttle::updated_at.le(now - THROTTLE_MEMORY))
+                .filter(
+                    login_throttle::locked_until
+                        .is_null()
+                        .or(login_throttle::locked_until.le(now)),
+                ),
         )
         .execute(conn)?,
     })

@@ -51,6 +51,24 @@ pub fn mark_rotated(conn: &mut DbConnection, hash: &str, now: i64) -> Result<boo
     Ok(n == 1)
 }
 
+/// Keep the sealed answer of a rotation beside the rotated token (the refresh grace).
+pub fn set_successor(conn: &mut DbConnection, hash: &str, sealed: &[u8]) -> Result<(), StoreError> {
+    diesel::update(refresh_tokens::table.find(hash))
+        .set(refresh_tokens::successor.eq(sealed))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The sealed answer of the rotation of this token, if one is kept.
+pub fn successor(conn: &mut DbConnection, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(refresh_tokens::table
+        .find(hash)
+        .select(refresh_tokens::successor)
+        .first::<Option<Vec<u8>>>(conn)
+        .optional()?
+        .flatten())
+}
+
 /// A SimpleJWT refresh token by its `jti`.
 pub fn by_jti(conn: &mut DbConnection, jti: &str) -> Result<Option<RefreshRow>, StoreError> {
     Ok(refresh_tokens::table

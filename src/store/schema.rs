@@ -85,6 +85,7 @@ diesel::table! {
         rotated_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
         access_exp -> Nullable<BigInt>,
+        successor -> Nullable<Binary>,
     }
 }
 
@@ -132,6 +133,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_throttle (bucket) {
+        bucket -> Text,
+        failures -> BigInt,
+        locked_until -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(grants -> users (user_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
@@ -150,4 +160,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     sessions,
     audit_log,
+    login_throttle,
 );

@@ -133,6 +133,7 @@ async fn lifetimes_follow_the_settings() {
 
 on_both_backends!(
     refresh_rotates_and_a_reused_token_revokes_the_family,
+    manual_clock,
     |app: TestApp| async move {
         flow::create_user(&app, "alice");
         let (_, first) = obtain(&app, "alice").await;
@@ -151,7 +152,8 @@ on_both_backends!(
             200
         );
 
-        // The rotated token is blacklisted...
+        // Past the refresh grace (default 5 s) the rotated token is blacklisted...
+        app.advance(5);
         let (status, body) =
             post_json(&app, "/api/token/refresh/", json!({"refresh": first})).await;
         assert_eq!(
@@ -222,15 +224,25 @@ on_both_backends!(disabled_users_get_nothing, |app: TestApp| async move {
             json!({"detail": "No active account found with the given credentials"})
         )
     );
-    // Both API sign-ins are in the audit log, as login-page sign-ins are.
+    // Both API sign-ins are in the audit log, as login-page sign-ins are, a failure with
+    // its reason.
     let mut conn = app.store.conn().unwrap();
-    let actions: Vec<String> = audit_log::table
-        .filter(audit_log::detail.eq("via /api/token/"))
+    let entries: Vec<(String, Option<String>)> = audit_log::table
+        .filter(audit_log::detail.like("via /api/token/%"))
         .order(audit_log::id.asc())
-        .select(audit_log::action)
+        .select((audit_log::action, audit_log::detail))
         .load(&mut *conn)
         .unwrap();
-    assert_eq!(actions, ["login", "login.failed"]);
+    assert_eq!(
+        entries,
+        [
+            ("login".to_owned(), Some("via /api/token/".to_owned())),
+            (
+                "login.failed".to_owned(),
+                Some("via /api/token/: account disabled".to_owned())
+            ),
+        ]
+    );
     drop(conn);
     let (status, body) = post_json(&app, "/api/token/refresh/", json!({"refresh": refresh})).await;
     assert_eq!(

@@ -9,6 +9,7 @@ use crate::domain::ScopeSet;
 use crate::family;
 use crate::oauth::OAuthError;
 use crate::secrets;
+use crate::sessions;
 use crate::store::DbConnection;
 use crate::store::codes;
 
@@ -67,6 +68,7 @@ pub fn exchange(
         auth_time: code.auth_time,
         nonce: code.nonce.as_deref(),
         claims_request: code.claims_request.as_deref(),
+        sid: code.session_id.as_deref().map(sessions::sid),
     };
     let signed = issue::sign(issuing, &grant)?;
     codes::set_access(conn, &code.code_hash, &signed.access.jti, signed.access.exp)?;

@@ -54,7 +54,7 @@ pub fn exchange(
         .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     Ok(TokenResponse {
         access_token: access.jwt,
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
         expires_in: ttl,
         refresh_token: None,
         scope: scope.to_string(),

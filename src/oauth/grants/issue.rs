@@ -32,6 +32,8 @@ pub struct UserGrant<'a> {
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
     pub claims_request: Option<&'a str>,
+    /// The `sid` of the session the user signed in with, when known.
+    pub sid: Option<String>,
 }
 
 /// The signed tokens of a user grant, before any refresh token is added.
@@ -71,6 +73,7 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
             auth_time: grant.auth_time,
             nonce: grant.nonce,
             access_token: &access.jwt,
+            sid: grant.sid.as_deref(),
         };
         let user_claims = claims::user_claims(grant.user, &scope, &extra);
         Some(tokens::sign_id_token(issuing.keys, &facts, user_claims).map_err(server_error)?)
@@ -121,7 +124,7 @@ pub fn respond(
     };
     Ok(TokenResponse {
         access_token: signed.access_token,
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
         expires_in: signed.expires_in,
         refresh_token,
         scope: grant.scope.to_string(),

@@ -10,7 +10,7 @@ mod issue;
 mod refresh_token;
 mod request;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use request::{Form, GrantRequest, PkceVerifier};
 
@@ -36,11 +36,12 @@ pub struct Issuing<'a> {
     pub now: i64,
 }
 
-/// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3), serialised once.
-#[derive(Debug, Serialize)]
+/// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3), serialised once (and
+/// read back when a refresh within the grace repeats it).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
-    pub token_type: &'static str,
+    pub token_type: String,
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,

@@ -1,11 +1,13 @@
 //! The refresh token grant (RFC 6749 §6): the token rotates on every use, and a rotated
-//! token presented again revokes its whole family (the rules live in `crate::family`).
+//! token presented again revokes its whole family — unless it comes back within the short
+//! refresh grace while its successor is unused, when it gets the same answer again (the
+//! rules live in `crate::family`).
 use super::issue::{self, UserGrant, invalid_grant};
 use super::request::RefreshRequest;
 use super::{Issuing, TokenResponse};
 use crate::clients::Client;
 use crate::domain::ScopeSet;
-use crate::family::{self, Rotation, Status};
+use crate::family::{self, Exchange, Status};
 use crate::oauth::OAuthError;
 use crate::secrets;
 use crate::store::refresh_tokens;
@@ -20,23 +22,31 @@ pub fn exchange(
     request: RefreshRequest,
 ) -> Result<TokenResponse, OAuthError> {
     let now = issuing.now;
+    let grace = issuing.settings.refresh_grace.as_secs() as i64;
+    let presented = request.refresh_token.as_str();
     // SimpleJWT refresh tokens (those with a jti) live in the same table but are not
     // OAuth refresh tokens.
-    let row = match refresh_tokens::by_hash(conn, &secrets::digest(&request.refresh_token))? {
+    let row = match refresh_tokens::by_hash(conn, &secrets::digest(presented))? {
         Some(row) if row.jti.is_none() => row,
         _ => return Err(invalid_grant(UNUSABLE)),
     };
-    match family::status(conn, &row, now)? {
-        Status::Live => {}
-        Status::Rotated => {
-            family::reused(conn, &row, now)?;
-            return Err(reused());
-        }
-        Status::Revoked | Status::Expired => return Err(invalid_grant(UNUSABLE)),
+    let status = family::status(conn, &row, now)?;
+    if matches!(status, Status::Revoked | Status::Expired) {
+        return Err(invalid_grant(UNUSABLE));
     }
     let (Some(client_id), Some(user_id)) = (row.client_id.as_deref(), row.user_id) else {
         return Err(invalid_grant(UNUSABLE));
     };
+    if status == Status::Rotated {
+        // A rotated token at another client is a leaked copy: no grace for it.
+        let outcome = if client_id == client.id {
+            family::replay(conn, &row, presented, now, grace)?
+        } else {
+            family::reused(conn, &row, now)?;
+            Exchange::Reused
+        };
+        return answer(conn, outcome, user_id);
+    }
     if client_id != client.id {
         return Err(invalid_grant(UNUSABLE));
     }
@@ -55,20 +65,39 @@ pub fn exchange(
     let auth_time = grants::by_id(conn, &row.grant_id)?
         .and_then(|g| g.auth_time)
         .unwrap_or(row.created_at);
-    if let Rotation::Reused = family::rotate(conn, &row, now)? {
-        return Err(reused());
+    let outcome = family::exchange(conn, &row, presented, now, grace, |conn| {
+        let user = issue::active_user(conn, user_id)?;
+        let grant = UserGrant {
+            client,
+            user: &user,
+            scope: &scope,
+            auth_time,
+            nonce: None,
+            claims_request: None,
+            sid: None,
+        };
+        let signed = issue::sign(issuing, &grant)?;
+        let response = issue::respond(conn, issuing, &grant, &row.grant_id, &family_scope, signed)?;
+        let successor = response.refresh_token.clone();
+        Ok::<_, OAuthError>((response, successor))
+    })?;
+    answer(conn, outcome, user_id)
+}
+
+/// The answer to send; a repeat within the grace only while the user may still sign in.
+fn answer(
+    conn: &mut DbConnection,
+    outcome: Exchange<TokenResponse>,
+    user_id: i64,
+) -> Result<TokenResponse, OAuthError> {
+    match outcome {
+        Exchange::Rotated(response) => Ok(response),
+        Exchange::Replayed(response) => {
+            issue::active_user(conn, user_id)?;
+            Ok(response)
+        }
+        Exchange::Reused => Err(reused()),
     }
-    let user = issue::active_user(conn, user_id)?;
-    let grant = UserGrant {
-        client,
-        user: &user,
-        scope: &scope,
-        auth_time,
-        nonce: None,
-        claims_request: None,
-    };
-    let signed = issue::sign(issuing, &grant)?;
-    issue::respond(conn, issuing, &grant, &row.grant_id, &family_scope, signed)
 }
 
 fn reused() -> OAuthError {
