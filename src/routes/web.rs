@@ -84,3 +84,37 @@ pub fn safe_return_to(raw: Option<&str>) -> Option<String> {
     })
     .map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::safe_return_to;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever comes in, what goes out can be a `Location` header and stays on this
+        /// server: a path of ours, no scheme, no host, no control characters.
+        #[test]
+        fn return_to_only_leads_home(
+            prefix in prop_oneof![
+                Just("/oauth/authorize?".to_owned()),
+                Just("/admin/".to_owned()),
+                Just("//".to_owned()),
+                Just("/\\\\".to_owned()),
+                Just("https://".to_owned()),
+                ".{0,8}",
+            ],
+            rest in ".{0,40}",
+        ) {
+            let raw = format!("{prefix}{rest}");
+            if let Some(target) = safe_return_to(Some(&raw)) {
+                prop_assert!(actix_web::http::header::HeaderValue::from_str(&target).is_ok());
+                prop_assert!(target.starts_with('/') && !target.starts_with("//"));
+                prop_assert!(!target.starts_with("/\\"));
+                prop_assert!(!target.chars().any(char::is_control));
+            }
+        }
+    }
+}
