@@ -348,3 +348,142 @@ fn unknown_commands_and_flags_fail_with_usage() {
     let out = crate::helpers::run_cli(&env, &["keys", "list", "--bogus"], None, dir.path());
     assert_ne!(out.code, 0);
 }
+
+on_both_backends!(
+    users_are_managed_from_the_shell,
+    |app: TestApp| async move {
+        // Refusals first: an unknown user, a password not on stdin, a weak one.
+        let out = app.cli(&["user", "disable", "nobody"], None);
+        assert_one_line_error(&out, "no user 'nobody'");
+        let out = app.cli(&["user", "set-password", "admin"], None);
+        assert_one_line_error(&out, "--password-stdin");
+        let out = app.cli(
+            &["user", "set-password", "admin", "--password-stdin"],
+            Some("short\n"),
+        );
+        assert_ne!(out.code, 0);
+
+        crate::flow::create_user(&app, "alice");
+        let out = app.cli(&["user", "list", "--json"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+        let alice = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == "alice")
+            .expect("alice listed")
+            .clone();
+        assert_eq!(alice["active"], true);
+        assert_eq!(alice["admin"], false);
+
+        // A new password works and the old one does not.
+        let out = app.cli(
+            &["user", "set-password", "alice", "--password-stdin"],
+            Some("a brand new passphrase\n"),
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let login = |password: &'static str| {
+            let app = &app;
+            async move {
+                crate::simplejwt::post_json(
+                    app,
+                    "/api/token/",
+                    serde_json::json!({"username": "alice", "password": password}),
+                )
+                .await
+                .0
+            }
+        };
+        assert_eq!(login("a brand new passphrase").await, 200);
+        assert_eq!(login(crate::flow::PASSWORD).await, 401);
+
+        let out = app.cli(&["user", "disable", "alice"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(login("a brand new passphrase").await, 401);
+        let out = app.cli(&["user", "enable", "alice"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(login("a brand new passphrase").await, 200);
+
+        let actions = crate::admin::audit_actions(&app).await;
+        for action in ["user.password-set", "user.disabled", "user.enabled"] {
+            assert!(
+                actions.iter().any(|(a, actor, _)| a == action
+                    && actor.as_deref().is_some_and(|x| x.starts_with("cli"))),
+                "{action} by the shell in {actions:?}"
+            );
+        }
+    }
+);
+
+on_both_backends!(
+    clients_are_managed_from_the_shell,
+    |app: TestApp| async move {
+        let out = app.cli(&["client", "delete", "no-such-client"], None);
+        assert_one_line_error(&out, "no client 'no-such-client'");
+        let public = crate::flow::public(&app);
+        let out = app.cli(&["client", "rotate-secret", &public.id], None);
+        assert_one_line_error(&out, "no secret to rotate");
+
+        let machine = crate::flow::register(
+            &app,
+            tessera::domain::ClientKind::Confidential,
+            &[tessera::domain::GrantType::ClientCredentials],
+            &[],
+        );
+        let out = app.cli(&["client", "list", "--json"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), 2);
+
+        let token = |client: crate::flow::Client| {
+            let app = &app;
+            async move {
+                crate::flow::token(app, &client, &[("grant_type", "client_credentials")])
+                    .await
+                    .status()
+            }
+        };
+        assert_eq!(
+            token(crate::flow::Client {
+                id: machine.id.clone(),
+                secret: machine.secret.clone()
+            })
+            .await,
+            200
+        );
+        let out = app.cli(&["client", "rotate-secret", &machine.id, "--json"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let rotated: Value = serde_json::from_str(&out.stdout).unwrap();
+        let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+        assert_eq!(
+            token(crate::flow::Client {
+                id: machine.id.clone(),
+                secret: machine.secret.clone()
+            })
+            .await,
+            401,
+            "the old secret stops working"
+        );
+        assert_eq!(
+            token(crate::flow::Client {
+                id: machine.id.clone(),
+                secret: Some(new_secret.clone())
+            })
+            .await,
+            200
+        );
+
+        let out = app.cli(&["client", "delete", &machine.id], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            token(crate::flow::Client {
+                id: machine.id.clone(),
+                secret: Some(new_secret)
+            })
+            .await,
+            401
+        );
+        assert_eq!(count_clients(&app), 1);
+    }
+);

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `user create`, `client create`, `keys ...`.
+//! The command line: `serve`, `migrate`, `user ...`, `client ...`, `keys ...`.
 //! Each command parses all of its input before touching the database or the keys folder,
 //! so bad input writes nothing; every failure is one line on stderr and a non-zero exit.
 use std::io::Read;
@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+
+mod manage;
 
 use crate::audit::{self, AuditAction};
 use crate::clients::{self, NewClient};
@@ -57,6 +59,23 @@ enum UserCommand {
     /// Import Django's `auth_user` rows: same ids, password hashes kept (upgraded to Argon2id
     /// at each user's first sign-in). Re-running updates; it never duplicates.
     ImportDjango(ImportDjango),
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password, read from standard input; their sessions are signed out.
+    SetPassword {
+        username: String,
+        /// Read the password from standard input (required: passwords never go on the
+        /// command line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: no sign-in, no refresh, signed out everywhere.
+    Disable { username: String },
+    /// Let a disabled user sign in again.
+    Enable { username: String },
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +120,23 @@ struct UserCreate {
 enum ClientCommand {
     /// Register a client; prints its client_id and, for confidential clients, its secret once.
     Create(ClientCreate),
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client; everything issued to it is revoked.
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
+    /// Give a confidential client a new secret (shown once); the old one stops working.
+    RotateSecret {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +229,32 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(UserCommand::Create(args)) => user_create(&settings, &clock, args),
         Command::User(UserCommand::ImportDjango(args)) => import_django(&settings, &clock, args),
         Command::Client(ClientCommand::Create(args)) => client_create(&settings, &clock, args),
+        Command::User(UserCommand::List { json }) => manage::user_list(&settings, json),
+        Command::User(UserCommand::SetPassword {
+            username,
+            password_stdin,
+        }) => {
+            if !password_stdin {
+                return Err(Failure(
+                    "pass --password-stdin and the password on standard input".into(),
+                ));
+            }
+            let password = read_password_from_stdin()?;
+            manage::user_set_password(&settings, &clock, &username, &password)
+        }
+        Command::User(UserCommand::Disable { username }) => {
+            manage::user_set_active(&settings, &clock, &username, false)
+        }
+        Command::User(UserCommand::Enable { username }) => {
+            manage::user_set_active(&settings, &clock, &username, true)
+        }
+        Command::Client(ClientCommand::List { json }) => manage::client_list(&settings, json),
+        Command::Client(ClientCommand::Delete { client_id }) => {
+            manage::client_delete(&settings, &clock, &client_id)
+        }
+        Command::Client(ClientCommand::RotateSecret { client_id, json }) => {
+            manage::client_rotate_secret(&settings, &clock, &client_id, json)
+        }
         Command::Keys(cmd) => keys(&settings, &clock, cmd),
     }
 }
