@@ -8,6 +8,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// PBKDF2 rounds allowed: ten times Django 5.2's default (1,000,000).
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
@@ -292,7 +293,7 @@ impl DjangoHash {
                         &mut out,
                     ),
                 }
-                crate::secrets::constant_time_eq(&out, hash)
+                bool::from(out.ct_eq(hash))
             }
             Self::Argon2 { phc } => verify_argon2(password, phc),
             Self::BcryptSha256 { bcrypt } => {
@@ -317,7 +318,7 @@ impl DjangoHash {
                 if scrypt::scrypt(password, salt.as_bytes(), &params, &mut out).is_err() {
                     return false;
                 }
-                crate::secrets::constant_time_eq(&out, hash)
+                bool::from(out.ct_eq(hash))
             }
             Self::Unusable => false,
         }
