@@ -327,3 +327,15 @@ pub async fn tokens_for(
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
+
+/// The status userinfo answers for `access_token`: whether Tessera still accepts it.
+pub async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
+    app.http
+        .get(app.url("/oauth/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

@@ -6,17 +6,6 @@ use crate::flow::{self, Browser, REDIRECT, auth_url, pkce, token, tokens_for};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
-async fn userinfo_status(app: &TestApp, access: &str) -> u16 {
-    app.http
-        .get(app.url("/oauth/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 on_both_backends!(
     rfc9700_2_1_redirect_uris_match_exactly,
     |app: TestApp| async move {
@@ -108,9 +97,9 @@ on_both_backends!(
         ];
         let first: Value = token(&app, &client, &form).await.json().await.unwrap();
         let access = first["access_token"].as_str().unwrap();
-        assert_eq!(userinfo_status(&app, access).await, 200);
+        assert_eq!(flow::userinfo_status(&app, access).await, 200);
         assert_eq!(token(&app, &client, &form).await.status(), 400);
-        assert_eq!(userinfo_status(&app, access).await, 401);
+        assert_eq!(flow::userinfo_status(&app, access).await, 401);
     }
 );
 
@@ -167,7 +156,7 @@ on_both_backends!(
         let r2 = second["refresh_token"].as_str().unwrap().to_owned();
         assert_eq!(refresh(r2).await.status(), 400);
         let a2 = second["access_token"].as_str().unwrap();
-        assert_eq!(userinfo_status(&app, a2).await, 401);
+        assert_eq!(flow::userinfo_status(&app, a2).await, 401);
     }
 );
 

@@ -30,17 +30,6 @@ async fn code_for(client: &flow::Client, browser: &Browser) -> (String, String) 
     (page.redirect_param("code").expect("code"), verifier)
 }
 
-async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
-    app.http
-        .get(app.url("/oauth/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 on_both_backends!(
     code_exchange_returns_the_documented_tokens,
     |app: TestApp| async move {
@@ -115,12 +104,12 @@ on_both_backends!(
         let first: Value = token(&app, &client, &form).await.json().await.unwrap();
         let access = first["access_token"].as_str().unwrap();
         let refresh = first["refresh_token"].as_str().unwrap();
-        assert_eq!(userinfo_status(&app, access).await, 200);
+        assert_eq!(flow::userinfo_status(&app, access).await, 200);
 
         let (status, error, _) = error_of(token(&app, &client, &form).await).await;
         assert_eq!((status, error.as_str()), (400, "invalid_grant"));
         // What the first exchange issued is dead.
-        assert_eq!(userinfo_status(&app, access).await, 401);
+        assert_eq!(flow::userinfo_status(&app, access).await, 401);
         let (_, error, _) = error_of(
             token(
                 &app,
@@ -220,7 +209,7 @@ on_both_backends!(
         )
         .await;
         assert_eq!(error, "invalid_grant");
-        assert_eq!(userinfo_status(&app, &a3).await, 401);
+        assert_eq!(flow::userinfo_status(&app, &a3).await, 401);
     }
 );
 
@@ -565,7 +554,7 @@ async fn a_disabled_user_cannot_redeem_or_refresh() {
     .await;
     assert_eq!(error, "invalid_grant");
     assert_eq!(
-        userinfo_status(&app, body["access_token"].as_str().unwrap()).await,
+        flow::userinfo_status(&app, body["access_token"].as_str().unwrap()).await,
         401
     );
 }

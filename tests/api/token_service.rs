@@ -252,33 +252,3 @@ on_both_backends!(
         assert_eq!(verdicts(&app, &client, &critical).await, [false; 4]);
     }
 );
-
-on_both_backends!(
-    a_code_issued_without_a_challenge_refuses_a_verifier,
-    |app: TestApp| async move {
-        // RFC 9700 §2.1.1: PKCE downgrade. The challenge was stripped from the
-        // authorization request; the token request still sends a verifier.
-        flow::create_user(&app, "alice");
-        let client = flow::confidential(&app);
-        let browser = Browser::new(&app);
-        let page = browser
-            .authorize(&auth_url(&client.id, &[("scope", "openid")]), "alice")
-            .await;
-        let code = page.redirect_param("code").expect("code");
-        let (verifier, _) = pkce();
-        let res = token(
-            &app,
-            &client,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
-        assert_eq!(res.status(), 400);
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(body["error"], "invalid_grant");
-    }
-);
