@@ -123,8 +123,18 @@ pub fn reissue_access(
 /// Where `row` stands at `now`: revocation (of the token or its family) first, then
 /// rotation, then expiry.
 pub fn status(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<Status, StoreError> {
-    let family_live = grants::by_id(conn, &row.grant_id)?.is_some_and(|g| g.revoked_at.is_none());
-    Ok(if row.revoked_at.is_some() || !family_live {
+    Ok(status_in(
+        grants::by_id(conn, &row.grant_id)?.as_ref(),
+        row,
+        now,
+    ))
+}
+
+/// [`status`], with the family's grant row already read (callers that need the grant too
+/// read it once).
+pub fn status_in(grant: Option<&GrantRow>, row: &RefreshRow, now: i64) -> Status {
+    let family_live = grant.is_some_and(|g| g.revoked_at.is_none());
+    if row.revoked_at.is_some() || !family_live {
         Status::Revoked
     } else if row.rotated_at.is_some() {
         Status::Rotated
@@ -132,7 +142,7 @@ pub fn status(conn: &mut DbConnection, row: &RefreshRow, now: i64) -> Result<Sta
         Status::Expired
     } else {
         Status::Live
-    })
+    }
 }
 
 /// Exchange a live token, presented as `token`: mark it rotated, `issue` the successor

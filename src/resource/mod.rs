@@ -121,11 +121,16 @@ impl Expectations {
 /// `crit` header: Tessera understands no extension, and RFC 7515 §4.1.11 says a token
 /// naming one it does not understand MUST be refused.
 pub fn rs256_kid(token: &str) -> Result<String, TokenProblem> {
+    rs256_header(token)?.kid.ok_or(TokenProblem::Invalid)
+}
+
+/// The header of an RS256 JWT without `crit`; anything else is refused.
+fn rs256_header(token: &str) -> Result<jsonwebtoken::Header, TokenProblem> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenProblem::Invalid)?;
     if header.alg != Algorithm::RS256 || header.crit.is_some() {
         return Err(TokenProblem::Invalid);
     }
-    header.kid.ok_or(TokenProblem::Invalid)
+    Ok(header)
 }
 
 fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, TokenProblem> {
@@ -166,10 +171,18 @@ pub fn decode(
     expect: &Expectations,
     now: i64,
 ) -> Result<Map<String, Value>, TokenProblem> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenProblem::Invalid)?;
-    if header.alg != Algorithm::RS256 || header.crit.is_some() {
-        return Err(TokenProblem::Invalid);
-    }
+    rs256_header(token)?;
+    decode_checked_header(token, key, expect, now)
+}
+
+/// [`decode`] once [`rs256_header`] (or [`rs256_kid`]) accepted the header: it is not
+/// parsed twice on the verification path.
+fn decode_checked_header(
+    token: &str,
+    key: &DecodingKey,
+    expect: &Expectations,
+    now: i64,
+) -> Result<Map<String, Value>, TokenProblem> {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_nbf = false;
@@ -225,7 +238,7 @@ pub fn decode_local(
 ) -> Result<Map<String, Value>, TokenProblem> {
     let kid = rs256_kid(token)?;
     let key = keys.decoding_key(&kid).ok_or(TokenProblem::Invalid)?;
-    decode(token, key, expect, now)
+    decode_checked_header(token, key, expect, now)
 }
 
 /// The second half of [`check`], SimpleJWT's own checks: `exp` present, `jti` present,

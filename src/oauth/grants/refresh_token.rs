@@ -30,7 +30,9 @@ pub fn exchange(
         Some(row) if row.jti.is_none() => row,
         _ => return Err(invalid_grant(UNUSABLE)),
     };
-    let status = family::status(conn, &row, now)?;
+    // The grant row answers both whether the family is live and when the user signed in.
+    let grant_row = grants::by_id(conn, &row.grant_id)?;
+    let status = family::status_in(grant_row.as_ref(), &row, now);
     if matches!(status, Status::Revoked | Status::Expired) {
         return Err(invalid_grant(UNUSABLE));
     }
@@ -62,7 +64,7 @@ pub fn exchange(
         Some(asked) => asked.ordered_like(&family_scope),
         None => family_scope.clone(),
     };
-    let auth_time = grants::by_id(conn, &row.grant_id)?
+    let auth_time = grant_row
         .and_then(|g| g.auth_time)
         .unwrap_or(row.created_at);
     let outcome = family::exchange(conn, &row, presented, now, grace, |conn| {
