@@ -1,6 +1,6 @@
 //! The audit trail: what can be recorded (`AuditAction`) and how an entry is written.
-//! Logins, consents, admin changes and key rotation all land here; the console reads it
-//! back through `store::audit`.
+//! Logins, consents, throttling locks, admin changes and key rotation all land here; the
+//! console reads it back through `store::audit`.
 use std::fmt;
 
 use crate::store::audit::{self as audit_store, NewAuditRow};
@@ -29,10 +29,12 @@ pub enum AuditAction {
     ClientDeleted,
     KeyRotated,
     KeyRetired,
+    ThrottleLocked,
+    ThrottleUnlocked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -52,6 +54,8 @@ impl AuditAction {
         AuditAction::ClientDeleted,
         AuditAction::KeyRotated,
         AuditAction::KeyRetired,
+        AuditAction::ThrottleLocked,
+        AuditAction::ThrottleUnlocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +79,8 @@ impl AuditAction {
             AuditAction::ClientDeleted => "client.deleted",
             AuditAction::KeyRotated => "key.rotated",
             AuditAction::KeyRetired => "key.retired",
+            AuditAction::ThrottleLocked => "throttle.locked",
+            AuditAction::ThrottleUnlocked => "throttle.unlocked",
         }
     }
 }

@@ -17,7 +17,9 @@ use crate::views;
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
-            OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::InvalidClient(_)
+            | OAuthError::ClientThrottled { .. }
+            | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthError::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -39,6 +41,13 @@ impl ResponseError for OAuthError {
         match self {
             OAuthError::InvalidClient(_) => {
                 res.insert_header(("WWW-Authenticate", "Basic realm=\"tessera\""));
+            }
+            OAuthError::ClientThrottled { retry_after, .. } => {
+                res.insert_header(("WWW-Authenticate", "Basic realm=\"tessera\""))
+                    .insert_header((
+                        actix_web::http::header::RETRY_AFTER,
+                        retry_after.to_string(),
+                    ));
             }
             OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
                 let value = format!(

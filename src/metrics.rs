@@ -1,7 +1,7 @@
 //! Prometheus metrics: what operators watch (requests per route and their latency, tokens
-//! issued per grant, failed sign-ins, revocations, signing keys, the database pool),
-//! rendered in the text format at `/metrics` or on its own listener. Each server owns its
-//! registry: no global state, so test servers in one process do not share counters.
+//! issued per grant, failed sign-ins, throttled attempts, revocations, signing keys, the
+//! database pool), rendered in the text format at `/metrics` or on its own listener. Each
+//! server owns its registry: no global state, so test servers in one process do not share counters.
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
     Opts, Registry, TextEncoder,
@@ -17,6 +17,7 @@ pub struct Metrics {
     duration: HistogramVec,
     tokens: IntCounterVec,
     logins_failed: IntCounterVec,
+    throttled: IntCounterVec,
     revocations: IntCounter,
     keys: IntGaugeVec,
     key_age: GaugeVec,
@@ -80,6 +81,16 @@ impl Metrics {
                     &["via"],
                 )?,
             )?,
+            throttled: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "tessera_throttled_total",
+                        "Attempts refused by the throttle before any password or secret check",
+                    ),
+                    &["via"],
+                )?,
+            )?,
             revocations: register(
                 r,
                 IntCounter::new(
@@ -136,6 +147,23 @@ impl Metrics {
 
     pub fn login_failed(&self, via: &str) {
         self.logins_failed.with_label_values(&[via]).inc();
+    }
+
+    /// One attempt refused by the throttle (`login_page`, `api_token`, `client_auth`).
+    pub fn throttled(&self, via: &str) {
+        self.throttled.with_label_values(&[via]).inc();
+    }
+
+    /// Pass an OAuth answer through, counting it when the throttle refused the client.
+    pub fn count_throttled<T>(
+        &self,
+        via: &str,
+        answer: Result<T, crate::oauth::OAuthError>,
+    ) -> Result<T, crate::oauth::OAuthError> {
+        if let Err(crate::oauth::OAuthError::ClientThrottled { .. }) = &answer {
+            self.throttled(via);
+        }
+        answer
     }
 
     pub fn revoked(&self) {

@@ -124,7 +124,7 @@ pub fn authenticate(
     password: &SecretString,
     ip: Option<&str>,
 ) -> Result<users::UserRow, (LoginError, String)> {
-    let attempt = Attempt { username, ip };
+    let attempt = Attempt::sign_in(username, ip);
     let store = |e: StoreError| (LoginError::Store(e), String::new());
     if let Some(locked) = throttle::check(conn, policy, &attempt, now).map_err(store)? {
         let detail = format!(
@@ -136,7 +136,7 @@ pub fn authenticate(
     }
     match check_password(conn, username, password) {
         Ok(user) => {
-            throttle::succeeded(conn, policy, &attempt).map_err(store)?;
+            throttle::succeeded(conn, policy, &attempt, now).map_err(store)?;
             Ok(user)
         }
         Err(LoginError::Invalid) => {

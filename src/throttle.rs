@@ -1,21 +1,32 @@
-//! Throttling failed sign-ins (the login form and `/api/token/`): counted per account and
-//! address, per address, and per account, in the database so every instance shares them.
-//! A bucket past its free failures is locked for a time that doubles with each further
-//! failure, up to the lockout cap. The account + address bucket trips long before the
-//! account's own, so one attacker locks out mostly themselves: a victim's account is only
-//! locked by failures from many addresses, and never for longer than the cap.
+//! Throttling failed sign-ins (the login form and `/api/token/`) and failed client
+//! authentications (`/oauth/token`, `/oauth/introspect`, `/oauth/revoke`): counted per
+//! account (or client) and address, per address (sign-ins only), and per account (or
+//! client), in the database so every instance shares them. A bucket past its free failures
+//! is locked for a time that doubles with each further failure, up to the lockout cap.
+//! The narrow bucket trips long before the wide ones, so one attacker locks out mostly
+//! themselves; and an address that authenticated as this account or client within the
+//! last day (a known device) is stopped only by its own narrow bucket, so failures from
+//! elsewhere cannot lock the legitimate user or client out at all from where it works.
+//! Every new lock is audited.
+use crate::audit::{self, AuditAction, Entry};
 use crate::config::Settings;
 use crate::secrets;
-use crate::store::throttle as store;
+use crate::store::throttle::{self as store, BucketName};
 use crate::store::{DbConnection, StoreError};
 
 /// Counts older than this start again: a day of quiet forgives old failures (and the
-/// pruner deletes the bucket).
+/// pruner deletes the bucket). It is also how long a known device stays known.
 const FORGET_AFTER: i64 = crate::store::maintenance::THROTTLE_MEMORY;
+/// A known device's mark is refreshed at most this often, so a busy client's successful
+/// requests do not each write to the database.
+const KNOWN_REFRESH: i64 = 3_600;
 /// Multipliers of the free failures for the wider buckets: an office behind one address,
 /// and an account attacked from anywhere, take many more failures before they lock.
 const ADDRESS_FACTOR: i64 = 4;
 const ACCOUNT_FACTOR: i64 = 10;
+/// Usernames and client ids are stored for the console; longer ones are cut (the bucket
+/// key is still the digest of the whole).
+const SUBJECT_MAX: usize = 200;
 
 /// What the settings say: free failures per account and address, and the longest lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,12 +48,39 @@ impl Policy {
     }
 }
 
+/// Who a throttled attempt names: a user signing in, or a client authenticating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Account,
+    Client,
+}
+
+impl Kind {
+    /// What `login_throttle.kind` stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Account => "account",
+            Kind::Client => "client",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "account" => Some(Kind::Account),
+            "client" => Some(Kind::Client),
+            _ => None,
+        }
+    }
+}
+
 /// The buckets one attempt counts in, narrowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     AccountAddress,
     Address,
     Account,
+    ClientAddress,
+    Client,
 }
 
 impl Scope {
@@ -51,47 +89,116 @@ impl Scope {
             Scope::AccountAddress => "account and address",
             Scope::Address => "address",
             Scope::Account => "account",
+            Scope::ClientAddress => "client and address",
+            Scope::Client => "client",
         }
     }
 
     fn factor(self) -> i64 {
         match self {
-            Scope::AccountAddress => 1,
+            Scope::AccountAddress | Scope::ClientAddress => 1,
             Scope::Address => ADDRESS_FACTOR,
-            Scope::Account => ACCOUNT_FACTOR,
+            Scope::Account | Scope::Client => ACCOUNT_FACTOR,
         }
+    }
+
+    fn narrow(self) -> bool {
+        matches!(self, Scope::AccountAddress | Scope::ClientAddress)
     }
 }
 
-/// A refusal before any password check: which bucket, and for how long still.
+/// A refusal before any password or secret check: which bucket, and for how long still.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Locked {
     pub scope: Scope,
     pub retry_after: i64,
 }
 
-/// One sign-in attempt: who it names and where it comes from.
+/// One attempt: who it names and where it comes from.
 #[derive(Debug)]
 pub struct Attempt<'a> {
-    pub username: &'a str,
+    pub kind: Kind,
+    /// The username as typed, or the client_id.
+    pub subject: &'a str,
     pub ip: Option<&'a str>,
 }
 
-impl Attempt<'_> {
-    /// Bucket keys are digests: the table holds no usernames or addresses. Usernames are
-    /// compared as typed, lower-cased, so case games do not open fresh buckets.
-    fn buckets(&self) -> Vec<(Scope, String)> {
-        let user = self.username.trim().to_lowercase();
+/// One bucket of an attempt: its scope, its key, and what it names.
+#[derive(Debug, PartialEq, Eq)]
+struct Bucket {
+    scope: Scope,
+    key: String,
+    subject: Option<String>,
+    address: Option<String>,
+}
+
+impl<'a> Attempt<'a> {
+    pub fn sign_in(username: &'a str, ip: Option<&'a str>) -> Self {
+        Self {
+            kind: Kind::Account,
+            subject: username,
+            ip,
+        }
+    }
+
+    pub fn client(client_id: &'a str, ip: Option<&'a str>) -> Self {
+        Self {
+            kind: Kind::Client,
+            subject: client_id,
+            ip,
+        }
+    }
+
+    /// The subject as buckets count it: usernames as typed, trimmed and lower-cased, so
+    /// case games do not open fresh buckets; client ids exactly.
+    fn normalised(&self) -> String {
+        match self.kind {
+            Kind::Account => self.subject.trim().to_lowercase(),
+            Kind::Client => self.subject.to_owned(),
+        }
+    }
+
+    /// Bucket keys are digests of what they count; the row also names it for the console.
+    fn buckets(&self) -> Vec<Bucket> {
+        let who = self.normalised();
+        let shown: String = who.chars().take(SUBJECT_MAX).collect();
+        let (narrow, wide, prefix) = match self.kind {
+            Kind::Account => (Scope::AccountAddress, Scope::Account, "account"),
+            Kind::Client => (Scope::ClientAddress, Scope::Client, "client"),
+        };
         let mut out = Vec::with_capacity(3);
         if let Some(ip) = self.ip {
-            out.push((
-                Scope::AccountAddress,
-                secrets::digest(&format!("account+address:{user}\n{ip}")),
-            ));
-            out.push((Scope::Address, secrets::digest(&format!("address:{ip}"))));
+            out.push(Bucket {
+                scope: narrow,
+                key: secrets::digest(&format!("{prefix}+address:{who}\n{ip}")),
+                subject: Some(shown.clone()),
+                address: Some(ip.to_owned()),
+            });
+            if self.kind == Kind::Account {
+                out.push(Bucket {
+                    scope: Scope::Address,
+                    key: secrets::digest(&format!("address:{ip}")),
+                    subject: None,
+                    address: Some(ip.to_owned()),
+                });
+            }
         }
-        out.push((Scope::Account, secrets::digest(&format!("account:{user}"))));
+        out.push(Bucket {
+            scope: wide,
+            key: secrets::digest(&format!("{prefix}:{who}")),
+            subject: Some(shown),
+            address: None,
+        });
         out
+    }
+
+    fn name<'b>(&'b self, bucket: &'b Bucket) -> BucketName<'b> {
+        BucketName {
+            bucket: &bucket.key,
+            kind: self.kind.as_str(),
+            subject: bucket.subject.as_deref(),
+            address: bucket.address.as_deref(),
+        }
     }
 }
 
@@ -111,7 +218,9 @@ fn lock_for(policy: Policy, scope: Scope, failures: i64) -> Option<i64> {
     Some(doubled.min(policy.max_lockout))
 }
 
-/// Whether this attempt must be refused without looking at the password.
+/// Whether this attempt must be refused without looking at the password or secret. A known
+/// device (its narrow bucket authenticated within the last day) answers only to its narrow
+/// bucket.
 pub fn check(
     conn: &mut DbConnection,
     policy: Policy,
@@ -122,22 +231,29 @@ pub fn check(
         return Ok(None);
     }
     let buckets = attempt.buckets();
-    let keys: Vec<String> = buckets.iter().map(|(_, k)| k.clone()).collect();
+    let keys: Vec<String> = buckets.iter().map(|b| b.key.clone()).collect();
     let rows = store::by_buckets(conn, &keys)?;
+    let row_of = |b: &Bucket| rows.iter().find(|r| r.bucket == b.key);
+    let known = buckets.iter().filter(|b| b.scope.narrow()).any(|b| {
+        row_of(b)
+            .and_then(|r| r.succeeded_at)
+            .is_some_and(|at| at > now - FORGET_AFTER)
+    });
     Ok(buckets
         .iter()
-        .filter_map(|(scope, key)| {
-            let row = rows.iter().find(|r| &r.bucket == key)?;
-            let until = row.locked_until.filter(|&u| u > now)?;
+        .filter(|b| !known || b.scope.narrow())
+        .filter_map(|b| {
+            let until = row_of(b)?.locked_until.filter(|&u| u > now)?;
             Some(Locked {
-                scope: *scope,
+                scope: b.scope,
                 retry_after: until - now,
             })
         })
         .max_by_key(|l| l.retry_after))
 }
 
-/// Count a wrong guess in every bucket; returns the lock it caused, if any.
+/// Count a wrong guess in every bucket; returns the lock it caused, if any, after writing
+/// each new lock to the audit log.
 pub fn failed(
     conn: &mut DbConnection,
     policy: Policy,
@@ -148,9 +264,11 @@ pub fn failed(
         return Ok(None);
     }
     let mut locked: Option<Locked> = None;
-    for (scope, key) in attempt.buckets() {
+    for bucket in attempt.buckets() {
+        let scope = bucket.scope;
+        let name = attempt.name(&bucket);
         let add = |conn: &mut DbConnection| {
-            store::add_failure(conn, &key, now, now - FORGET_AFTER, |n| {
+            store::add_failure(conn, name, now, now - FORGET_AFTER, |n| {
                 lock_for(policy, scope, n)
             })
         };
@@ -164,6 +282,7 @@ pub fn failed(
                 scope,
                 retry_after: until - now,
             };
+            audit_lock(conn, attempt, &bucket, this, now)?;
             if locked.is_none_or(|l| l.retry_after < this.retry_after) {
                 locked = Some(this);
             }
@@ -172,23 +291,145 @@ pub fn failed(
     Ok(locked)
 }
 
-/// A correct password: this account's narrow bucket starts again. The address and account
-/// buckets keep counting, so one known password does not reset an attack on others.
+/// The audit entry of a bucket that just locked: what it names (`account alice`, `client
+/// abc`, `address 192.0.2.1`), from where, and for how long.
+fn audit_lock(
+    conn: &mut DbConnection,
+    attempt: &Attempt<'_>,
+    bucket: &Bucket,
+    locked: Locked,
+    now: i64,
+) -> Result<(), StoreError> {
+    let target = match &bucket.subject {
+        Some(subject) => format!("{} {subject}", attempt.kind.as_str()),
+        None => format!("address {}", bucket.address.as_deref().unwrap_or("")),
+    };
+    let detail = format!(
+        "{} locked for {} s",
+        locked.scope.as_str(),
+        locked.retry_after
+    );
+    audit::record(
+        conn,
+        now,
+        &Entry {
+            actor: None,
+            action: AuditAction::ThrottleLocked,
+            target: Some(&target),
+            detail: Some(&detail),
+            ip: attempt.ip,
+        },
+    )
+}
+
+/// A correct password or secret: the narrow bucket starts again and its address becomes a
+/// known device for this account or client. The address and account buckets keep counting,
+/// so one known password does not reset an attack on others. Writes only when something
+/// changes, or once an hour to keep the device known.
 pub fn succeeded(
     conn: &mut DbConnection,
     policy: Policy,
     attempt: &Attempt<'_>,
+    now: i64,
 ) -> Result<(), StoreError> {
     if !policy.enabled() {
         return Ok(());
     }
-    let narrow: Vec<String> = attempt
-        .buckets()
-        .into_iter()
-        .filter(|(scope, _)| *scope == Scope::AccountAddress)
-        .map(|(_, k)| k)
-        .collect();
-    store::clear(conn, &narrow)
+    let buckets = attempt.buckets();
+    let Some(narrow) = buckets.iter().find(|b| b.scope.narrow()) else {
+        return Ok(());
+    };
+    let current = store::by_buckets(conn, std::slice::from_ref(&narrow.key))?;
+    let fresh = current.first().is_some_and(|r| {
+        r.failures == 0
+            && r.locked_until.is_none()
+            && r.succeeded_at.is_some_and(|at| at > now - KNOWN_REFRESH)
+    });
+    if fresh {
+        return Ok(());
+    }
+    store::mark_known(conn, attempt.name(narrow), now)
+}
+
+/// What an administrator unlocks: an account or client at every address, or one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Subject { kind: Kind, subject: String },
+    Address(String),
+}
+
+impl Target {
+    /// The audit log's name for it, as lock entries name it.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Subject { kind, subject } => format!("{} {subject}", kind.as_str()),
+            Target::Address(address) => format!("address {address}"),
+        }
+    }
+}
+
+/// Forgive a target's failures and end its locks; returns how many buckets were locked.
+pub fn unlock(conn: &mut DbConnection, target: &Target, now: i64) -> Result<usize, StoreError> {
+    match target {
+        Target::Subject { kind, subject } => {
+            store::unlock(conn, kind.as_str(), Some(subject), None, now)
+        }
+        Target::Address(address) => {
+            store::unlock(conn, Kind::Account.as_str(), None, Some(address), now)
+        }
+    }
+}
+
+/// One locked account, client or address, as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedItem {
+    pub target: Target,
+    /// The addresses whose narrow buckets are locked (empty when only the wide one is).
+    pub addresses: Vec<String>,
+    /// Whether the wide bucket (every address) is locked.
+    pub everywhere: bool,
+    pub until: i64,
+}
+
+/// Everything locked at `now`, grouped by what it names, the longest lock first.
+pub fn locked_now(conn: &mut DbConnection, now: i64) -> Result<Vec<LockedItem>, StoreError> {
+    let mut items: Vec<LockedItem> = Vec::new();
+    for row in store::locked(conn, now)? {
+        let Some(until) = row.locked_until else {
+            continue;
+        };
+        let target = match (&row.subject, Kind::parse(&row.kind)) {
+            (Some(subject), Some(kind)) => Target::Subject {
+                kind,
+                subject: subject.clone(),
+            },
+            (None, Some(Kind::Account)) => match &row.address {
+                Some(address) => Target::Address(address.clone()),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let at = match items.iter().position(|i| i.target == target) {
+            Some(at) => at,
+            None => {
+                items.push(LockedItem {
+                    target,
+                    addresses: Vec::new(),
+                    everywhere: false,
+                    until,
+                });
+                items.len() - 1
+            }
+        };
+        let item = &mut items[at];
+        item.until = item.until.max(until);
+        match (&row.subject, &row.address) {
+            (Some(_), Some(address)) => item.addresses.push(address.clone()),
+            _ => item.everywhere = true,
+        }
+    }
+    items.sort_by_key(|i| std::cmp::Reverse(i.until));
+    Ok(items)
 }
 
 #[cfg(test)]
@@ -217,18 +458,33 @@ mod tests {
 
     #[test]
     fn buckets_hide_names_and_ignore_case() {
-        let a = Attempt {
-            username: "Alice",
-            ip: Some("192.0.2.1"),
-        }
-        .buckets();
-        let b = Attempt {
-            username: " alice",
-            ip: Some("192.0.2.1"),
-        }
-        .buckets();
+        let a = Attempt::sign_in("Alice", Some("192.0.2.1")).buckets();
+        let b = Attempt::sign_in(" alice", Some("192.0.2.1")).buckets();
         assert_eq!(a, b);
         assert_eq!(a.len(), 3);
-        assert!(a.iter().all(|(_, k)| !k.contains("alice") && k.len() == 64));
+        assert!(
+            a.iter()
+                .all(|b| !b.key.contains("alice") && b.key.len() == 64)
+        );
+    }
+
+    #[test]
+    fn client_buckets_are_apart_from_sign_ins_and_keep_case() {
+        let client = Attempt::client("Alice", Some("192.0.2.1")).buckets();
+        let account = Attempt::sign_in("Alice", Some("192.0.2.1")).buckets();
+        assert_eq!(
+            client.iter().map(|b| b.scope).collect::<Vec<_>>(),
+            [Scope::ClientAddress, Scope::Client]
+        );
+        assert!(
+            client
+                .iter()
+                .all(|c| account.iter().all(|a| a.key != c.key))
+        );
+        let lower = Attempt::client("alice", Some("192.0.2.1")).buckets();
+        assert_ne!(client[0].key, lower[0].key);
+        // The client's own bucket takes ten times the free failures, like an account's.
+        assert_eq!(lock_for(POLICY, Scope::Client, 50), None);
+        assert_eq!(lock_for(POLICY, Scope::ClientAddress, 6), Some(1));
     }
 }

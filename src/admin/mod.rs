@@ -1,8 +1,9 @@
 //! The admin console's domain: what an administrator may do to users, clients, consents,
-//! sessions and signing keys, each change written to the audit log. Free of HTTP types;
-//! `routes::admin` calls in, `store` is called out.
+//! sessions, signing keys and throttling locks, each change written to the audit log. Free
+//! of HTTP types; `routes::admin` calls in, `store` is called out.
 pub mod clients;
 pub mod keys;
+pub mod locked;
 pub mod users;
 
 use crate::audit::{self, AuditAction, Entry};

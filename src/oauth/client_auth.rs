@@ -1,6 +1,8 @@
 //! Client authentication at the token, introspection and revocation endpoints:
 //! `client_secret_basic`, `client_secret_post`, or `none` (a public client's bare client_id).
-//! Credentials are parsed once at the edge into a [`ClientAuth`], then checked once here.
+//! Credentials are parsed once at the edge into a [`ClientAuth`], then checked once here,
+//! behind the throttle (`crate::throttle`): a locked client is refused before its secret is
+//! looked at, so a throttled guess costs no Argon2id.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -11,6 +13,7 @@ use super::error::OAuthError;
 use crate::clients::{self, AuthMethod, Client};
 use crate::secrets::{self, SecretString};
 use crate::store::DbConnection;
+use crate::throttle::{self, Attempt, Policy};
 
 /// Credentials as presented, before they are checked.
 #[derive(Debug, Clone)]
@@ -49,23 +52,71 @@ impl SecretCache {
     }
 }
 
+/// Where a client authentication comes from and when, for the throttle.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    pub ip: Option<&'a str>,
+    pub now: i64,
+    pub policy: Policy,
+}
+
 /// The client these credentials prove, or `invalid_client` (one answer for an unknown
-/// client and a wrong secret, so the answer does not tell which client ids exist).
+/// client and a wrong secret, so the answer does not tell which client ids exist). Failures
+/// are counted per client_id and address and per client_id, unknown ids included, so the
+/// throttle does not tell either.
 pub fn authenticate(
     conn: &mut DbConnection,
     cache: &SecretCache,
     auth: Option<ClientAuth>,
+    origin: Origin<'_>,
 ) -> Result<Client, OAuthError> {
     let fail = || OAuthError::InvalidClient("unknown client or wrong credentials".into());
     let auth =
         auth.ok_or_else(|| OAuthError::InvalidClient("client authentication is required".into()))?;
-    let client = clients::by_id(conn, &auth.client_id)?.ok_or_else(fail)?;
-    let proven = match (client.auth_method, &auth.secret) {
-        (AuthMethod::None, None) => true,
-        (AuthMethod::ClientSecret, Some(secret)) => cache.verify(&client, secret),
-        _ => false,
-    };
-    if proven { Ok(client) } else { Err(fail()) }
+    let attempt = Attempt::client(&auth.client_id, origin.ip);
+    if let Some(locked) = throttle::check(conn, origin.policy, &attempt, origin.now)? {
+        return Err(OAuthError::ClientThrottled {
+            description: format!(
+                "too many failed authentications for this client ({}); try again in {} s",
+                locked.scope.as_str(),
+                locked.retry_after
+            ),
+            retry_after: locked.retry_after,
+        });
+    }
+    let client = clients::by_id(conn, &auth.client_id)?;
+    let proven = client
+        .as_ref()
+        .is_some_and(|client| match (client.auth_method, &auth.secret) {
+            (AuthMethod::None, None) => true,
+            (AuthMethod::ClientSecret, Some(secret)) => cache.verify(client, secret),
+            _ => false,
+        });
+    // A public client has no secret to guess: a request that gets its method wrong is not
+    // counted, so nobody can lock out every user of a public app.
+    let guessable = client
+        .as_ref()
+        .is_none_or(|c| c.auth_method == AuthMethod::ClientSecret);
+    match client {
+        Some(client) if proven => {
+            if guessable {
+                throttle::succeeded(conn, origin.policy, &attempt, origin.now)?;
+            }
+            Ok(client)
+        }
+        _ if guessable => {
+            if let Some(locked) = throttle::failed(conn, origin.policy, &attempt, origin.now)? {
+                tracing::info!(
+                    client_id = %auth.client_id,
+                    scope = locked.scope.as_str(),
+                    retry_after = locked.retry_after,
+                    "client authentication throttled"
+                );
+            }
+            Err(fail())
+        }
+        _ => Err(fail()),
+    }
 }
 
 /// Read the credentials of a request from its Authorization header and form fields.

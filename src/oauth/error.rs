@@ -11,6 +11,13 @@ pub enum OAuthError {
     InvalidRequest(String),
     #[error("invalid_client: {0}")]
     InvalidClient(String),
+    /// `invalid_client` before the credentials are looked at: too many failed
+    /// authentications for this client (from this address); `Retry-After` says when.
+    #[error("invalid_client: {description}")]
+    ClientThrottled {
+        description: String,
+        retry_after: i64,
+    },
     #[error("invalid_grant: {0}")]
     InvalidGrant(String),
     #[error("unauthorized_client: {0}")]
@@ -36,7 +43,7 @@ impl OAuthError {
     pub fn code(&self) -> &'static str {
         match self {
             OAuthError::InvalidRequest(_) => "invalid_request",
-            OAuthError::InvalidClient(_) => "invalid_client",
+            OAuthError::InvalidClient(_) | OAuthError::ClientThrottled { .. } => "invalid_client",
             OAuthError::InvalidGrant(_) => "invalid_grant",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
@@ -52,6 +59,7 @@ impl OAuthError {
     pub fn description(&self) -> &str {
         match self {
             OAuthError::ServerError(_) => "The server encountered an internal error.",
+            OAuthError::ClientThrottled { description, .. } => description,
             OAuthError::InvalidRequest(d)
             | OAuthError::InvalidClient(d)
             | OAuthError::InvalidGrant(d)

@@ -4,12 +4,15 @@ use super::client_auth::{self, SecretCache};
 use super::error::OAuthError;
 use super::grants::{self, GrantRequest, Issuing, TokenResponse};
 use crate::store::DbConnection;
+use crate::throttle::Policy;
 
 /// A token request as it arrived: the form fields and the Authorization header.
 #[derive(Debug)]
 pub struct TokenRequest {
     pub form: Vec<(String, String)>,
     pub authorization: Option<String>,
+    /// The caller's address (behind trusted proxies, the forwarded one), for the throttle.
+    pub ip: Option<String>,
 }
 
 /// Handle one token request. Blocking: storage and signing happen inline.
@@ -26,6 +29,11 @@ pub fn exchange(
         form.field("client_id")?,
         form.field("client_secret")?,
     )?;
-    let client = client_auth::authenticate(conn, secrets, auth)?;
+    let origin = client_auth::Origin {
+        ip: req.ip.as_deref(),
+        now: issuing.now,
+        policy: Policy::from_settings(issuing.settings),
+    };
+    let client = client_auth::authenticate(conn, secrets, auth, origin)?;
     grants::exchange(conn, issuing, &client, grant)
 }

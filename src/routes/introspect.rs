@@ -2,10 +2,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::web::{field, form_pairs};
+use crate::config::Settings;
 use crate::oauth::OAuthError;
 use crate::oauth::client_auth;
 use crate::oauth::introspect;
 use crate::state::AppState;
+use crate::throttle::Policy;
 
 /// The form, the authenticated client's credentials and the `token` field.
 fn parse(
@@ -27,6 +29,14 @@ fn parse(
     Ok((presented, token))
 }
 
+fn origin<'a>(settings: &Settings, ip: &'a Option<String>, now: i64) -> client_auth::Origin<'a> {
+    client_auth::Origin {
+        ip: ip.as_deref(),
+        now,
+        policy: Policy::from_settings(settings),
+    }
+}
+
 pub async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
@@ -39,16 +49,19 @@ pub async fn introspect(
         state.secrets.clone(),
         state.clock.unix(),
     );
+    let ip = super::web::client_ip(&req, &state.settings);
     let answer = state
         .store
         .run(move |conn| {
             Ok(
-                client_auth::authenticate(conn, &cache, presented).and_then(|client| {
-                    introspect::introspect(conn, &keys, &settings, &client, &token, now)
-                }),
+                client_auth::authenticate(conn, &cache, presented, origin(&settings, &ip, now))
+                    .and_then(|client| {
+                        introspect::introspect(conn, &keys, &settings, &client, &token, now)
+                    }),
             )
         })
-        .await??;
+        .await?;
+    let answer = state.metrics.count_throttled("client_auth", answer)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(answer))
@@ -66,16 +79,19 @@ pub async fn revoke(
         state.secrets.clone(),
         state.clock.unix(),
     );
-    state
+    let ip = super::web::client_ip(&req, &state.settings);
+    let answer = state
         .store
         .run(move |conn| {
             Ok(
-                client_auth::authenticate(conn, &cache, presented).and_then(|client| {
-                    introspect::revoke(conn, &keys, &settings, &client, &token, now)
-                }),
+                client_auth::authenticate(conn, &cache, presented, origin(&settings, &ip, now))
+                    .and_then(|client| {
+                        introspect::revoke(conn, &keys, &settings, &client, &token, now)
+                    }),
             )
         })
-        .await??;
+        .await?;
+    state.metrics.count_throttled("client_auth", answer)?;
     state.metrics.revoked();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -153,6 +153,7 @@ pub async fn post(
         }
         Err(Some(retry_after)) => {
             tracing::info!(user = %username, retry_after, "throttled login");
+            state.metrics.throttled("login_page");
             let mut res = login_page(
                 &state,
                 StatusCode::TOO_MANY_REQUESTS,

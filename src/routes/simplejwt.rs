@@ -58,8 +58,10 @@ pub async fn obtain(
         simplejwt::obtain(conn, ctx, &username, &password, ip.as_deref())
     })
     .await;
-    if let Err(SimpleJwtError::NoActiveAccount) = answer {
-        state.metrics.login_failed("api_token");
+    match answer {
+        Err(SimpleJwtError::NoActiveAccount) => state.metrics.login_failed("api_token"),
+        Err(SimpleJwtError::Throttled(_)) => state.metrics.throttled("api_token"),
+        _ => {}
     }
     answer
 }

@@ -23,12 +23,13 @@ pub async fn post(
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        ip: super::web::client_ip(&req, &state.settings),
     };
     let settings = state.settings.clone();
     let keys = state.keys.current();
     let secrets = state.secrets.clone();
     let now = state.clock.unix();
-    let body = state
+    let answer = state
         .store
         .run(move |conn| {
             let issuing = Issuing {
@@ -38,7 +39,8 @@ pub async fn post(
             };
             Ok(token::exchange(conn, &issuing, &secrets, request))
         })
-        .await??;
+        .await?;
+    let body = state.metrics.count_throttled("client_auth", answer)?;
     state.metrics.token_issued(&grant);
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -139,6 +139,10 @@ diesel::table! {
         failures -> BigInt,
         locked_until -> Nullable<BigInt>,
         updated_at -> BigInt,
+        kind -> Text,
+        subject -> Nullable<Text>,
+        address -> Nullable<Text>,
+        succeeded_at -> Nullable<BigInt>,
     }
 }
 

@@ -345,3 +345,59 @@ async fn an_admin_revokes_a_users_consent_in_chromium() {
     admin.close().await.unwrap();
     println!("admin screenshots: {}", screenshots_dir().display());
 }
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_browser),
+    ignore = "chromium or chromium-driver not installed: pages not tested in a browser"
+)]
+async fn an_admin_unlocks_a_locked_account_in_chromium() {
+    use crate::security_login::{ATTACKER, sign_in_from, spawn_behind_proxy};
+    let driver = start_driver();
+    let app = spawn_behind_proxy(Backend::Sqlite).await;
+    create_admin(&app, ROOT);
+    let client = crate::admin_locked::lock_alice_and_a_client(&app).await;
+    let profile = tempfile::tempdir().unwrap();
+    let admin = session(&driver, &profile, false).await;
+    admin.goto(&format!("{}/admin/", app.base)).await.unwrap();
+    wait_text(&admin, "h1", |t| t == "Sign in").await;
+    fill(&admin, "username", ROOT).await;
+    fill(&admin, "password", flow::PASSWORD).await;
+    click(&admin, "button[type=submit]").await;
+    wait_text(&admin, "main h1", |t| t == "Overview").await;
+
+    click(&admin, "nav.tabs a[href='/admin/locked']").await;
+    wait_text(&admin, "main h1", |t| t == "Locked").await;
+    let table = text(&admin, "table.locked").await;
+    assert!(
+        table.contains("alice") && table.contains(&client.id),
+        "{table}"
+    );
+    assert!(table.contains(ATTACKER), "{table}");
+    shoot_both(&admin, "locked").await;
+
+    // Alice's row's Unlock button: the notice, and her row is gone.
+    let row = "//tr[.//code[text()='alice']]//button[text()='Unlock']";
+    admin
+        .find(Locator::XPath(row))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&admin, ".notice", |t| t.starts_with("Unlocked")).await;
+    let table = text(&admin, "table.locked").await;
+    assert!(
+        !table.contains("alice") && table.contains(&client.id),
+        "{table}"
+    );
+    admin.close().await.unwrap();
+
+    // The right password signs in straight away from the address that was locked.
+    assert_eq!(
+        sign_in_from(&app, ATTACKER, "alice", flow::PASSWORD)
+            .await
+            .0,
+        303
+    );
+}

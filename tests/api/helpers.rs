@@ -250,6 +250,26 @@ async fn start(
     }
 }
 
+/// A second server on this app's database, keys folder and clock, as another instance
+/// behind the same load balancer would be; returns its base URL. It serves until the test
+/// ends.
+pub async fn spawn_sibling(app: &TestApp) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let prepared = {
+        let (settings, clock) = (app.settings.clone(), app.clock.clone());
+        actix_web::rt::task::spawn_blocking(move || startup::prepare(&settings, &clock, None))
+            .await
+            .expect("prepare task")
+            .expect("prepare")
+    };
+    let sibling =
+        Application::start_on(listener, app.settings.clone(), prepared, app.clock.clone())
+            .expect("start");
+    let base = format!("http://{}", sibling.addr());
+    actix_web::rt::spawn(sibling.run_until_stopped());
+    base
+}
+
 pub struct CliOutput {
     pub code: i32,
     pub stdout: String,

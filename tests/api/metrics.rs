@@ -10,9 +10,9 @@ use crate::flow;
 use crate::helpers::{Backend, TestApp, spawn, spawn_with};
 use crate::simplejwt::post_json;
 
-type Scrape = MetricsExposition<PrometheusType, PrometheusValue>;
+pub type Scrape = MetricsExposition<PrometheusType, PrometheusValue>;
 
-async fn scrape(app: &TestApp, url: &str) -> Scrape {
+pub async fn scrape(app: &TestApp, url: &str) -> Scrape {
     let res = app.http.get(url).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
@@ -25,7 +25,7 @@ async fn scrape(app: &TestApp, url: &str) -> Scrape {
 }
 
 /// The value of the one sample of `metric` whose labels include all of `labels`.
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let family = scrape.families.get(metric)?;
     let matching: Vec<f64> = family
         .iter_samples()

@@ -54,7 +54,7 @@ pub async fn spawn_behind_proxy(backend: Backend) -> TestApp {
 }
 
 /// One try at the login form from `ip`: the status and the Retry-After header.
-async fn sign_in_from(
+pub async fn sign_in_from(
     app: &TestApp,
     ip: &str,
     username: &str,
@@ -94,8 +94,8 @@ async fn sign_in_from(
     (res.status().as_u16(), retry)
 }
 
-const ATTACKER: &str = "198.51.100.7";
-const VICTIM: &str = "203.0.113.5";
+pub const ATTACKER: &str = "198.51.100.7";
+pub const VICTIM: &str = "203.0.113.5";
 
 on_both_backends!(
     @spawn failed_sign_ins_are_throttled_per_account_and_address,

@@ -11,6 +11,7 @@ mod audit;
 mod clients;
 mod guard;
 mod keys;
+mod locked;
 mod pages;
 mod users;
 
@@ -85,6 +86,8 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
                 .get(keys::retire_confirm)
                 .post(keys::retire),
         )
+        .service(aweb::resource("/admin/locked").get(locked::list))
+        .service(aweb::resource("/admin/locked/unlock").post(locked::unlock))
         .service(aweb::resource("/admin/audit").get(audit::list));
 }
 
@@ -106,6 +109,7 @@ fn notice(code: &str) -> Option<&'static str> {
         "client-deleted" => "Client deleted; its tokens are revoked.",
         "key-rotated" => "New signing key created and published; it signs from now on.",
         "key-retired" => "Key retired; it is no longer published.",
+        "unlocked" => "Unlocked; its failed attempts are forgiven.",
         _ => return None,
     })
 }

@@ -10,6 +10,7 @@ use crate::store::audit::AuditRow;
 use crate::store::clients::ClientRow;
 use crate::store::sessions::SessionRow;
 use crate::store::users::UserRow;
+use crate::throttle::{LockedItem, Target};
 
 /// What every admin page's frame shows: the section, the signed-in admin, a notice.
 #[derive(Debug)]
@@ -285,6 +286,46 @@ impl From<&KeyInfo> for KeyItem {
 pub struct Keys {
     pub chrome: Chrome,
     pub keys: Vec<KeyItem>,
+}
+
+/// One locked account, client or address, ready to print.
+#[derive(Debug)]
+pub struct LockedRow {
+    /// `account`, `client` or `address`: also what the unlock form sends back.
+    pub kind: &'static str,
+    pub name: String,
+    pub place: String,
+    pub until: String,
+    pub left: String,
+}
+
+impl LockedRow {
+    pub fn new(item: &LockedItem, now: i64) -> Self {
+        let (kind, name) = match &item.target {
+            Target::Subject { kind, subject } => (kind.as_str(), subject.clone()),
+            Target::Address(address) => ("address", address.clone()),
+        };
+        let place = match (&item.target, item.everywhere) {
+            (Target::Address(_), _) | (_, true) => "every address".to_owned(),
+            (_, false) => format!("from {}", item.addresses.join(", ")),
+        };
+        Self {
+            kind,
+            name,
+            place,
+            until: chrono::DateTime::from_timestamp(item.until, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default(),
+            left: format!("{} s left", item.until - now),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/locked.html")]
+pub struct Locked {
+    pub chrome: Chrome,
+    pub items: Vec<LockedRow>,
 }
 
 #[derive(Debug)]
