@@ -4,6 +4,7 @@
 use crate::admin::{Console, ROOT};
 use crate::flow::{self, Browser, input};
 use crate::helpers::TestApp;
+use crate::metrics::{scrape, value};
 use crate::on_both_backends;
 use crate::security_client_auth::{audit, is_throttled, machine, token_from};
 use crate::security_login::{ATTACKER, VICTIM, sign_in_from};
@@ -117,6 +118,12 @@ on_both_backends!(
                 (ROOT.to_owned(), "account alice".to_owned()),
             ]
         );
+
+        // /metrics counted the throttled attempts: two at the login form, one client.
+        let s = scrape(&app, &app.url("/metrics")).await;
+        let throttled = |via| value(&s, "tessera_throttled_total", &[("via", via)]);
+        assert_eq!(throttled("login_page"), Some(2.0));
+        assert_eq!(throttled("client_auth"), Some(1.0));
     }
 );
 

@@ -186,6 +186,11 @@ on_both_backends!(
             body,
             serde_json::json!({"detail": "Request was throttled. Expected available in 1 seconds."})
         );
+        let s = crate::metrics::scrape(&app, &app.url("/metrics")).await;
+        assert_eq!(
+            crate::metrics::value(&s, "tessera_throttled_total", &[("via", "api_token")]),
+            Some(1.0)
+        );
         app.advance(1);
         assert_eq!(obtain(flow::PASSWORD).await.0, 200);
     }
