@@ -122,10 +122,14 @@ pub fn mark_known(
         .set(set())
         .execute(conn)?;
     if updated == 0 {
-        let inserted = diesel::insert_into(login_throttle::table)
-            .values(&name.row(now, 0, Some(now)))
-            .execute(conn)
-            .map_err(StoreError::from_write);
+        // In its own (nested) transaction: on PostgreSQL a failed insert would otherwise
+        // abort a caller's transaction.
+        let inserted = super::transaction(conn, |conn| {
+            diesel::insert_into(login_throttle::table)
+                .values(&name.row(now, 0, Some(now)))
+                .execute(conn)
+                .map_err(StoreError::from_write)
+        });
         match inserted {
             // Another instance wrote the row first: mark that one.
             Err(StoreError::Conflict) => {
