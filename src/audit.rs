@@ -29,10 +29,15 @@ pub enum AuditAction {
     ClientDeleted,
     KeyRotated,
     KeyRetired,
+    AccountProfileUpdated,
+    AccountPasswordChanged,
+    AccountPasswordRefused,
+    AccountPasswordReset,
+    UserResetLinkCreated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -52,6 +57,11 @@ impl AuditAction {
         AuditAction::ClientDeleted,
         AuditAction::KeyRotated,
         AuditAction::KeyRetired,
+        AuditAction::AccountProfileUpdated,
+        AuditAction::AccountPasswordChanged,
+        AuditAction::AccountPasswordRefused,
+        AuditAction::AccountPasswordReset,
+        AuditAction::UserResetLinkCreated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +85,11 @@ impl AuditAction {
             AuditAction::ClientDeleted => "client.deleted",
             AuditAction::KeyRotated => "key.rotated",
             AuditAction::KeyRetired => "key.retired",
+            AuditAction::AccountProfileUpdated => "account.profile-updated",
+            AuditAction::AccountPasswordChanged => "account.password-changed",
+            AuditAction::AccountPasswordRefused => "account.password.failed",
+            AuditAction::AccountPasswordReset => "account.password-reset",
+            AuditAction::UserResetLinkCreated => "user.reset-link-created",
         }
     }
 }

@@ -76,6 +76,14 @@ enum UserCommand {
     Disable { username: String },
     /// Let a disabled user sign in again.
     Enable { username: String },
+    /// Print a one-time link at which the user chooses a new password (older links of the
+    /// user stop working).
+    ResetLink {
+        username: String,
+        /// How long the link works, in seconds (60 to 604800).
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +255,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::User(UserCommand::Enable { username }) => {
             manage::user_set_active(&settings, &clock, &username, true)
+        }
+        Command::User(UserCommand::ResetLink { username, ttl }) => {
+            manage::user_reset_link(&settings, &clock, &username, ttl.as_deref())
         }
         Command::Client(ClientCommand::List { json }) => manage::client_list(&settings, json),
         Command::Client(ClientCommand::Delete { client_id }) => {

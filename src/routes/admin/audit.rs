@@ -9,7 +9,7 @@ use crate::admin::{self, AdminError};
 const PER_PAGE: i64 = 50;
 
 /// The filter menu: (action prefix, label).
-const FILTERS: [(&str, &str); 7] = [
+const FILTERS: [(&str, &str); 8] = [
     ("", "Everything"),
     ("login", "Sign-ins (and failures)"),
     ("consent.", "Consents"),
@@ -17,6 +17,7 @@ const FILTERS: [(&str, &str); 7] = [
     ("client.", "Client changes"),
     ("key.", "Key changes"),
     ("session.", "Sessions"),
+    ("account.", "Changes users made to their own account"),
 ];
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {
