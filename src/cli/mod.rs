@@ -289,14 +289,16 @@ fn serve(settings: Settings, clock: SharedClock) -> Result<(), Failure> {
                 username = "admin",
                 password = %p.expose(),
                 sign_in = %sign_in,
-                "created the first administrator; this password is shown once: sign in and change it"
+                "created the first administrator; this password is shown once: sign in and choose a new one (Tessera asks at first sign-in)"
             ),
             Some(p) => eprintln!(
-                "\nCreated the first administrator.\n  username: admin\n  password: {}\n  sign in at: {sign_in}\nThis password is shown once; sign in and change it.\n",
+                "\nCreated the first administrator.\n  username: admin\n  password: {}\n  sign in at: {sign_in}\nThis password is shown once; at first sign-in Tessera asks you to choose a new one.\n",
                 p.expose()
             ),
             None => {
-                eprintln!("Created the first administrator 'admin' with TESSERA_ADMIN_PASSWORD.")
+                eprintln!(
+                    "Created the first administrator 'admin' with TESSERA_ADMIN_PASSWORD; sign in at {sign_in} and choose a new password."
+                )
             }
         }
     }
