@@ -60,7 +60,7 @@ impl ResponseError for crate::admin::AdminError {
     fn status_code(&self) -> StatusCode {
         use crate::admin::AdminError as E;
         match self {
-            E::SignIn { .. } | E::MustChangePassword => StatusCode::SEE_OTHER,
+            E::SignIn { .. } | E::MustChangePassword { .. } => StatusCode::SEE_OTHER,
             E::Forbidden | E::Csrf => StatusCode::FORBIDDEN,
             E::Invalid(_) => StatusCode::BAD_REQUEST,
             E::Refused(_) => StatusCode::CONFLICT,
@@ -83,7 +83,7 @@ impl ResponseError for crate::admin::AdminError {
                     .insert_header(("Cache-Control", "no-store"))
                     .finish();
             }
-            E::MustChangePassword => return to_password_change(),
+            E::MustChangePassword { return_to } => return to_password_change(Some(return_to)),
             E::Forbidden => (
                 "Administrators only",
                 "Your account cannot use the admin console. Ask an administrator if you need access."
@@ -128,10 +128,19 @@ impl ResponseError for crate::admin::AdminError {
 }
 
 /// 303 to the password change form, where a user whose password must change is sent from
-/// every other page.
-fn to_password_change() -> HttpResponse {
+/// every other page; the form continues to `return_to` once done.
+fn to_password_change(return_to: Option<&str>) -> HttpResponse {
+    let location = match return_to {
+        Some(target) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", target)
+                .finish();
+            format!("{}?{query}", crate::account::PASSWORD_PATH)
+        }
+        None => crate::account::PASSWORD_PATH.to_owned(),
+    };
     HttpResponse::SeeOther()
-        .insert_header(("Location", crate::account::PASSWORD_PATH))
+        .insert_header(("Location", location))
         .insert_header(("Cache-Control", "no-store"))
         .finish()
 }
@@ -168,7 +177,7 @@ impl ResponseError for crate::account::AccountError {
                     .insert_header(("Cache-Control", "no-store"))
                     .finish();
             }
-            E::MustChangePassword => return to_password_change(),
+            E::MustChangePassword => return to_password_change(None),
             E::Csrf => (
                 "This form has expired",
                 "The page was open too long or came from somewhere else. Go back to your account page, reload it and try again."

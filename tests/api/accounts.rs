@@ -490,14 +490,20 @@ on_both_backends!(
         let client = flow::confidential(&app);
         let b = Browser::new(&app);
         b.sign_in("admin").await;
-        for path in ["/", "/login", "/account", "/admin/", "/admin/users"] {
+        for (path, to) in [
+            ("/", "/account/password"),
+            ("/login", "/account/password"),
+            ("/account", "/account/password"),
+            // The console comes back to the page asked for.
+            ("/admin/", "/account/password?return_to=%2Fadmin%2F"),
+            (
+                "/admin/users?q=a",
+                "/account/password?return_to=%2Fadmin%2Fusers%3Fq%3Da",
+            ),
+        ] {
             let page = b.get(path).await;
             assert_eq!(page.status, 303, "{path}: {}", page.body);
-            assert_eq!(
-                page.location.as_deref(),
-                Some("/account/password"),
-                "{path}"
-            );
+            assert_eq!(page.location.as_deref(), Some(to), "{path}");
         }
         // Console forms too, even with the right CSRF token.
         let form_page = b.get("/account/password").await;
@@ -513,7 +519,10 @@ on_both_backends!(
                 ]),
             )
             .await;
-        assert_eq!(post.location.as_deref(), Some("/account/password"));
+        assert_eq!(
+            post.location.as_deref(),
+            Some("/account/password?return_to=%2Fadmin%2F")
+        );
         let post = b
             .post(
                 "/account/profile",
