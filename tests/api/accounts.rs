@@ -588,6 +588,45 @@ on_both_backends!(
 );
 
 on_both_backends!(
+    the_first_admin_gets_no_simplejwt_tokens_before_the_change,
+    |app: TestApp| async move {
+        known_bootstrap_password(&app);
+        let credentials =
+            |password: &str| serde_json::json!({"username": "admin", "password": password});
+        let (status, body) =
+            crate::simplejwt::post_json(&app, "/api/token/", credentials(flow::PASSWORD)).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(
+            body["detail"],
+            "No active account found with the given credentials"
+        );
+        let actions = audit_actions(&app).await;
+        assert_eq!(actions[0].0, "login.failed", "{actions:?}");
+
+        let b = Browser::new(&app);
+        b.sign_in("admin").await;
+        let page = b.get("/account/password").await;
+        let csrf = input(&page.body, "csrf_token").unwrap();
+        let changed = b
+            .post(
+                "/account/password",
+                &form(&[
+                    ("csrf_token", &csrf),
+                    ("current_password", flow::PASSWORD),
+                    ("new_password", NEW_PASSWORD),
+                    ("new_password2", NEW_PASSWORD),
+                ]),
+            )
+            .await;
+        assert_eq!(changed.status, 303, "{}", changed.body);
+        let (status, body) =
+            crate::simplejwt::post_json(&app, "/api/token/", credentials(NEW_PASSWORD)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["access"].is_string());
+    }
+);
+
+on_both_backends!(
     other_users_are_not_forced_and_admins_see_the_console_link,
     |app: TestApp| async move {
         create_admin(&app, ROOT);
