@@ -31,10 +31,15 @@ pub enum AuditAction {
     KeyRetired,
     ThrottleLocked,
     ThrottleUnlocked,
+    AccountProfileUpdated,
+    AccountPasswordChanged,
+    AccountPasswordRefused,
+    AccountPasswordReset,
+    UserResetLinkCreated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -56,6 +61,11 @@ impl AuditAction {
         AuditAction::KeyRetired,
         AuditAction::ThrottleLocked,
         AuditAction::ThrottleUnlocked,
+        AuditAction::AccountProfileUpdated,
+        AuditAction::AccountPasswordChanged,
+        AuditAction::AccountPasswordRefused,
+        AuditAction::AccountPasswordReset,
+        AuditAction::UserResetLinkCreated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +91,11 @@ impl AuditAction {
             AuditAction::KeyRetired => "key.retired",
             AuditAction::ThrottleLocked => "throttle.locked",
             AuditAction::ThrottleUnlocked => "throttle.unlocked",
+            AuditAction::AccountProfileUpdated => "account.profile-updated",
+            AuditAction::AccountPasswordChanged => "account.password-changed",
+            AuditAction::AccountPasswordRefused => "account.password.failed",
+            AuditAction::AccountPasswordReset => "account.password-reset",
+            AuditAction::UserResetLinkCreated => "user.reset-link-created",
         }
     }
 }

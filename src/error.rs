@@ -69,7 +69,7 @@ impl ResponseError for crate::admin::AdminError {
     fn status_code(&self) -> StatusCode {
         use crate::admin::AdminError as E;
         match self {
-            E::SignIn { .. } => StatusCode::SEE_OTHER,
+            E::SignIn { .. } | E::MustChangePassword { .. } => StatusCode::SEE_OTHER,
             E::Forbidden | E::Csrf => StatusCode::FORBIDDEN,
             E::Invalid(_) => StatusCode::BAD_REQUEST,
             E::Refused(_) => StatusCode::CONFLICT,
@@ -92,6 +92,7 @@ impl ResponseError for crate::admin::AdminError {
                     .insert_header(("Cache-Control", "no-store"))
                     .finish();
             }
+            E::MustChangePassword { return_to } => return to_password_change(Some(return_to)),
             E::Forbidden => (
                 "Administrators only",
                 "Your account cannot use the admin console. Ask an administrator if you need access."
@@ -132,6 +133,124 @@ impl ResponseError for crate::admin::AdminError {
                 forbidden: matches!(self, E::Forbidden),
             },
         )
+    }
+}
+
+/// 303 to the password change form, where a user whose password must change is sent from
+/// every other page; the form continues to `return_to` once done.
+fn to_password_change(return_to: Option<&str>) -> HttpResponse {
+    let location = match return_to {
+        Some(target) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", target)
+                .finish();
+            format!("{}?{query}", crate::account::PASSWORD_PATH)
+        }
+        None => crate::account::PASSWORD_PATH.to_owned(),
+    };
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// The user's own pages (`/account`, `/reset/...`): readable pages; a refused password
+/// change is a refused sign-in (429 with `Retry-After` when throttled).
+impl ResponseError for crate::account::AccountError {
+    fn status_code(&self) -> StatusCode {
+        use crate::account::{AccountError as E, LinkProblem};
+        match self {
+            E::SignIn { .. } | E::MustChangePassword => StatusCode::SEE_OTHER,
+            E::Csrf => StatusCode::FORBIDDEN,
+            E::WrongPassword => StatusCode::UNAUTHORIZED,
+            E::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            E::Invalid(_) => StatusCode::BAD_REQUEST,
+            E::NotFound | E::ResetLink(LinkProblem::Unknown) => StatusCode::NOT_FOUND,
+            E::ResetLink(_) => StatusCode::GONE,
+            E::Store(StoreError::Pool(_)) | E::Store(StoreError::Blocking(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            E::Store(_) | E::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::account::{AccountError as E, LinkProblem};
+        let (title, message): (&str, String) = match self {
+            E::SignIn { return_to } => {
+                let query: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("return_to", return_to)
+                    .finish();
+                return HttpResponse::SeeOther()
+                    .insert_header(("Location", format!("/login?{query}")))
+                    .insert_header(("Cache-Control", "no-store"))
+                    .finish();
+            }
+            E::MustChangePassword => return to_password_change(None),
+            E::Csrf => (
+                "This form has expired",
+                "The page was open too long or came from somewhere else. Go back to your account page, reload it and try again."
+                    .into(),
+            ),
+            E::WrongPassword => (
+                "Current password is wrong",
+                "Your password was not changed. Go back and type your current password again."
+                    .into(),
+            ),
+            E::Throttled { .. } => (
+                "Too many attempts",
+                "Too many wrong passwords. Please wait a moment and try again.".into(),
+            ),
+            E::Invalid(m) => ("Please check your input", m.clone()),
+            E::NotFound => (
+                "Not found",
+                "There is no such application or session on your account. It may have ended already."
+                    .into(),
+            ),
+            E::ResetLink(LinkProblem::Unknown) => (
+                "This reset link does not work",
+                "Check that you copied the whole link, or ask an administrator for a new one."
+                    .into(),
+            ),
+            E::ResetLink(LinkProblem::Used) => (
+                "This reset link was already used",
+                "A reset link works once. If you did not use it, ask an administrator for a new one."
+                    .into(),
+            ),
+            E::ResetLink(LinkProblem::Expired) => (
+                "This reset link has expired",
+                "Ask an administrator for a new one.".into(),
+            ),
+            E::Store(StoreError::Pool(_)) | E::Store(StoreError::Blocking(_)) => {
+                tracing::warn!(error = %self, "account page: database unavailable");
+                (
+                    "Temporarily unavailable",
+                    "Please try again in a moment.".into(),
+                )
+            }
+            E::Store(_) | E::Hash(_) => {
+                tracing::error!(error = %self, "account request failed");
+                (
+                    "Something went wrong",
+                    "Nothing was changed. Please try again; if it keeps failing, tell an administrator."
+                        .into(),
+                )
+            }
+        };
+        let mut res = views::page(
+            self.status_code(),
+            &views::ErrorPage {
+                title,
+                message: &message,
+            },
+        );
+        if let E::Throttled { retry_after } = self
+            && let Ok(value) = retry_after.to_string().parse()
+        {
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        res
     }
 }
 

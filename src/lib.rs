@@ -3,6 +3,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod family;
 pub mod metrics;
 pub mod oauth;
 pub mod observe;
+pub mod resets;
 pub mod resource;
 pub mod routes;
 pub mod secrets;

@@ -93,9 +93,14 @@ pub fn bootstrap_admin(
         is_admin: true,
     };
     match create(conn, clock, &new) {
-        Ok(_) => Ok(Bootstrap::Created {
-            password: generated,
-        }),
+        // The first password was printed to a log or chosen for a deployment script: the
+        // administrator replaces it at first sign-in.
+        Ok(user) => {
+            user_store::set_must_change_password(conn, user.id, true)?;
+            Ok(Bootstrap::Created {
+                password: generated,
+            })
+        }
         Err(UserError::UsernameTaken(_)) => Ok(Bootstrap::NotNeeded),
         Err(e) => Err(e),
     }

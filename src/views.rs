@@ -65,6 +65,82 @@ pub struct Logout<'a> {
 #[template(path = "logged_out.html")]
 pub struct LoggedOut;
 
+/// The front door for a visitor who is not signed in.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct Home;
+
+/// One application the user allowed, as the account page lists it.
+#[derive(Debug)]
+pub struct AppItem {
+    pub client_id: String,
+    pub name: String,
+    /// The granted scopes in words, each with its raw name.
+    pub scopes: Vec<(String, &'static str)>,
+    pub since: String,
+}
+
+/// One of the user's sessions at Tessera.
+#[derive(Debug)]
+pub struct SessionItem {
+    pub id: String,
+    pub started: String,
+    pub ip: String,
+    pub browser: String,
+    pub current: bool,
+}
+
+/// One recent sign-in (or refused one) under the user's name.
+#[derive(Debug)]
+pub struct SignInItem {
+    pub at: String,
+    pub ok: bool,
+    pub ip: String,
+}
+
+/// `/account` (and `/` when signed in): the user's own page.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct Account {
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub is_admin: bool,
+    pub csrf_token: String,
+    pub notice: Option<&'static str>,
+    pub apps: Vec<AppItem>,
+    pub sessions: Vec<SessionItem>,
+    pub sign_ins: Vec<SignInItem>,
+}
+
+/// `/account/password`: the change form (also the forced first change).
+#[derive(Template)]
+#[template(path = "password_change.html")]
+pub struct PasswordChange<'a> {
+    pub username: &'a str,
+    pub csrf_token: &'a str,
+    pub forced: bool,
+    pub return_to: &'a str,
+}
+
+/// `/reset/{token}`: choose a new password through a reset link.
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct Reset<'a> {
+    pub username: &'a str,
+    pub action: &'a str,
+    pub error: Option<&'a str>,
+    pub done: bool,
+}
+
+/// When something happened, as Tessera's pages show times.
+pub fn when(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// What a scope lets the application do, in words for the consent page.
 pub fn describe_scope(scope: &str) -> &'static str {
     match scope {

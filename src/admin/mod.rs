@@ -50,6 +50,10 @@ pub enum AdminError {
     /// Nobody is signed in: go to the login page, then come back to `return_to`.
     #[error("sign in required")]
     SignIn { return_to: String },
+    /// Signed in, but the password must be changed first (the first administrator); then
+    /// back to `return_to`.
+    #[error("password change required")]
+    MustChangePassword { return_to: String },
     /// Signed in, but not an administrator.
     #[error("administrators only")]
     Forbidden,

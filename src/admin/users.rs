@@ -6,6 +6,7 @@ use crate::audit::AuditAction;
 use crate::clock::Clock;
 use crate::domain::{Email, Password};
 use crate::family;
+use crate::resets;
 use crate::secrets;
 use crate::store::admin::{self as admin_store, ConsentRow, ProfileChange};
 use crate::store::sessions::SessionRow;
@@ -293,6 +294,36 @@ pub fn sign_out_session(
             None,
         )?;
         Ok(())
+    })
+}
+
+/// Issue a one-time password reset link for a user (see `crate::resets`); returns the
+/// username and the token, which is shown once and never stored.
+pub fn reset_link(
+    conn: &mut DbConnection,
+    now: i64,
+    actor: &Actor,
+    id: i64,
+    ttl: i64,
+) -> Result<(String, String), AdminError> {
+    transaction(conn, |conn| {
+        let user = get(conn, id)?;
+        if !user.is_active {
+            return Err(AdminError::Refused(format!(
+                "{} is disabled: enable the account first, or the link would not work.",
+                user.username
+            )));
+        }
+        let token = resets::issue(conn, now, id, ttl, &actor.username)?;
+        let detail = format!("valid {ttl} s");
+        actor.audit(
+            conn,
+            now,
+            AuditAction::UserResetLinkCreated,
+            &user.username,
+            Some(&detail),
+        )?;
+        Ok((user.username, token))
     })
 }
 

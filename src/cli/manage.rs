@@ -1,4 +1,4 @@
-//! `tessera user list|set-password|disable|enable` and `tessera client list|delete|
+//! `tessera user list|set-password|disable|enable|reset-link` and `tessera client list|delete|
 //! rotate-secret`: the console's user and client actions from a shell, through the same
 //! domain functions (so the same rules hold and the same audit entries are written).
 use serde_json::json;
@@ -119,6 +119,28 @@ pub fn user_set_active(
     } else {
         println!("'{username}' is disabled and signed out everywhere");
     }
+    Ok(())
+}
+
+/// The link alone on stdout (a script can pass it on); what it does, on stderr.
+pub fn user_reset_link(
+    settings: &Settings,
+    clock: &SharedClock,
+    username: &str,
+    ttl: Option<&str>,
+) -> Result<(), Failure> {
+    let ttl = match ttl {
+        Some(raw) => crate::resets::parse_ttl(raw).map_err(|e| Failure(format!("--ttl: {e}")))?,
+        None => crate::resets::DEFAULT_TTL,
+    };
+    let mut conn = conn(settings)?;
+    let id = user_id(&mut conn, username)?;
+    let (_, token) = admin::users::reset_link(&mut conn, clock.unix(), &actor(), id, ttl)
+        .map_err(|e| refused(e, "such user"))?;
+    println!("{}", settings.endpoint(&crate::resets::path(&token)));
+    eprintln!(
+        "One-time link for '{username}', valid {ttl} s. Give it to them only; it is not stored and will not be shown again."
+    );
     Ok(())
 }
 

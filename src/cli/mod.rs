@@ -76,6 +76,14 @@ enum UserCommand {
     Disable { username: String },
     /// Let a disabled user sign in again.
     Enable { username: String },
+    /// Print a one-time link at which the user chooses a new password (older links of the
+    /// user stop working).
+    ResetLink {
+        username: String,
+        /// How long the link works, in seconds (60 to 604800).
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +256,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(UserCommand::Enable { username }) => {
             manage::user_set_active(&settings, &clock, &username, true)
         }
+        Command::User(UserCommand::ResetLink { username, ttl }) => {
+            manage::user_reset_link(&settings, &clock, &username, ttl.as_deref())
+        }
         Command::Client(ClientCommand::List { json }) => manage::client_list(&settings, json),
         Command::Client(ClientCommand::Delete { client_id }) => {
             manage::client_delete(&settings, &clock, &client_id)
@@ -278,14 +289,16 @@ fn serve(settings: Settings, clock: SharedClock) -> Result<(), Failure> {
                 username = "admin",
                 password = %p.expose(),
                 sign_in = %sign_in,
-                "created the first administrator; this password is shown once: sign in and change it"
+                "created the first administrator; this password is shown once: sign in and choose a new one (Tessera asks at first sign-in)"
             ),
             Some(p) => eprintln!(
-                "\nCreated the first administrator.\n  username: admin\n  password: {}\n  sign in at: {sign_in}\nThis password is shown once; sign in and change it.\n",
+                "\nCreated the first administrator.\n  username: admin\n  password: {}\n  sign in at: {sign_in}\nThis password is shown once; at first sign-in Tessera asks you to choose a new one.\n",
                 p.expose()
             ),
             None => {
-                eprintln!("Created the first administrator 'admin' with TESSERA_ADMIN_PASSWORD.")
+                eprintln!(
+                    "Created the first administrator 'admin' with TESSERA_ADMIN_PASSWORD; sign in at {sign_in} and choose a new password."
+                )
             }
         }
     }

@@ -106,6 +106,7 @@ mod tests {
             updated_at: 2,
             last_login_at: None,
             imported_from: None,
+            must_change_password: false,
         }
     }
 

@@ -38,6 +38,23 @@ async fn handle(
     posted_form: bool,
 ) -> Result<HttpResponse, PageError> {
     let signed_in = super::session::current(req, state).await;
+    // A password that must change first stops the flow before consent or a code: the user
+    // changes it and the request continues (a GET request can be returned to as it was).
+    if signed_in
+        .as_ref()
+        .is_some_and(|s| s.user.must_change_password)
+    {
+        let mut return_to = String::new();
+        if !posted_form && !params.is_empty() {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params.iter())
+                .finish();
+            return_to = format!("/oauth/authorize?{query}");
+        }
+        return Ok(super::login::to_password_change(
+            &super::web::safe_return_to(Some(&return_to)).unwrap_or_default(),
+        ));
+    }
     let decision = match field(&params, "decision") {
         _ if !posted_form => None,
         Some("allow") => Some(Decision::Allow),

@@ -50,6 +50,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let query = super::web::query_pairs(&req);
     let return_to = safe_return_to(field(&query, "return_to")).unwrap_or_default();
     if let Some(signed_in) = super::session::current(&req, &state).await {
+        if signed_in.user.must_change_password {
+            return to_password_change(&return_to);
+        }
         if !return_to.is_empty() {
             return HttpResponse::SeeOther()
                 .insert_header(("Location", return_to))
@@ -72,6 +75,22 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     }
     let hint = field(&query, "login_hint").unwrap_or("");
     login_page(&state, StatusCode::OK, None, hint, &return_to, None)
+}
+
+/// 303 to the password change form, which continues to `return_to` once done.
+pub fn to_password_change(return_to: &str) -> HttpResponse {
+    let location = if return_to.is_empty() {
+        crate::account::PASSWORD_PATH.to_owned()
+    } else {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", return_to)
+            .finish();
+        format!("{}?{query}", crate::account::PASSWORD_PATH)
+    };
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
 }
 
 pub async fn post(

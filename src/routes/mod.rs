@@ -3,18 +3,19 @@ use actix_web::{HttpResponse, web as aweb};
 
 use crate::error::AppError;
 
+mod account;
 mod admin;
 mod assets;
 mod authorize;
 mod discovery;
 mod health;
 mod hello;
-mod home;
 mod introspect;
 mod jwks;
 mod login;
 mod logout;
 mod metrics;
+mod reset;
 mod session;
 mod simplejwt;
 mod token;
@@ -51,7 +52,21 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .get(logout::rp_get)
             .post(logout::rp_post),
     )
-    .service(aweb::resource("/").get(home::get))
+    .service(aweb::resource("/").get(account::home))
+    .service(aweb::resource("/account").get(account::show))
+    .service(aweb::resource("/account/profile").post(account::profile))
+    .service(
+        aweb::resource("/account/password")
+            .get(account::password_form)
+            .post(account::password),
+    )
+    .service(aweb::resource("/account/applications/{client_id}/revoke").post(account::revoke_app))
+    .service(aweb::resource("/account/sessions/{id}/sign-out").post(account::sign_out))
+    .service(
+        aweb::resource("/reset/{token}")
+            .get(reset::get)
+            .post(reset::post),
+    )
     .service(aweb::resource("/login").get(login::get).post(login::post))
     .service(
         aweb::resource("/logout")

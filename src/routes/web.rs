@@ -73,13 +73,14 @@ pub fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<String> {
     .map(|ip| ip.to_string())
 }
 
-/// Only local authorization requests and admin console pages may be returned to after
+/// Only local authorization requests, the account page and admin console pages may be returned to after
 /// login (no open redirect). No control character at all (not only CR and LF): the value
 /// becomes a `Location` header, which refuses them, and a refused header is a 500.
 pub fn safe_return_to(raw: Option<&str>) -> Option<String> {
     raw.filter(|r| {
         !r.chars().any(char::is_control)
             && (r.starts_with("/oauth/authorize?")
+                || *r == "/account"
                 || (r.starts_with("/admin/") && !r.contains("//") && !r.contains('\\')))
     })
     .map(str::to_owned)

@@ -206,6 +206,14 @@ pub fn obtain(
             return Err(refused.into());
         }
     };
+    // The first administrator's printed password opens nothing but the change form: no
+    // tokens either, with the answer a wrong password gets (SimpleJWT has no other).
+    if user.must_change_password {
+        entry.action = AuditAction::LoginFailed;
+        entry.detail = Some("via /api/token/: the password must be changed first");
+        audit::record(conn, ctx.now, &entry)?;
+        return Err(SimpleJwtError::NoActiveAccount);
+    }
     let grant_id = uuid::Uuid::new_v4().to_string();
     family::start(
         conn,

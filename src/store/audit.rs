@@ -70,6 +70,21 @@ pub fn count(conn: &mut DbConnection, action_prefix: Option<&str>) -> Result<i64
     Ok(query.get_result(conn)?)
 }
 
+/// The newest sign-ins (and refused ones) under `username`, for the user's own page.
+pub fn sign_ins_of(
+    conn: &mut DbConnection,
+    username: &str,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    Ok(audit_log::table
+        .filter(audit_log::actor.eq(username))
+        .filter(audit_log::action.eq_any(["login", "login.failed"]))
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)?)
+}
+
 /// Make `LIKE` metacharacters in user input match themselves (with `ESCAPE '\'`).
 pub(crate) fn escape_like(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());

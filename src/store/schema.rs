@@ -17,6 +17,18 @@ diesel::table! {
         updated_at -> BigInt,
         last_login_at -> Nullable<BigInt>,
         imported_from -> Nullable<Text>,
+        must_change_password -> Bool,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }
 
@@ -153,6 +165,7 @@ diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(password_resets -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -165,4 +178,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     audit_log,
     login_throttle,
+    password_resets,
 );

@@ -53,3 +53,17 @@ pub fn delete(conn: &mut DbConnection, id_hash: &str) -> Result<(), StoreError> 
     diesel::delete(sessions::table.find(id_hash)).execute(conn)?;
     Ok(())
 }
+
+/// End a user's sessions except `keep` (the one that changed the password); how many ended.
+pub fn delete_others_of(
+    conn: &mut DbConnection,
+    user_id: i64,
+    keep: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id_hash.ne(keep)),
+    )
+    .execute(conn)?)
+}

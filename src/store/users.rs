@@ -24,6 +24,8 @@ pub struct UserRow {
     pub last_login_at: Option<i64>,
     /// `django` for a user `tessera user import-django` created; `None` for Tessera's own.
     pub imported_from: Option<String>,
+    /// The user must choose a new password before anything else (the first administrator).
+    pub must_change_password: bool,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -99,6 +101,43 @@ pub fn set_password_hash(conn: &mut DbConnection, id: i64, hash: &str) -> Result
     diesel::update(users::table.find(id))
         .set(users::password_hash.eq(hash))
         .execute(conn)?;
+    Ok(())
+}
+
+/// Set or clear the flag that sends the user to the password change form.
+pub fn set_must_change_password(
+    conn: &mut DbConnection,
+    id: i64,
+    must: bool,
+) -> Result<(), StoreError> {
+    diesel::update(users::table.find(id))
+        .set(users::must_change_password.eq(must))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A user's own profile change: name and email (an email the user typed is not verified).
+pub fn set_own_profile(
+    conn: &mut DbConnection,
+    id: i64,
+    name: Option<&str>,
+    email: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let current: Option<String> = users::table.find(id).select(users::email).first(conn)?;
+    let keep_verified = current.as_deref() == email;
+    diesel::update(users::table.find(id))
+        .set((
+            users::name.eq(name),
+            users::email.eq(email),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if !keep_verified {
+        diesel::update(users::table.find(id))
+            .set(users::email_verified.eq(false))
+            .execute(conn)?;
+    }
     Ok(())
 }
 

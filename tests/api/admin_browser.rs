@@ -16,7 +16,7 @@ use crate::flow;
 use crate::helpers::{Backend, spawn};
 
 /// A Chromium session `width` CSS pixels wide; a phone (touch, DPR 2) when `phone`.
-async fn session(driver: &Driver, profile: &tempfile::TempDir, phone: bool) -> Client {
+pub async fn session(driver: &Driver, profile: &tempfile::TempDir, phone: bool) -> Client {
     let mut options = json!({
         "binary": CHROMIUM,
         "args": [
@@ -58,7 +58,7 @@ fn is_stale(e: &fantoccini::error::CmdError) -> bool {
     format!("{e:?}").contains("StaleElementReference")
 }
 
-async fn text(c: &Client, css: &str) -> String {
+pub async fn text(c: &Client, css: &str) -> String {
     for _ in 0..50 {
         let element = c
             .wait()
@@ -78,7 +78,7 @@ async fn text(c: &Client, css: &str) -> String {
 
 /// Wait (up to 10 s) until the text at `css` satisfies `ok`: after a click the old page
 /// can still be showing for a moment.
-async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+pub async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
     for _ in 0..100 {
         last = text(c, css).await;
@@ -90,13 +90,13 @@ async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
     panic!("{css} still says {last:?}")
 }
 
-async fn fill(c: &Client, id: &str, value: &str) {
+pub async fn fill(c: &Client, id: &str, value: &str) {
     let field = c.find(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub async fn click(c: &Client, css: &str) {
     for _ in 0..50 {
         let element = c
             .wait()

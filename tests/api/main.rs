@@ -1,4 +1,6 @@
 //! Integration tests: one binary, a module per capability.
+mod account_browser;
+mod accounts;
 mod admin;
 mod admin_browser;
 mod admin_clients;
@@ -23,6 +25,7 @@ mod metrics;
 mod pages;
 mod properties;
 mod relying_party;
+mod resets;
 mod resource_example;
 mod resource_verifier;
 mod rotation;

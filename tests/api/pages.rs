@@ -9,14 +9,18 @@ use crate::helpers::{Backend, spawn};
 async fn the_front_door_leads_to_signing_in() {
     let app = spawn(Backend::Sqlite).await;
     let res = app.http.get(app.url("/")).send().await.unwrap();
-    assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/login");
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("href=\"/login\""));
     flow::create_user(&app, "alice");
     let browser = Browser::new(&app);
     browser.sign_in("alice").await;
     let page = browser.get("/login").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("You are signed in"), "{}", page.body);
+    // Signed in, the front door is the account page.
+    let home = browser.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Your account"), "{}", home.body);
 }
 
 #[actix_web::test]

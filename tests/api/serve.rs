@@ -199,6 +199,14 @@ async fn admin_password_can_be_supplied() {
     let (code, lines) = server.stop();
     assert_eq!(code, 0);
     assert!(!lines.iter().any(|l| l.contains("chosen-by-operator")));
+    // The message names where to sign in, and that a new password comes first.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("sign in at http://")
+                && l.contains("/admin/ and choose a new password")),
+        "{lines:?}"
+    );
     // JSON logs: every log line parses.
     let json_lines: Vec<_> = lines.iter().filter(|l| l.starts_with('{')).collect();
     assert!(!json_lines.is_empty());

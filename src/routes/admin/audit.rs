@@ -9,7 +9,7 @@ use crate::admin::{self, AdminError};
 const PER_PAGE: i64 = 50;
 
 /// The filter menu: (action prefix, label).
-const FILTERS: [(&str, &str); 8] = [
+const FILTERS: [(&str, &str); 9] = [
     ("", "Everything"),
     ("login", "Sign-ins (and failures)"),
     ("consent.", "Consents"),
@@ -18,6 +18,7 @@ const FILTERS: [(&str, &str); 8] = [
     ("key.", "Key changes"),
     ("session.", "Sessions"),
     ("throttle.", "Throttling locks"),
+    ("account.", "Changes users made to their own account"),
 ];
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {

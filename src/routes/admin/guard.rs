@@ -65,6 +65,11 @@ async fn admin_of(req: HttpRequest) -> Result<Admin, AdminError> {
             return_to: return_to(&req),
         });
     };
+    if signed_in.user.must_change_password {
+        return Err(AdminError::MustChangePassword {
+            return_to: return_to(&req),
+        });
+    }
     if !signed_in.user.is_admin {
         tracing::info!(user = %signed_in.user.username, path = %req.path(), "admin console refused: not an admin");
         return Err(AdminError::Forbidden);

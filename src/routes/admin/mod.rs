@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .service(aweb::resource("/admin/users/{id}/profile").post(users::profile))
         .service(aweb::resource("/admin/users/{id}/password").post(users::password))
         .service(aweb::resource("/admin/users/{id}/enable").post(users::enable))
+        .service(aweb::resource("/admin/users/{id}/reset-link").post(users::reset_link))
         .service(
             aweb::resource("/admin/users/{id}/disable")
                 .get(users::disable_confirm)

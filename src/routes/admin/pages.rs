@@ -259,6 +259,17 @@ pub struct Secret {
     pub secret: Option<String>,
 }
 
+/// A user's one-time reset link, shown once.
+#[derive(Template)]
+#[template(path = "admin/reset_link.html")]
+pub struct ResetLink {
+    pub chrome: Chrome,
+    pub user_id: i64,
+    pub username: String,
+    pub link: String,
+    pub expires: String,
+}
+
 #[derive(Debug)]
 pub struct KeyItem {
     pub kid: String,

@@ -255,6 +255,34 @@ pub async fn sign_out(
     Ok(done(&user_path(id), "signed-out"))
 }
 
+/// Issue a one-time reset link and show it, once, in this response (a redirect would have
+/// to carry it in a URL the browser keeps in its history).
+pub async fn reset_link(
+    req: HttpRequest,
+    f: AdminForm,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id = user_id(&path)?;
+    let ttl = match f.get("ttl").trim() {
+        "" => crate::resets::DEFAULT_TTL,
+        raw => crate::resets::parse_ttl(raw)
+            .map_err(|e| AdminError::Invalid(format!("Link lifetime: {e}.")))?,
+    };
+    let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
+    let now = state.clock.unix();
+    let (username, token) = admin::run(&state.store, move |conn| {
+        domain::reset_link(conn, now, &actor, id, ttl)
+    })
+    .await?;
+    Ok(render(&pages::ResetLink {
+        chrome: f.admin.chrome("users", &req),
+        user_id: id,
+        username,
+        link: state.settings.endpoint(&crate::resets::path(&token)),
+        expires: pages::when(now + ttl),
+    }))
+}
+
 /// Load the user a confirmation page is about (404 if gone).
 async fn username_of(admin: &Admin, id: i64) -> Result<String, AdminError> {
     admin::run(&admin.state.store, move |conn| {
