@@ -1,5 +1,5 @@
 //! The audit trail: what can be recorded (`AuditAction`) and how an entry is written.
-//! Logins, consents, admin changes and key rotation all land here; the console reads it
+//! Logins, consents, admin changes, user imports and key rotation all land here; the console reads it
 //! back through `store::audit`.
 use std::fmt;
 
@@ -22,6 +22,7 @@ pub enum AuditAction {
     UserAdminGranted,
     UserAdminRevoked,
     UserDeleted,
+    UsersImported,
     SessionSignedOut,
     ClientCreated,
     ClientUpdated,
@@ -32,7 +33,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -45,6 +46,7 @@ impl AuditAction {
         AuditAction::UserAdminGranted,
         AuditAction::UserAdminRevoked,
         AuditAction::UserDeleted,
+        AuditAction::UsersImported,
         AuditAction::SessionSignedOut,
         AuditAction::ClientCreated,
         AuditAction::ClientUpdated,
@@ -68,6 +70,7 @@ impl AuditAction {
             AuditAction::UserAdminGranted => "user.admin-granted",
             AuditAction::UserAdminRevoked => "user.admin-revoked",
             AuditAction::UserDeleted => "user.deleted",
+            AuditAction::UsersImported => "user.imported",
             AuditAction::SessionSignedOut => "session.signed-out",
             AuditAction::ClientCreated => "client.created",
             AuditAction::ClientUpdated => "client.updated",
