@@ -336,6 +336,39 @@ async fn django_app_moves_to_tessera(backend: Backend, source: Source) {
         );
     })
     .await;
+    // What Django holds arrived: the pk as id, email, flags, date_joined (to the second).
+    let entries: Vec<Value> = serde_json::from_str(&dump).unwrap();
+    let mut conn = app.store.conn().unwrap();
+    for entry in &entries {
+        let fields = &entry["fields"];
+        let name = fields["username"].as_str().unwrap();
+        let row = tessera::store::users::by_username(&mut conn, name)
+            .unwrap()
+            .unwrap();
+        let joined = chrono::DateTime::parse_from_rfc3339(fields["date_joined"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+        assert_eq!(
+            (
+                json!(row.id),
+                row.email.as_deref(),
+                row.is_admin,
+                row.is_active,
+                row.created_at,
+                row.last_login_at
+            ),
+            (
+                entry["pk"].clone(),
+                fields["email"].as_str(),
+                fields["is_superuser"].as_bool().unwrap(),
+                fields["is_active"].as_bool().unwrap(),
+                joined,
+                None
+            ),
+            "{name}"
+        );
+    }
+    drop(conn);
     let resource = db.serve(&[
         ("REF_JWK_URL", &app.url("/.well-known/jwks.json")),
         ("REF_ISSUER", &app.settings.issuer),
