@@ -181,7 +181,9 @@ impl Application {
         let verifier = web::Data::new(
             Verifier::local(
                 state.keys.clone(),
-                crate::oauth::access::expectations(&state.settings),
+                // SimpleJWT's JWTAuthentication decodes with LEEWAY too.
+                crate::oauth::access::expectations(&state.settings)
+                    .leeway(state.settings.simplejwt.leeway),
                 state.clock.clone(),
             )
             .with_header_types(&state.settings.simplejwt.auth_header_types),

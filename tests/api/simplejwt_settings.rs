@@ -1,7 +1,7 @@
 //! SimpleJWT settings a migrating app may have changed, against Tessera alone:
 //! `AUTH_HEADER_TYPES` at `/hello/` (and the scheme every 401 challenges with), the
-//! SimpleJWT-only token lifetimes, and `USER_ID_CLAIM` / `USER_ID_FIELD` in the access tokens
-//! of `/oauth/token`. The same settings against a real Django app: django_resource_server.rs
+//! SimpleJWT-only token lifetimes, `LEEWAY`, `UPDATE_LAST_LOGIN`, a custom serializer's extra
+//! claims, and `USER_ID_CLAIM` / `USER_ID_FIELD` in the access tokens of `/oauth/token`. The same settings against a real Django app: django_resource_server.rs
 //! and simplejwt_vs_django.rs.
 use serde_json::{Value, json};
 use tessera::clock::{Clock, ManualClock, SystemClock};
@@ -271,3 +271,109 @@ async fn by_default_oauth_access_tokens_carry_user_id_as_a_string_of_the_id() {
     let claims = jwt::claims(tokens["access_token"].as_str().unwrap());
     assert_eq!(claims["user_id"], json!(id.to_string()));
 }
+
+/// The user's recorded last login.
+fn last_login(app: &TestApp, username: &str) -> Option<i64> {
+    let mut conn = app.store.conn().unwrap();
+    tessera::store::users::by_username(&mut conn, username)
+        .unwrap()
+        .unwrap()
+        .last_login_at
+}
+
+both!(
+    update_last_login_records_api_sign_ins_unless_turned_off,
+    |backend| async move {
+        let on = spawn_with_clock(backend, &[], ManualClock::at(SystemClock.unix())).await;
+        flow::create_user(&on, "alice");
+        assert_eq!(last_login(&on, "alice"), None);
+        obtain(&on, "alice").await;
+        assert_eq!(last_login(&on, "alice"), Some(on.clock.unix()));
+
+        let off = spawn_with(backend, &[("TESSERA_SIMPLEJWT_UPDATE_LAST_LOGIN", "false")]).await;
+        flow::create_user(&off, "alice");
+        obtain(&off, "alice").await;
+        assert_eq!(last_login(&off, "alice"), None);
+    }
+);
+
+both!(
+    leeway_stretches_exp_at_verify_refresh_and_hello,
+    |backend| async move {
+        let app = spawn_with_clock(
+            backend,
+            &[
+                ("TESSERA_SIMPLEJWT_ACCESS_TOKEN_LIFETIME", "60"),
+                ("TESSERA_SIMPLEJWT_REFRESH_TOKEN_LIFETIME", "120"),
+                ("TESSERA_SIMPLEJWT_LEEWAY", "30"),
+            ],
+            ManualClock::at(SystemClock.unix()),
+        )
+        .await;
+        flow::create_user(&app, "alice");
+        let (access, refresh) = obtain(&app, "alice").await;
+        // Past `exp` but within the leeway: still good.
+        app.advance(89);
+        let verify = |token: &str| post_json(&app, "/api/token/verify/", json!({"token": token}));
+        assert_eq!(verify(&access).await, (200, json!({})));
+        assert_eq!(hello(&app, Some(&format!("Bearer {access}"))).await.0, 200);
+        // Past the leeway: expired.
+        app.advance(1);
+        let (status, body) = verify(&access).await;
+        assert_eq!((status, &body["detail"]), (401, &json!("Token is expired")));
+        let (status, body) = hello(&app, Some(&format!("Bearer {access}"))).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["messages"][0]["message"], "Token is expired");
+        // The refresh token (exp at 120) still refreshes at 149, not at 150.
+        app.advance(59);
+        let (status, body) =
+            post_json(&app, "/api/token/refresh/", json!({"refresh": refresh})).await;
+        assert_eq!(status, 200, "{body}");
+        let rotated = body["refresh"].as_str().unwrap().to_owned();
+        app.advance(150);
+        let (status, body) =
+            post_json(&app, "/api/token/refresh/", json!({"refresh": rotated})).await;
+        assert_eq!((status, &body["detail"]), (401, &json!("Token is expired")));
+    }
+);
+
+both!(
+    extra_claims_carry_the_mapped_user_fields,
+    |backend| async move {
+        let app = spawn_with(
+            backend,
+            &[(
+                "TESSERA_SIMPLEJWT_EXTRA_CLAIMS",
+                "username=username, staff=is_staff, mail=email",
+            )],
+        )
+        .await;
+        flow::create_user(&app, "alice");
+        let (access, refresh) = obtain(&app, "alice").await;
+        let (status, body) =
+            post_json(&app, "/api/token/refresh/", json!({"refresh": refresh})).await;
+        assert_eq!(status, 200, "{body}");
+        let tokens = [
+            access,
+            refresh,
+            body["access"].as_str().unwrap().to_owned(),
+            body["refresh"].as_str().unwrap().to_owned(),
+        ];
+        let mut conn = app.store.conn().unwrap();
+        let alice = tessera::store::users::by_username(&mut conn, "alice")
+            .unwrap()
+            .unwrap();
+        for token in &tokens {
+            let c = jwt::claims(token);
+            assert_eq!(
+                (&c["username"], &c["staff"], &c["mail"]),
+                (
+                    &json!("alice"),
+                    &json!(alice.is_admin),
+                    &json!(alice.email.clone().unwrap_or_default())
+                ),
+                "{c:?}"
+            );
+        }
+    }
+);
