@@ -1,6 +1,6 @@
 //! The audit trail: what can be recorded (`AuditAction`) and how an entry is written.
-//! Logins, consents, throttling locks, admin changes and key rotation all land here; the
-//! console reads it back through `store::audit`.
+//! Logins, consents, throttling locks, admin changes, user imports and key rotation all land
+//! here; the console reads it back through `store::audit`.
 use std::fmt;
 
 use crate::store::audit::{self as audit_store, NewAuditRow};
@@ -22,6 +22,7 @@ pub enum AuditAction {
     UserAdminGranted,
     UserAdminRevoked,
     UserDeleted,
+    UsersImported,
     SessionSignedOut,
     ClientCreated,
     ClientUpdated,
@@ -39,7 +40,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -52,6 +53,7 @@ impl AuditAction {
         AuditAction::UserAdminGranted,
         AuditAction::UserAdminRevoked,
         AuditAction::UserDeleted,
+        AuditAction::UsersImported,
         AuditAction::SessionSignedOut,
         AuditAction::ClientCreated,
         AuditAction::ClientUpdated,
@@ -82,6 +84,7 @@ impl AuditAction {
             AuditAction::UserAdminGranted => "user.admin-granted",
             AuditAction::UserAdminRevoked => "user.admin-revoked",
             AuditAction::UserDeleted => "user.deleted",
+            AuditAction::UsersImported => "user.imported",
             AuditAction::SessionSignedOut => "session.signed-out",
             AuditAction::ClientCreated => "client.created",
             AuditAction::ClientUpdated => "client.updated",

@@ -178,11 +178,16 @@ impl Application {
         let trusted: Arc<[IpAddr]> = state.settings.trusted_proxies.clone().into();
         // `/hello/` checks tokens with the same verifier a separate resource server would
         // use, over the in-memory key set instead of an HTTP JWKS.
-        let verifier = web::Data::new(Verifier::local(
-            state.keys.clone(),
-            crate::oauth::access::expectations(&state.settings),
-            state.clock.clone(),
-        ));
+        let verifier = web::Data::new(
+            Verifier::local(
+                state.keys.clone(),
+                // SimpleJWT's JWTAuthentication decodes with LEEWAY too.
+                crate::oauth::access::expectations(&state.settings)
+                    .leeway(state.settings.simplejwt.leeway),
+                state.clock.clone(),
+            )
+            .with_header_types(&state.settings.simplejwt.auth_header_types),
+        );
         let data = web::Data::new(state);
         let metrics_apart = data.settings.metrics_listen;
         let metrics_server = match metrics_apart {

@@ -35,18 +35,21 @@ pub fn rotate(
 }
 
 /// The longest a token signed by a key can stay valid: access and ID tokens (the server's
-/// lifetime or a client's own) and SimpleJWT refresh tokens, which are JWTs signed by the
-/// key.
+/// lifetime or a client's own) and SimpleJWT tokens (their own lifetimes when set), whose
+/// refresh tokens are JWTs signed by the key.
 pub fn token_lifetime(
     conn: &mut DbConnection,
     settings: &Settings,
 ) -> Result<chrono::Duration, StoreError> {
     let clients = client_store::max_access_token_ttl(conn)?.unwrap_or(0);
+    let simplejwt = &settings.simplejwt;
     let longest = settings
         .access_token_ttl
         .max(settings.refresh_token_ttl)
         .as_secs()
-        .max(clients.unsigned_abs());
+        .max(clients.unsigned_abs())
+        .max(simplejwt.access_token_lifetime.unwrap_or(0).unsigned_abs())
+        .max(simplejwt.refresh_token_lifetime.unwrap_or(0).unsigned_abs());
     Ok(chrono::Duration::seconds(
         i64::try_from(longest).unwrap_or(i64::MAX / 1000),
     ))

@@ -377,11 +377,16 @@ fn import_django(
     clock: &SharedClock,
     args: ImportDjango,
 ) -> Result<(), Failure> {
-    let rows = match (&args.database_url, &args.dumpdata) {
+    let (rows, source) = match (&args.database_url, &args.dumpdata) {
         (Some(url), _) => {
             let url =
                 DatabaseUrl::parse(url).map_err(|e| Failure(format!("--database-url: {e}")))?;
-            django_import::from_database(&url)?
+            // The audit log names the kind of database, never its URL (it may hold a password).
+            let source = match &url {
+                DatabaseUrl::Sqlite(_) => "django database (sqlite)",
+                DatabaseUrl::Postgres(_) => "django database (postgres)",
+            };
+            (django_import::from_database(&url)?, source.to_owned())
         }
         (None, Some(path)) => {
             let shown = path.display();
@@ -393,7 +398,9 @@ fn import_django(
             }
             let bytes =
                 std::fs::read(path).map_err(|e| Failure(format!("cannot read {shown}: {e}")))?;
-            django_import::from_dumpdata(&bytes).map_err(|e| Failure(format!("{shown}: {e}")))?
+            let rows = django_import::from_dumpdata(&bytes)
+                .map_err(|e| Failure(format!("{shown}: {e}")))?;
+            (rows, format!("django dumpdata {shown}"))
         }
         (None, None) => {
             return Err(Failure("give --database-url URL or --dumpdata FILE".into()));
@@ -402,8 +409,19 @@ fn import_django(
     let store = Store::connect(&settings.database_url, 1)?;
     store.migrate()?;
     let mut conn = store.conn()?;
-    let report =
-        django_import::import(&mut conn, clock.unix(), rows, args.admin_from, args.dry_run)?;
+    let actor = shell_actor();
+    let audit = django_import::ImportAudit {
+        actor: &actor,
+        source: &source,
+    };
+    let report = django_import::import(
+        &mut conn,
+        clock.unix(),
+        rows,
+        args.admin_from,
+        args.dry_run,
+        &audit,
+    )?;
     for failure in &report.failed {
         // One line per row, whatever a value contained.
         let line = failure
@@ -578,6 +596,14 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
     }
 }
 
+/// Who the audit log says acted in a command: the shell user.
+fn shell_actor() -> String {
+    match std::env::var("USER") {
+        Ok(user) if !user.is_empty() => format!("cli:{user}"),
+        _ => "cli".to_owned(),
+    }
+}
+
 /// Best effort: note a key change made from the command line in the audit log. The change
 /// is done either way; a database that is absent or unreachable only earns a warning.
 fn audit_key_change(settings: &Settings, clock: &SharedClock, what: AuditAction, kid: &str) {
@@ -586,10 +612,7 @@ fn audit_key_change(settings: &Settings, clock: &SharedClock, what: AuditAction,
     {
         return;
     }
-    let actor = match std::env::var("USER") {
-        Ok(user) if !user.is_empty() => format!("cli:{user}"),
-        _ => "cli".to_owned(),
-    };
+    let actor = shell_actor();
     let result = Store::connect(&settings.database_url, 1)
         .and_then(|store| store.conn())
         .and_then(|mut conn| {

@@ -65,6 +65,14 @@ pub struct DjangoUser {
     pub last_login: Option<i64>,
 }
 
+/// Who ran an import and from what, for its audit entry (never a database URL, which may
+/// hold a password).
+#[derive(Debug)]
+pub struct ImportAudit<'a> {
+    pub actor: &'a str,
+    pub source: &'a str,
+}
+
 /// What a run did (or, in a dry run, would have done).
 #[derive(Debug, Default)]
 pub struct Report {
@@ -366,6 +374,7 @@ pub fn import(
     rows: Vec<Result<DjangoUser, RowError>>,
     admin_from: AdminFrom,
     dry_run: bool,
+    audit: &ImportAudit<'_>,
 ) -> Result<Report, StoreError> {
     let outcome = store::transaction(conn, |conn| {
         let mut report = Report {
@@ -400,6 +409,25 @@ pub fn import(
             }
         }
         users::advance_id_sequence(conn)?;
+        // In the same transaction: a run is in the log exactly when its users are, and a
+        // dry run leaves neither.
+        let detail = format!(
+            "{} created, {} updated, {} failed",
+            report.created,
+            report.updated,
+            report.failed.len()
+        );
+        crate::audit::record(
+            conn,
+            now,
+            &crate::audit::Entry {
+                actor: Some(audit.actor),
+                action: crate::audit::AuditAction::UsersImported,
+                target: Some(audit.source),
+                detail: Some(&detail),
+                ip: None,
+            },
+        )?;
         if dry_run {
             Err(Outcome::Rollback(report))
         } else {

@@ -27,9 +27,10 @@ pub fn introspect(
         {
             return Ok(inactive);
         }
-        let username = match claims.user_id() {
-            Some(id) => users::by_id(conn, id)?.map(|u| u.username),
-            None => None,
+        let username = if claims.is_users() {
+            users::by_subject(conn, &claims.sub)?.map(|u| u.username)
+        } else {
+            None
         };
         let mut out = json!({
             "active": true,

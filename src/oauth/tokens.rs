@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use crate::resource::{self, Expectations, TokenProblem};
 use crate::signing::{KeySet, SignError};
 
-/// Claims of an access token. `token_type` and `user_id` are SimpleJWT's, so stock
-/// SimpleJWT resource servers accept these tokens too.
+/// Claims of an access token. `token_type`, and the user claim [`sign_access`] adds, are
+/// SimpleJWT's, so stock SimpleJWT resource servers accept these tokens too.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
@@ -22,20 +22,21 @@ pub struct AccessClaims {
     pub client_id: Option<String>,
     #[serde(default)]
     pub scope: String,
+    /// Only user grants set it: a client's own token (client credentials) has none.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
     pub token_type: String,
-    /// A string, as SimpleJWT 5.5 writes it (`str(user.pk)`).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub user_id: Option<String>,
 }
 
 impl AccessClaims {
-    /// The local user id, when the token is a user's.
-    pub fn user_id(&self) -> Option<i64> {
-        self.user_id.as_deref().and_then(|id| id.parse().ok())
+    /// Whether the token was issued to a user (then `sub` is the user's subject).
+    pub fn is_users(&self) -> bool {
+        self.auth_time.is_some()
     }
 }
+
+/// SimpleJWT's user claim of an access token: the claim (`USER_ID_CLAIM`) and its value.
+pub type UserClaim = (String, String);
 
 /// A signed access token and the facts callers store about it.
 #[derive(Debug)]
@@ -49,9 +50,28 @@ pub fn new_jti() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-pub fn sign_access(keys: &KeySet, claims: &AccessClaims) -> Result<AccessToken, SignError> {
+/// An access token's claims with SimpleJWT's user claim beside them: its name is a setting
+/// (`USER_ID_CLAIM`), so it cannot be a field.
+#[derive(Serialize)]
+struct WithUser<'a> {
+    #[serde(flatten)]
+    claims: &'a AccessClaims,
+    #[serde(flatten)]
+    user: Map<String, Value>,
+}
+
+/// Sign an access token; `user` is SimpleJWT's user claim, for a user's token.
+pub fn sign_access(
+    keys: &KeySet,
+    claims: &AccessClaims,
+    user: Option<UserClaim>,
+) -> Result<AccessToken, SignError> {
+    let user = user
+        .map(|(claim, value)| (claim, Value::String(value)))
+        .into_iter()
+        .collect();
     Ok(AccessToken {
-        jwt: keys.sign("at+jwt", claims)?,
+        jwt: keys.sign("at+jwt", &WithUser { claims, user })?,
         jti: claims.jti.clone(),
         exp: claims.exp,
     })

@@ -28,13 +28,14 @@ pub fn userinfo(
             "the access token lacks the openid scope".into(),
         ));
     }
-    let Some(user_id) = claims.user_id() else {
+    if !claims.is_users() {
         return Err(OAuthError::InsufficientScope(
             "the access token has no user".into(),
         ));
-    };
-    let user = match users::by_id(conn, user_id)? {
-        Some(u) if u.is_active && u.subject == claims.sub => u,
+    }
+    // By subject: the SimpleJWT user claim's name and value are settings.
+    let user = match users::by_subject(conn, &claims.sub)? {
+        Some(u) if u.is_active => u,
         _ => return Err(invalid("the user is no longer active")),
     };
     // OIDC Core §5.5: claims asked for by name under "userinfo", beyond the scopes'.

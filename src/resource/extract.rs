@@ -24,9 +24,10 @@ pub enum Rejection {
     Misconfigured,
 }
 
-/// The Bearer token of a request, read as SimpleJWT does: the header splits on whitespace
-/// into exactly `Bearer` and the token.
-pub fn bearer_token(req: &HttpRequest) -> Result<String, Rejection> {
+/// The token of a request, read as SimpleJWT reads it: the header splits on whitespace into
+/// exactly one of `types` (matched exactly) and the token; another scheme counts as no
+/// header at all.
+pub fn bearer_token(req: &HttpRequest, types: &[String]) -> Result<String, Rejection> {
     let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Err(Rejection::NotProvided);
     };
@@ -37,7 +38,9 @@ pub fn bearer_token(req: &HttpRequest) -> Result<String, Rejection> {
         .collect();
     match parts.as_slice() {
         [] => Err(Rejection::NotProvided),
-        [scheme, ..] if *scheme != b"Bearer" => Err(Rejection::NotProvided),
+        [scheme, ..] if !types.iter().any(|t| t.as_bytes() == *scheme) => {
+            Err(Rejection::NotProvided)
+        }
         [_, token] => {
             String::from_utf8(token.to_vec()).map_err(|_| Rejection::Token(TokenProblem::Invalid))
         }
@@ -55,12 +58,14 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
-        let token = bearer_token(req);
+        let token = verifier
+            .as_ref()
+            .map(|v| bearer_token(req, v.header_types()));
         Box::pin(async move {
-            let token = token?;
-            let Some(verifier) = verifier else {
+            let (Some(verifier), Some(token)) = (verifier, token) else {
                 return Err(Rejection::Misconfigured);
             };
+            let token = token?;
             verifier
                 .verify(&token)
                 .await

@@ -278,6 +278,12 @@ pub struct Verifier {
     keys: KeySource,
     expect: Expectations,
     clock: SharedClock,
+    /// The `Authorization` schemes taken (SimpleJWT's `AUTH_HEADER_TYPES`).
+    header_types: Arc<[String]>,
+}
+
+fn bearer_only() -> Arc<[String]> {
+    Arc::new(["Bearer".to_owned()])
 }
 
 impl Verifier {
@@ -286,6 +292,7 @@ impl Verifier {
             keys: KeySource::Jwks(Arc::new(jwks)),
             expect,
             clock: Arc::new(SystemClock),
+            header_types: bearer_only(),
         }
     }
 
@@ -295,7 +302,22 @@ impl Verifier {
             keys: KeySource::Local(keys),
             expect,
             clock,
+            header_types: bearer_only(),
         }
+    }
+
+    /// Take these `Authorization` schemes instead of `Bearer` alone, matched exactly, as
+    /// SimpleJWT's `AUTH_HEADER_TYPES` are; a header with another scheme counts as none.
+    /// An empty list keeps `Bearer`.
+    pub fn with_header_types(mut self, types: &[String]) -> Self {
+        if !types.is_empty() {
+            self.header_types = types.into();
+        }
+        self
+    }
+
+    pub fn header_types(&self) -> &[String] {
+        &self.header_types
     }
 
     pub fn with_clock(mut self, clock: SharedClock) -> Self {

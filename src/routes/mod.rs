@@ -1,4 +1,5 @@
 //! The route table: every path Tessera serves is registered here and nowhere else.
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web as aweb};
 
 use crate::error::AppError;
@@ -75,26 +76,31 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
     )
     .service(
         aweb::resource("/api/token/")
+            .wrap(from_fn(simplejwt::challenge))
             .post(simplejwt::obtain)
             .default_service(aweb::to(simplejwt::method_not_allowed)),
     )
     .service(
         aweb::resource("/api/token/refresh/")
+            .wrap(from_fn(simplejwt::challenge))
             .post(simplejwt::refresh)
             .default_service(aweb::to(simplejwt::method_not_allowed)),
     )
     .service(
         aweb::resource("/api/token/verify/")
+            .wrap(from_fn(simplejwt::challenge))
             .post(simplejwt::verify)
             .default_service(aweb::to(simplejwt::method_not_allowed)),
     )
     .service(
         aweb::resource("/api/token/blacklist/")
+            .wrap(from_fn(simplejwt::challenge))
             .post(simplejwt::blacklist)
             .default_service(aweb::to(simplejwt::method_not_allowed)),
     )
     .service(
         aweb::resource("/hello/")
+            .wrap(from_fn(simplejwt::challenge))
             .get(hello::get)
             .default_service(aweb::to(hello::other)),
     )

@@ -1,5 +1,9 @@
 //! `POST /api/token/`, `/api/token/refresh/`, `/api/token/verify/`, `/api/token/blacklist/`:
 //! the SimpleJWT-compatible token API. Any other method gets DRF's 405 body.
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
@@ -104,4 +108,31 @@ pub async fn blacklist(
 
 pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, SimpleJwtError> {
     Err(SimpleJwtError::MethodNotAllowed(req.method().to_string()))
+}
+
+/// DRF names the first of `AUTH_HEADER_TYPES` in every 401's challenge. The error types
+/// answer `Bearer realm="api"` without seeing the settings, so the scheme is put right here,
+/// on the way out of the SimpleJWT endpoints and `/hello/`.
+pub async fn challenge(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let scheme = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.simplejwt.challenge_scheme().to_owned())
+        .filter(|scheme| scheme != "Bearer");
+    let mut res = next.call(req).await?;
+    let Some(scheme) = scheme else {
+        return Ok(res);
+    };
+    let replaced = res
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer realm=\"api\""))
+        .and_then(|rest| HeaderValue::from_str(&format!("{scheme} realm=\"api\"{rest}")).ok());
+    if let Some(value) = replaced {
+        res.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    Ok(res)
 }

@@ -96,11 +96,17 @@ impl Ctx<'_> {
     }
 
     fn access_ttl(&self) -> i64 {
-        self.settings.access_token_ttl.as_secs() as i64
+        let s = self.settings;
+        s.simplejwt
+            .access_token_lifetime
+            .unwrap_or(s.access_token_ttl.as_secs() as i64)
     }
 
     fn refresh_ttl(&self) -> i64 {
-        self.settings.refresh_token_ttl.as_secs() as i64
+        let s = self.settings;
+        s.simplejwt
+            .refresh_token_lifetime
+            .unwrap_or(s.refresh_token_ttl.as_secs() as i64)
     }
 
     fn refresh_grace(&self) -> i64 {

@@ -36,6 +36,14 @@ pub struct SimpleJwtSettings {
     pub leeway: i64,
     /// Extra claims: claim name -> user field, added to both tokens.
     pub extra_claims: Vec<(String, UserField)>,
+    /// `AUTH_HEADER_TYPES`: the `Authorization` schemes `/hello/` accepts (never empty); the
+    /// first one names the challenge of every 401, as DRF's does.
+    pub auth_header_types: Vec<String>,
+    /// `ACCESS_TOKEN_LIFETIME` of `/api/token/` access tokens, in seconds; `None`: the OAuth
+    /// access-token lifetime.
+    pub access_token_lifetime: Option<i64>,
+    /// `REFRESH_TOKEN_LIFETIME`, in seconds; `None`: the OAuth refresh-token lifetime.
+    pub refresh_token_lifetime: Option<i64>,
 }
 
 impl Default for SimpleJwtSettings {
@@ -49,9 +57,33 @@ impl Default for SimpleJwtSettings {
             update_last_login: true,
             leeway: 0,
             extra_claims: Vec::new(),
+            auth_header_types: vec!["Bearer".to_owned()],
+            access_token_lifetime: None,
+            refresh_token_lifetime: None,
         }
     }
 }
+
+impl SimpleJwtSettings {
+    /// The value `USER_ID_FIELD` names for a user with this id and username, as the user
+    /// claim carries it: a string, as SimpleJWT 5.5 writes it (`str(user.pk)`).
+    pub fn user_id_value(&self, id: i64, username: &str) -> String {
+        match self.user_id_field {
+            UserIdField::Id => id.to_string(),
+            UserIdField::Username => username.to_owned(),
+        }
+    }
+
+    /// The first `AUTH_HEADER_TYPES` entry, which DRF names in its `WWW-Authenticate`.
+    pub fn challenge_scheme(&self) -> &str {
+        self.auth_header_types
+            .first()
+            .map_or("Bearer", String::as_str)
+    }
+}
+
+/// Ten years: longer is a typo, and `now + lifetime` must stay far from overflowing.
+const MAX_LIFETIME: i64 = 10 * 366 * 86_400;
 
 /// Claims Tessera writes itself: an extra claim must not replace one.
 const RESERVED: [&str; 8] = [
@@ -84,6 +116,35 @@ fn claim_name(s: &str) -> Result<String, String> {
         return Err(format!("'{s}' is a claim Tessera writes itself"));
     }
     Ok(s.to_owned())
+}
+
+fn lifetime(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if (1..=MAX_LIFETIME).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a lifetime of 1 to {MAX_LIFETIME} seconds, got '{s}'"
+        )),
+    }
+}
+
+/// A comma-separated list of HTTP authentication schemes (RFC 9110 §11.1: a token).
+fn header_types(s: &str) -> Result<Vec<String>, String> {
+    let types: Vec<String> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if types.is_empty() {
+        return Err("expected at least one authorization scheme, e.g. Bearer".to_owned());
+    }
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if let Some(bad) = types.iter().find(|t| !t.chars().all(tchar)) {
+        return Err(format!(
+            "'{bad}' is not an authorization scheme (letters, digits, and !#$%&'*+-.^_`|~)"
+        ));
+    }
+    Ok(types)
 }
 
 fn extra_claims(s: &str) -> Result<Vec<(String, UserField)>, String> {
@@ -145,6 +206,15 @@ impl SimpleJwtSettings {
         if let Some((v, o)) = get("extra_claims") {
             s.extra_claims = extra_claims(v).map_err(fail(o))?;
         }
+        if let Some((v, o)) = get("auth_header_types") {
+            s.auth_header_types = header_types(v).map_err(fail(o))?;
+        }
+        if let Some((v, o)) = get("access_token_lifetime") {
+            s.access_token_lifetime = Some(lifetime(v).map_err(fail(o))?);
+        }
+        if let Some((v, o)) = get("refresh_token_lifetime") {
+            s.refresh_token_lifetime = Some(lifetime(v).map_err(fail(o))?);
+        }
         if let Some((claim, _)) = s.extra_claims.iter().find(|(c, _)| *c == s.user_id_claim) {
             return Err((
                 "TESSERA_SIMPLEJWT_EXTRA_CLAIMS".to_owned(),
@@ -156,7 +226,7 @@ impl SimpleJwtSettings {
 }
 
 /// Every setting's name, lower case; the variable is `TESSERA_SIMPLEJWT_` + upper case.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 10] = [
     "rotate_refresh_tokens",
     "blacklist_after_rotation",
     "user_id_claim",
@@ -164,6 +234,9 @@ pub const NAMES: [&str; 7] = [
     "update_last_login",
     "leeway",
     "extra_claims",
+    "auth_header_types",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
 ];
 
 #[cfg(test)]
@@ -198,11 +271,44 @@ mod tests {
             ("extra_claims", "role=password_hash"),
             ("extra_claims", "sub=username"),
             ("extra_claims", "username"),
+            ("auth_header_types", ""),
+            ("auth_header_types", " , "),
+            ("auth_header_types", "Bearer JWT"),
+            ("auth_header_types", "JWT,Tok\"en"),
+            ("access_token_lifetime", "0"),
+            ("access_token_lifetime", "-300"),
+            ("access_token_lifetime", "5m"),
+            ("access_token_lifetime", "1e3"),
+            ("refresh_token_lifetime", ""),
+            ("refresh_token_lifetime", "99999999999999999999"),
+            ("refresh_token_lifetime", "316224001"),
         ] {
             let (origin, _) = parse(&[bad]).unwrap_err();
             assert_eq!(origin, bad.0.to_uppercase(), "{bad:?}");
         }
         assert!(parse(&[("extra_claims", "user_id=username")]).is_err());
+    }
+
+    #[test]
+    fn reads_header_types_and_lifetimes() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.auth_header_types, ["Bearer"]);
+        assert_eq!(
+            (s.access_token_lifetime, s.refresh_token_lifetime),
+            (None, None)
+        );
+        let s = parse(&[
+            ("auth_header_types", "JWT, Bearer"),
+            ("access_token_lifetime", " 60 "),
+            ("refresh_token_lifetime", "604800"),
+        ])
+        .unwrap();
+        assert_eq!(s.auth_header_types, ["JWT", "Bearer"]);
+        assert_eq!(s.challenge_scheme(), "JWT");
+        assert_eq!(
+            (s.access_token_lifetime, s.refresh_token_lifetime),
+            (Some(60), Some(604_800))
+        );
     }
 
     #[test]

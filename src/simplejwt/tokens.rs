@@ -4,7 +4,7 @@
 //! against the JWKS.
 use serde_json::{Map, Value, json};
 
-use super::settings::{SimpleJwtSettings, UserField, UserIdField};
+use super::settings::{SimpleJwtSettings, UserField};
 use crate::oauth::tokens::new_jti;
 use crate::signing::{KeySet, SignError};
 use crate::store::users::UserRow;
@@ -16,14 +16,6 @@ pub struct Subject<'a> {
     pub audience: &'a str,
     pub user: &'a UserRow,
     pub settings: &'a SimpleJwtSettings,
-}
-
-/// The value `USER_ID_FIELD` names, as the `user_id` claim carries it.
-pub fn user_id_of(user: &UserRow, field: UserIdField) -> String {
-    match field {
-        UserIdField::Id => user.id.to_string(),
-        UserIdField::Username => user.username.clone(),
-    }
 }
 
 fn field_value(user: &UserRow, field: UserField) -> Value {
@@ -59,7 +51,7 @@ pub fn sign(
     let settings = subject.settings;
     claims.insert(
         settings.user_id_claim.clone(),
-        json!(user_id_of(subject.user, settings.user_id_field)),
+        json!(settings.user_id_value(subject.user.id, &subject.user.username)),
     );
     for (claim, field) in &settings.extra_claims {
         claims.insert(claim.clone(), field_value(subject.user, *field));

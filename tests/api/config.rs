@@ -56,6 +56,36 @@ fn each_bad_setting_is_named() {
             "invalid TESSERA_AUTHORIZATION_CODE_TTL:",
         ),
         ("TESSERA_LOG_FORMAT", "xml", "invalid TESSERA_LOG_FORMAT:"),
+        (
+            "TESSERA_SIMPLEJWT_ACCESS_TOKEN_LIFETIME",
+            "0",
+            "invalid TESSERA_SIMPLEJWT_ACCESS_TOKEN_LIFETIME:",
+        ),
+        (
+            "TESSERA_SIMPLEJWT_ACCESS_TOKEN_LIFETIME",
+            "5m",
+            "invalid TESSERA_SIMPLEJWT_ACCESS_TOKEN_LIFETIME:",
+        ),
+        (
+            "TESSERA_SIMPLEJWT_REFRESH_TOKEN_LIFETIME",
+            "-86400",
+            "invalid TESSERA_SIMPLEJWT_REFRESH_TOKEN_LIFETIME:",
+        ),
+        (
+            "TESSERA_SIMPLEJWT_REFRESH_TOKEN_LIFETIME",
+            "99999999999999999999",
+            "invalid TESSERA_SIMPLEJWT_REFRESH_TOKEN_LIFETIME:",
+        ),
+        (
+            "TESSERA_SIMPLEJWT_AUTH_HEADER_TYPES",
+            " , ",
+            "invalid TESSERA_SIMPLEJWT_AUTH_HEADER_TYPES:",
+        ),
+        (
+            "TESSERA_SIMPLEJWT_AUTH_HEADER_TYPES",
+            "Bearer JWT",
+            "invalid TESSERA_SIMPLEJWT_AUTH_HEADER_TYPES:",
+        ),
     ];
     for (var, value, expected) in cases {
         for args in [&["serve"][..], &["migrate"][..]] {

@@ -1,5 +1,5 @@
 //! The reference Django + DRF + SimpleJWT 5.5.1 app (tests/simplejwt_ref), started under
-//! gunicorn for one test with its own SQLite file. `scripts/test` installs it into a virtualenv
+//! gunicorn for one test with its own SQLite file (or its own PostgreSQL database). `scripts/test` installs it into a virtualenv
 //! and names that Python in TESSERA_TEST_DJANGO_PYTHON.
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -7,10 +7,13 @@ use std::process::{Child, Command, Stdio};
 
 use tempfile::TempDir;
 
+use crate::helpers::{Backend, TestDb};
+
 pub struct Django {
     pub base: String,
     child: Child,
     _dir: TempDir,
+    _postgres: Option<TestDb>,
 }
 
 impl Drop for Django {
@@ -57,12 +60,24 @@ pub struct DjangoDb {
     python: PathBuf,
     env: Vec<(String, String)>,
     dir: TempDir,
+    postgres: Option<TestDb>,
 }
 
 impl DjangoDb {
-    /// Migrate a fresh database and create `users` (`name:password[:flag...]`, see
+    /// Migrate a fresh SQLite database and create `users` (`name:password[:flag...]`, see
     /// seed_users.py).
     pub fn setup(python: &Path, settings: &[(&str, &str)], users: &[&str]) -> DjangoDb {
+        Self::setup_on(Backend::Sqlite, python, settings, users)
+    }
+
+    /// The same, on a fresh database of `backend` (PostgreSQL: one created for this test in
+    /// TESSERA_TEST_POSTGRES_URL's server, dropped after it).
+    pub fn setup_on(
+        backend: Backend,
+        python: &Path,
+        settings: &[(&str, &str)],
+        users: &[&str],
+    ) -> DjangoDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut env: Vec<(String, String)> = settings
             .iter()
@@ -72,6 +87,10 @@ impl DjangoDb {
             "REF_DB".to_owned(),
             dir.path().join("ref.db").display().to_string(),
         ));
+        let postgres = (backend == Backend::Postgres).then(|| TestDb::create(backend, dir.path()));
+        if let Some(db) = &postgres {
+            env.push(("REF_DATABASE_URL".to_owned(), db.url()));
+        }
         manage(python, &env, &["migrate", "-v0"]);
         if !users.is_empty() {
             let mut args = vec!["seed_users"];
@@ -82,12 +101,16 @@ impl DjangoDb {
             python: python.to_owned(),
             env,
             dir,
+            postgres,
         }
     }
 
-    /// The SQLite file Django writes.
-    pub fn path(&self) -> PathBuf {
-        self.dir.path().join("ref.db")
+    /// The URL of Django's database, as `tessera user import-django --database-url` takes it.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(db) => db.url(),
+            None => format!("sqlite://{}", self.dir.path().join("ref.db").display()),
+        }
     }
 
     /// Run a management command; its standard output.
@@ -141,6 +164,7 @@ impl DjangoDb {
             base,
             child,
             _dir: self.dir,
+            _postgres: self.postgres,
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::django::{self, DjangoDb};
 use crate::flow::PASSWORD;
-use crate::helpers::{Backend, run_cli, spawn, spawn_after};
+use crate::helpers::{Backend, run_cli, spawn, spawn_after, spawn_on_manual_clock};
 use crate::simplejwt::post_json;
 
 /// Hashes Django 5.2.19 made for PASSWORD (low costs, fixed salts).
@@ -93,7 +93,10 @@ both!(
                     "not an object",
                 ]),
             );
-            // A dry run checks everything and writes nothing.
+            // A dry run checks everything and writes nothing, audit entry included.
+            let mut env = env.clone();
+            env.insert("USER".to_owned(), "ops".to_owned());
+            let env = &env;
             let dry = import(env, dir, &["--dumpdata", &dump, "--dry-run"]);
             assert_eq!(dry.code, 1, "{}", dry.stderr);
             assert!(
@@ -139,6 +142,35 @@ both!(
         })
         .await;
 
+        // Each real run is audited (the dry run is not), as the shell user, with its counts;
+        // the refused runs (a bad file, a missing database) did not run.
+        let mut conn = app.store.conn().unwrap();
+        let runs = tessera::store::audit::page(&mut conn, Some("user.imported"), 0, 10).unwrap();
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|r| (r.actor.as_deref(), r.target.as_deref(), r.detail.as_deref()))
+            .collect();
+        let target = format!(
+            "django dumpdata {}",
+            app.dir.path().join("users.json").display()
+        );
+        assert_eq!(
+            runs,
+            [
+                (
+                    Some("cli:ops"),
+                    Some(target.as_str()),
+                    Some("0 created, 3 updated, 5 failed")
+                ),
+                (
+                    Some("cli:ops"),
+                    Some(target.as_str()),
+                    Some("3 created, 0 updated, 5 failed")
+                ),
+            ]
+        );
+        drop(conn);
+
         // No bootstrap admin: the import filled the user table. The Django pk is the id.
         let mut conn = app.store.conn().unwrap();
         let ada = tessera::store::users::by_username(&mut conn, "ada")
@@ -174,6 +206,15 @@ both!(
         // A new Tessera user gets an id past the imported ones (PostgreSQL's identity moved).
         let id = crate::flow::create_user(&app, "newcomer");
         assert!(id > 6, "{id}");
+
+        // The import runs are in the console's audit log, under "User changes" (ada, a
+        // Django superuser, is an admin).
+        let console = crate::admin::Console::sign_in(&app, "ada").await;
+        let page = console.browser.get("/admin/audit?action=user.").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("user.imported"), "{}", page.body);
+        assert!(page.body.contains("3 created, 0 updated, 5 failed"));
+        assert!(page.body.contains("cli:ops"));
     }
 );
 
@@ -214,6 +255,29 @@ both!(
     }
 );
 
+both!(
+    an_imported_django_password_is_throttled_like_any_other,
+    |backend| async move {
+        let app = spawn_on_manual_clock(backend).await;
+        let dump = write_dump(app.dir.path(), &json!([user(2, "dj", PBKDF2)]));
+        let out = app.cli(&["user", "import-django", "--dumpdata", &dump], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // Five free failures, the sixth locks (the clock stands still, so the lock holds).
+        for _ in 0..6 {
+            assert_eq!(sign_in(&app, "dj", "guess").await.0, 401);
+        }
+        let (status, body) = sign_in(&app, "dj", PASSWORD).await;
+        assert_eq!(status, 429, "{body}");
+        assert!(
+            stored_hash(&app, "dj").starts_with("pbkdf2_sha256$"),
+            "a throttled attempt checks nothing, so upgrades nothing"
+        );
+        app.advance(1);
+        assert_eq!(sign_in(&app, "dj", PASSWORD).await.0, 200);
+        assert!(stored_hash(&app, "dj").starts_with("$argon2id$"));
+    }
+);
+
 /// Users made by Django itself: the default hasher and each other one Tessera verifies.
 const DJANGO_USERS: [&str; 8] = [
     "alice:correct horse battery:superuser",
@@ -226,9 +290,23 @@ const DJANGO_USERS: [&str; 8] = [
     "hank:correct horse battery:inactive",
 ];
 
-async fn django_app_moves_to_tessera(backend: Backend, from_dump: bool) {
+/// Where Tessera reads the Django app's users from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `--database-url` at the app's database, on this backend.
+    Database(Backend),
+    /// `--dumpdata` of `manage.py dumpdata auth.user`.
+    Dumpdata,
+}
+
+async fn django_app_moves_to_tessera(backend: Backend, source: Source) {
     let python = django::python();
-    let db = DjangoDb::setup(
+    let django_backend = match source {
+        Source::Database(b) => b,
+        Source::Dumpdata => Backend::Sqlite,
+    };
+    let db = DjangoDb::setup_on(
+        django_backend,
         &python,
         &[
             ("DJANGO_SETTINGS_MODULE", "refsite.settings_users"),
@@ -240,17 +318,14 @@ async fn django_app_moves_to_tessera(backend: Backend, from_dump: bool) {
         &DJANGO_USERS,
     );
     let dump = db.manage(&["dumpdata", "auth.user"]);
-    let source = db.path();
+    let database_url = db.database_url();
     let app = spawn_after(backend, &[], &|env, dir| {
-        let args = if from_dump {
+        let args = if source == Source::Dumpdata {
             let path = dir.join("dump.json");
             std::fs::write(&path, &dump).unwrap();
             vec!["--dumpdata".to_owned(), path.display().to_string()]
         } else {
-            vec![
-                "--database-url".to_owned(),
-                format!("sqlite://{}", source.display()),
-            ]
+            vec!["--database-url".to_owned(), database_url.clone()]
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = import(env, dir, &args);
@@ -261,6 +336,39 @@ async fn django_app_moves_to_tessera(backend: Backend, from_dump: bool) {
         );
     })
     .await;
+    // What Django holds arrived: the pk as id, email, flags, date_joined (to the second).
+    let entries: Vec<Value> = serde_json::from_str(&dump).unwrap();
+    let mut conn = app.store.conn().unwrap();
+    for entry in &entries {
+        let fields = &entry["fields"];
+        let name = fields["username"].as_str().unwrap();
+        let row = tessera::store::users::by_username(&mut conn, name)
+            .unwrap()
+            .unwrap();
+        let joined = chrono::DateTime::parse_from_rfc3339(fields["date_joined"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+        assert_eq!(
+            (
+                json!(row.id),
+                row.email.as_deref(),
+                row.is_admin,
+                row.is_active,
+                row.created_at,
+                row.last_login_at
+            ),
+            (
+                entry["pk"].clone(),
+                fields["email"].as_str(),
+                fields["is_superuser"].as_bool().unwrap(),
+                fields["is_active"].as_bool().unwrap(),
+                joined,
+                None
+            ),
+            "{name}"
+        );
+    }
+    drop(conn);
     let resource = db.serve(&[
         ("REF_JWK_URL", &app.url("/.well-known/jwks.json")),
         ("REF_ISSUER", &app.settings.issuer),
@@ -297,7 +405,18 @@ async fn django_app_moves_to_tessera(backend: Backend, from_dump: bool) {
     ignore = "TESSERA_TEST_DJANGO_PYTHON not set: not compared with Django SimpleJWT"
 )]
 async fn a_django_apps_users_move_to_tessera_from_its_database() {
-    django_app_moves_to_tessera(Backend::Sqlite, false).await;
+    django_app_moves_to_tessera(Backend::Sqlite, Source::Database(Backend::Sqlite)).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(all(tessera_test_django, tessera_test_postgres)),
+    ignore = "TESSERA_TEST_DJANGO_PYTHON or TESSERA_TEST_POSTGRES_URL not set"
+)]
+async fn a_django_apps_users_move_to_tessera_from_its_postgres_database() {
+    // Django migrated onto a fresh PostgreSQL database, its users made there by Django,
+    // read by `--database-url postgres://...`, and its views served from that database.
+    django_app_moves_to_tessera(Backend::Sqlite, Source::Database(Backend::Postgres)).await;
 }
 
 #[actix_web::test]
@@ -306,5 +425,5 @@ async fn a_django_apps_users_move_to_tessera_from_its_database() {
     ignore = "TESSERA_TEST_DJANGO_PYTHON or TESSERA_TEST_POSTGRES_URL not set"
 )]
 async fn a_django_apps_users_move_to_tessera_postgres_from_dumpdata() {
-    django_app_moves_to_tessera(Backend::Postgres, true).await;
+    django_app_moves_to_tessera(Backend::Postgres, Source::Dumpdata).await;
 }

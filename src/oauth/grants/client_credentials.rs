@@ -48,9 +48,8 @@ pub fn exchange(
         scope: scope.to_string(),
         auth_time: None,
         token_type: "access".to_owned(),
-        user_id: None,
     };
-    let access = tokens::sign_access(issuing.keys, &claims)
+    let access = tokens::sign_access(issuing.keys, &claims, None)
         .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     Ok(TokenResponse {
         access_token: access.jwt,

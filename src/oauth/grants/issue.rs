@@ -59,9 +59,14 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
         scope: scope.clone(),
         auth_time: Some(grant.auth_time),
         token_type: "access".to_owned(),
-        user_id: Some(grant.user.id.to_string()),
     };
-    let access = tokens::sign_access(issuing.keys, &claims).map_err(server_error)?;
+    let simplejwt = &issuing.settings.simplejwt;
+    let user_claim = (
+        simplejwt.user_id_claim.clone(),
+        simplejwt.user_id_value(grant.user.id, &grant.user.username),
+    );
+    let access =
+        tokens::sign_access(issuing.keys, &claims, Some(user_claim)).map_err(server_error)?;
     let id_token = if grant.scope.contains("openid") {
         let extra = claims::requested(grant.claims_request, "id_token");
         let facts = IdTokenFacts {

@@ -4,15 +4,20 @@
 
 Environment:
   REF_DB            path of the SQLite file
+  REF_DATABASE_URL  postgres://user@host:port/name: the database is on PostgreSQL instead
   REF_MODE          "mirror" (default): SimpleJWT signs with REF_SIGNING_KEY (an RSA PEM file);
                     REF_ROTATE=0 turns ROTATE_REFRESH_TOKENS and BLACKLIST_AFTER_ROTATION off
                     (SimpleJWT's defaults)
                     "jwk": SimpleJWT only verifies, with keys from REF_JWK_URL (Tessera's JWKS),
-                    checking REF_ISSUER and REF_AUDIENCE; users come from the token (stateless)
+                    checking REF_ISSUER and REF_AUDIENCE (unset: SimpleJWT's None, no check);
+                    users come from the token (stateless)
+  REF_USER_ID_CLAIM, REF_USER_ID_FIELD, REF_AUTH_HEADER_TYPES (comma-separated): those
+                    SIMPLE_JWT settings, in either mode, when set
 """
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SECRET_KEY = "reference-app-only-not-a-secret"
 DEBUG = False
@@ -32,6 +37,16 @@ DATABASES = {
         "NAME": os.environ.get("REF_DB", str(Path(__file__).resolve().parent.parent / "ref.db")),
     }
 }
+if os.environ.get("REF_DATABASE_URL"):
+    _url = urlsplit(os.environ["REF_DATABASE_URL"])
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": _url.path.lstrip("/"),
+        "USER": _url.username or "",
+        "PASSWORD": _url.password or "",
+        "HOST": _url.hostname or "",
+        "PORT": str(_url.port or ""),
+    }
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
@@ -42,8 +57,8 @@ if MODE == "jwk":
     SIMPLE_JWT = {
         "ALGORITHM": "RS256",
         "JWK_URL": os.environ["REF_JWK_URL"],
-        "ISSUER": os.environ["REF_ISSUER"],
-        "AUDIENCE": os.environ["REF_AUDIENCE"],
+        "ISSUER": os.environ.get("REF_ISSUER"),
+        "AUDIENCE": os.environ.get("REF_AUDIENCE"),
     }
     AUTH_CLASS = "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
 else:
@@ -68,6 +83,12 @@ else:
         "VERIFYING_KEY": _public,
     }
     AUTH_CLASS = "rest_framework_simplejwt.authentication.JWTAuthentication"
+
+for _setting in ("USER_ID_CLAIM", "USER_ID_FIELD"):
+    if os.environ.get(f"REF_{_setting}"):
+        SIMPLE_JWT[_setting] = os.environ[f"REF_{_setting}"]
+if os.environ.get("REF_AUTH_HEADER_TYPES"):
+    SIMPLE_JWT["AUTH_HEADER_TYPES"] = tuple(os.environ["REF_AUTH_HEADER_TYPES"].split(","))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [AUTH_CLASS],
