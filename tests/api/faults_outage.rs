@@ -242,6 +242,10 @@ async fn a_postgres_outage_answers_503_serves_keys_from_memory_and_recovers_by_i
         res.body
     );
     assert!(res.json()["error_description"].is_string());
+    eprintln!(
+        "/oauth/token answered 503 in {:?} during the outage",
+        res.took
+    );
 
     let res = simplejwt_refresh(&app, &jwt_refresh).await;
     assert_eq!(res.status, 503, "{}", res.body);
@@ -334,6 +338,10 @@ async fn a_postgres_outage_answers_503_serves_keys_from_memory_and_recovers_by_i
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!(
+        "ready again {:?} after PostgreSQL came back",
+        restored.elapsed()
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::SeqCst);
 
