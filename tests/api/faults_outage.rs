@@ -300,6 +300,16 @@ async fn a_postgres_outage_answers_503_serves_keys_from_memory_and_recovers_by_i
         page.body
     );
 
+    let page = browser
+        .get(&flow::auth_url(&client.id, &[("scope", "openid")]))
+        .await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(
+        page.body.contains("Temporarily unavailable"),
+        "{}",
+        page.body
+    );
+
     // What lives in memory keeps serving; readiness tells the load balancer.
     for path in [
         "/.well-known/jwks.json",
