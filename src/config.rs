@@ -124,6 +124,13 @@ pub struct Settings {
     pub login_free_failures: u32,
     /// The longest a throttled bucket stays locked; zero turns the throttle off.
     pub login_max_lockout: Duration,
+    /// The longest a request waits for a database connection (and PostgreSQL's connect
+    /// timeout): past it, the request answers 503 instead of hanging through an outage.
+    pub database_timeout: Duration,
+    /// How long a client may take to send a request's head before it gets 408.
+    pub client_request_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
 }
 
 impl Settings {
@@ -173,6 +180,9 @@ struct FileSettings {
     refresh_grace: Option<toml::Value>,
     login_free_failures: Option<toml::Value>,
     login_max_lockout: Option<toml::Value>,
+    database_timeout: Option<toml::Value>,
+    client_request_timeout: Option<toml::Value>,
+    keep_alive: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -199,6 +209,9 @@ pub const SETTINGS: &[&str] = &[
     "refresh_grace",
     "login_free_failures",
     "login_max_lockout",
+    "database_timeout",
+    "client_request_timeout",
+    "keep_alive",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -329,6 +342,15 @@ impl Settings {
                 "login_max_lockout",
                 parsed.login_max_lockout.as_ref().map(toml_to_string),
             );
+            put(
+                "database_timeout",
+                parsed.database_timeout.as_ref().map(toml_to_string),
+            );
+            put(
+                "client_request_timeout",
+                parsed.client_request_timeout.as_ref().map(toml_to_string),
+            );
+            put("keep_alive", parsed.keep_alive.as_ref().map(toml_to_string));
         }
         for key in crate::simplejwt::settings::NAMES {
             let var = format!("TESSERA_SIMPLEJWT_{}", key.to_uppercase());
@@ -437,6 +459,13 @@ impl Settings {
                 .map(Duration::from_secs)
                 .map_err(|_| format!("expected a number of seconds (0 turns it off), got '{s}'"))
         })?;
+        let database_timeout = parse_with(raw, "database_timeout", "5", |s| {
+            bounded_seconds(s, 0.5, 60.0)
+        })?;
+        let client_request_timeout = parse_with(raw, "client_request_timeout", "5", |s| {
+            bounded_seconds(s, 0.1, 300.0)
+        })?;
+        let keep_alive = parse_with(raw, "keep_alive", "5", |s| bounded_seconds(s, 0.1, 3600.0))?;
         let access_token_audience = match raw.get("access_token_audience") {
             Some(("", origin)) => return Err(invalid(origin, "must not be empty")),
             Some((v, _)) => Some(v.to_owned()),
@@ -486,6 +515,9 @@ impl Settings {
             }
         };
         Ok(Settings {
+            database_timeout,
+            client_request_timeout,
+            keep_alive,
             key_rotation_interval,
             key_activation_delay,
             shutdown_drain,
@@ -534,6 +566,14 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(s: &str, what: &str) ->
 
 fn seconds(s: &str) -> Result<Duration, String> {
     positive::<u64>(s, "a positive number of seconds").map(Duration::from_secs)
+}
+
+/// Seconds between `min` and `max`, fractions allowed.
+fn bounded_seconds(s: &str, min: f64, max: f64) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && (min..=max).contains(&n) => Ok(Duration::from_secs_f64(n)),
+        _ => Err(format!("expected {min} to {max} seconds, got '{s}'")),
+    }
 }
 
 /// Seconds, fractions allowed (tests reload keys every few milliseconds).

@@ -37,6 +37,10 @@ pub enum StartupError {
     },
 }
 
+/// The largest request body read, in bytes; a larger one gets 413 before it is read. Every
+/// form and JSON body Tessera takes is a few kilobytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// Everything a server needs before it listens.
 #[derive(Debug)]
 pub struct Prepared {
@@ -55,7 +59,11 @@ pub fn prepare(
     clock: &SharedClock,
     admin_password: Option<Password>,
 ) -> Result<Prepared, StartupError> {
-    let store = Store::connect(&settings.database_url, settings.database_pool_size)?;
+    let store = Store::connect_with(
+        &settings.database_url,
+        settings.database_pool_size,
+        settings.database_timeout,
+    )?;
     let applied = store.migrate()?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
@@ -175,6 +183,8 @@ impl Application {
             clock,
         };
         let workers = state.settings.workers;
+        let client_request_timeout = state.settings.client_request_timeout;
+        let keep_alive = state.settings.keep_alive;
         let trusted: Arc<[IpAddr]> = state.settings.trusted_proxies.clone().into();
         // `/hello/` checks tokens with the same verifier a separate resource server would
         // use, over the in-memory key set instead of an HTTP JWKS.
@@ -219,6 +229,7 @@ impl Application {
                 })
                 .app_data(data.clone())
                 .app_data(verifier.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY))
                 .configure(crate::routes::configure)
                 .configure(|cfg| {
                     if metrics_apart.is_none() {
@@ -227,6 +238,11 @@ impl Application {
                 })
         })
         .workers(workers)
+        // Slow or idle clients must not hold connections (and their memory) for long: a
+        // request head that has not arrived within the timeout gets 408, and an idle
+        // keep-alive connection is closed.
+        .client_request_timeout(client_request_timeout)
+        .keep_alive(keep_alive)
         .shutdown_timeout(30)
         // Signals are ours (see `stop_on_signals`), registered before the server reports
         // that it listens, so an early SIGTERM still shuts down gracefully.

@@ -45,7 +45,9 @@ pub enum StoreError {
     #[error("not found")]
     NotFound,
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
+    /// The database cannot be reached (no connection within the pool's timeout, or the
+    /// connection broke mid-query): the request may succeed if tried again.
     #[error("database unavailable: {0}")]
     Pool(String),
     /// A stored value no longer parses (a row edited by hand).
@@ -57,6 +59,22 @@ pub enum StoreError {
     Blocking(String),
 }
 
+impl From<diesel::result::Error> for StoreError {
+    /// A connection that broke under a query (the server went away, the network was cut)
+    /// is an outage, not a fault of ours: it reads as `Pool`, which every caller turns into
+    /// "temporarily unavailable", and the pool drops the broken connection.
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::Pool(info.message().trim().replace('\n', " ")),
+            other => Self::Database(other),
+        }
+    }
+}
+
 impl StoreError {
     /// Map diesel's unique-violation to `Conflict` so callers can say "already exists".
     pub fn from_write(err: diesel::result::Error) -> Self {
@@ -64,7 +82,7 @@ impl StoreError {
         match err {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Conflict,
             Error::NotFound => Self::NotFound,
-            other => Self::Database(other),
+            other => Self::from(other),
         }
     }
 }
@@ -87,6 +105,34 @@ where
     impl<E> From<diesel::result::Error> for Failed<E> {
         fn from(e: diesel::result::Error) -> Self {
             Failed::Database(e)
+        }
+    }
+    // SQLite: take the write lock at BEGIN. A deferred transaction that reads first and
+    // writes later cannot wait for another writer (its snapshot would be stale), so SQLite
+    // fails it at once with "database is locked" whatever the busy timeout; BEGIN IMMEDIATE
+    // queues behind the busy timeout instead. Inside an outer transaction this is a
+    // savepoint, which the outer transaction's lock already covers.
+    if let DbConnection::Sqlite(c) = conn {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        match AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE") {
+            Ok(()) => {
+                return match f(conn) {
+                    Ok(value) => match DbConnection::commit_transaction(conn) {
+                        Ok(()) => Ok(value),
+                        Err(e) => {
+                            // A failed COMMIT leaves the transaction open: end it.
+                            let _ = DbConnection::rollback_transaction(conn);
+                            Err(E::from(StoreError::from_write(e)))
+                        }
+                    },
+                    Err(e) => {
+                        let _ = DbConnection::rollback_transaction(conn);
+                        Err(e)
+                    }
+                };
+            }
+            Err(diesel::result::Error::AlreadyInTransaction) => {}
+            Err(e) => return Err(E::from(StoreError::from_write(e))),
         }
     }
     conn.transaction(|conn| f(conn).map_err(Failed::Caller))
@@ -112,6 +158,26 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
         }
         Ok(())
     }
+}
+
+/// How long the CLI waits for its database connection.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// libpq's `connect_timeout` (whole seconds, at least 2: libpq's own floor) unless the URL
+/// sets one. Without it, connecting to a host that drops packets waits for the kernel's TCP
+/// timeout, minutes long.
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.query_pairs().any(|(k, _)| k == "connect_timeout") {
+        return url.to_owned();
+    }
+    let secs = timeout.as_secs_f64().ceil().max(2.0) as u64;
+    parsed
+        .query_pairs_mut()
+        .append_pair("connect_timeout", &secs.to_string());
+    parsed.to_string()
 }
 
 /// The pool's connections right now, for the metrics.
@@ -140,23 +206,34 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Open a pool of `size` connections. Fails fast if the database cannot be reached.
     pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, size, DEFAULT_TIMEOUT)
+    }
+
+    /// [`Store::connect`], waiting at most `timeout` for a connection (pool checkout, and
+    /// PostgreSQL's connect): during an outage requests fail fast with `Pool` instead of
+    /// hanging, and the pool reconnects by itself once the database is back.
+    pub fn connect_with(
+        url: &DatabaseUrl,
+        size: u32,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let (conn_url, backend) = match url {
             DatabaseUrl::Sqlite(path) => (path.clone(), "sqlite"),
-            DatabaseUrl::Postgres(url) => (url.clone(), "postgres"),
+            DatabaseUrl::Postgres(url) => (with_connect_timeout(url, timeout), "postgres"),
         };
         // One direct connection first: r2d2 would retry for its whole timeout and diesel's
         // MultiConnection reports every failure as "invalid connection url", hiding what
         // went wrong (no such database, connection refused, bad password).
         let preflight = match url {
             DatabaseUrl::Sqlite(path) => diesel::SqliteConnection::establish(path).map(drop),
-            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).map(drop),
+            DatabaseUrl::Postgres(_) => diesel::PgConnection::establish(&conn_url).map(drop),
         };
         preflight.map_err(|e| StoreError::Pool(e.to_string().trim().replace('\n', " ")))?;
         let manager = ConnectionManager::<DbConnection>::new(conn_url);
         let pool = Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(timeout)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| StoreError::Pool(e.to_string()))?;

@@ -86,6 +86,17 @@ fn each_bad_setting_is_named() {
             "Bearer JWT",
             "invalid TESSERA_SIMPLEJWT_AUTH_HEADER_TYPES:",
         ),
+        (
+            "TESSERA_DATABASE_TIMEOUT",
+            "0",
+            "invalid TESSERA_DATABASE_TIMEOUT:",
+        ),
+        (
+            "TESSERA_CLIENT_REQUEST_TIMEOUT",
+            "forever",
+            "invalid TESSERA_CLIENT_REQUEST_TIMEOUT:",
+        ),
+        ("TESSERA_KEEP_ALIVE", "-1", "invalid TESSERA_KEEP_ALIVE:"),
     ];
     for (var, value, expected) in cases {
         for args in [&["serve"][..], &["migrate"][..]] {

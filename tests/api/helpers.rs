@@ -169,6 +169,24 @@ pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     start(backend, extra, Arc::new(SystemClock), None, None).await
 }
 
+/// Start a server that reaches its fresh database through `route`, which is given the
+/// database's URL and returns the one the server uses (e.g. through a proxy the test cuts).
+pub async fn spawn_routed(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    route: &dyn Fn(&str) -> String,
+) -> TestApp {
+    start_routed(
+        backend,
+        extra,
+        Arc::new(SystemClock),
+        None,
+        None,
+        Some(route),
+    )
+    .await
+}
+
 /// Something done to a test's database before the server first starts on it (a CLI run,
 /// given the server's environment and folder): e.g. an import into a database with no users.
 pub type Before<'a> = &'a dyn Fn(&HashMap<String, String>, &Path);
@@ -201,6 +219,17 @@ async fn start(
     manual: Option<Arc<ManualClock>>,
     before: Option<Before<'_>>,
 ) -> TestApp {
+    start_routed(backend, extra, clock, manual, before, None).await
+}
+
+async fn start_routed(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    clock: SharedClock,
+    manual: Option<Arc<ManualClock>>,
+    before: Option<Before<'_>>,
+    route: Option<&dyn Fn(&str) -> String>,
+) -> TestApp {
     tessera::resource::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::create(backend, dir.path());
@@ -211,6 +240,9 @@ async fn start(
     let mut env = test_env(&db, &keys_dir);
     env.insert("TESSERA_LISTEN".to_owned(), addr.to_string());
     env.insert("TESSERA_ISSUER".to_owned(), format!("http://{addr}"));
+    if let Some(route) = route {
+        env.insert("TESSERA_DATABASE_URL".to_owned(), route(&db.url()));
+    }
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }

@@ -60,7 +60,10 @@ async fn admin_of(req: HttpRequest) -> Result<Admin, AdminError> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Err(AdminError::Internal("application state missing".into()));
     };
-    let Some(signed_in) = super::super::session::current(&req, &state).await else {
+    let Some(signed_in) = super::super::session::lookup(&req, &state)
+        .await
+        .map_err(AdminError::Store)?
+    else {
         return Err(AdminError::SignIn {
             return_to: return_to(&req),
         });
