@@ -114,6 +114,9 @@ pub struct Settings {
     pub key_activation_delay: Duration,
     /// Publish a new signing key once the newest is this old; `None` (default): by hand.
     pub key_rotation_interval: Option<Duration>,
+    /// Seals the signing keys' private parts in the database; `None`: the file `kek` in
+    /// the keys folder (see `crate::kek`).
+    pub key_encryption_key: Option<crate::kek::Kek>,
     /// SimpleJWT's settings for the `/api/token/` API (`TESSERA_SIMPLEJWT_*`).
     pub simplejwt: crate::simplejwt::settings::SimpleJwtSettings,
     /// How long a just-rotated refresh token, presented again, gets the same successor
@@ -168,6 +171,7 @@ struct FileSettings {
     shutdown_drain: Option<toml::Value>,
     key_activation_delay: Option<toml::Value>,
     key_rotation_interval: Option<toml::Value>,
+    key_encryption_key: Option<String>,
     /// `[simplejwt]`: read by `simplejwt::settings`.
     simplejwt: Option<toml::Table>,
     refresh_grace: Option<toml::Value>,
@@ -196,6 +200,7 @@ pub const SETTINGS: &[&str] = &[
     "shutdown_drain",
     "key_activation_delay",
     "key_rotation_interval",
+    "key_encryption_key",
     "refresh_grace",
     "login_free_failures",
     "login_max_lockout",
@@ -313,6 +318,7 @@ impl Settings {
                 "key_rotation_interval",
                 parsed.key_rotation_interval.as_ref().map(toml_to_string),
             );
+            put("key_encryption_key", parsed.key_encryption_key);
             for (key, value) in parsed.simplejwt.unwrap_or_default() {
                 let at = format!("simplejwt.{key} in {origin}");
                 simplejwt.insert(key, (toml_to_string(&value), at));
@@ -485,7 +491,15 @@ impl Settings {
                 Some(every)
             }
         };
+        // Never echoed back: the value is a secret, the error says what shape it must have.
+        let key_encryption_key = match raw.get("key_encryption_key") {
+            None | Some(("", _)) => None,
+            Some((v, origin)) => {
+                Some(crate::kek::Kek::parse(v).map_err(|e| invalid(origin, e.to_string()))?)
+            }
+        };
         Ok(Settings {
+            key_encryption_key,
             key_rotation_interval,
             key_activation_delay,
             shutdown_drain,

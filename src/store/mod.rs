@@ -20,6 +20,7 @@ pub mod maintenance;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;
+pub mod signing_keys;
 pub mod throttle;
 pub mod users;
 

@@ -162,3 +162,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     login_throttle,
 );
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        public_key -> Text,
+        private_key -> Text,
+        nonce -> Text,
+        kek_id -> Text,
+        state -> Text,
+        created_at_ms -> BigInt,
+        activates_at_ms -> BigInt,
+        retired_at_ms -> Nullable<BigInt>,
+    }
+}

@@ -16,6 +16,7 @@ mod helpers;
 mod introspection;
 mod jwks;
 mod jwt;
+mod key_storage;
 mod logout;
 mod maintenance;
 mod metrics;
