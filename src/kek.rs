@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 const KEK_LEN: usize = 32;
 /// The KEK's file name in the keys folder.
@@ -33,7 +34,7 @@ pub enum KekError {
 /// The key-encryption key. `Debug` shows only its id.
 #[derive(Clone)]
 pub struct Kek {
-    bytes: [u8; KEK_LEN],
+    bytes: Zeroizing<[u8; KEK_LEN]>,
 }
 
 impl std::fmt::Debug for Kek {
@@ -63,15 +64,18 @@ impl Kek {
                 .find_map(|engine| engine.decode(text).ok())
         };
         let bytes = decoded
-            .and_then(|d| <[u8; KEK_LEN]>::try_from(d).ok())
+            .map(Zeroizing::new)
+            .and_then(|d| <[u8; KEK_LEN]>::try_from(d.as_slice()).ok())
             .ok_or(KekError::Malformed)?;
-        Ok(Self { bytes })
+        Ok(Self {
+            bytes: Zeroizing::new(bytes),
+        })
     }
 
     /// A fresh random KEK.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; KEK_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let mut bytes = Zeroizing::new([0u8; KEK_LEN]);
+        rand::rngs::OsRng.fill_bytes(bytes.as_mut());
         Self { bytes }
     }
 
@@ -80,13 +84,14 @@ impl Kek {
     pub fn id(&self) -> String {
         let digest = Sha256::new()
             .chain_update(b"tessera key-encryption key id v1\0")
-            .chain_update(self.bytes)
+            .chain_update(self.bytes.as_slice())
             .finalize();
         hex::encode(&digest[..8])
     }
 
     fn key(&self) -> Result<LessSafeKey, KekError> {
-        let unbound = UnboundKey::new(&AES_256_GCM, &self.bytes).map_err(|_| KekError::Seal)?;
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, self.bytes.as_slice()).map_err(|_| KekError::Seal)?;
         Ok(LessSafeKey::new(unbound))
     }
 
@@ -109,17 +114,17 @@ impl Kek {
     }
 
     /// Open what `seal` sealed for `kid`; `None` for another KEK, another kid, or bytes
-    /// changed in the database.
-    pub fn open(&self, kid: &str, sealed: &Sealed) -> Option<Vec<u8>> {
+    /// changed in the database. The private key is wiped from memory when dropped.
+    pub fn open(&self, kid: &str, sealed: &Sealed) -> Option<Zeroizing<Vec<u8>>> {
         let nonce = STANDARD.decode(&sealed.nonce).ok()?;
         let nonce = Nonce::try_assume_unique_for_key(&nonce).ok()?;
-        let mut buf = STANDARD.decode(&sealed.ciphertext).ok()?;
+        let mut buf = Zeroizing::new(STANDARD.decode(&sealed.ciphertext).ok()?);
         let plain = self
             .key()
             .ok()?
             .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
             .ok()?;
-        Some(plain.to_vec())
+        Some(Zeroizing::new(plain.to_vec()))
     }
 
     /// The KEK in `dir/kek`, if that file exists.
@@ -162,7 +167,8 @@ impl Kek {
                 .create_new(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            file.write_all(format!("{}\n", STANDARD.encode(kek.bytes)).as_bytes())?;
+            let text = Zeroizing::new(format!("{}\n", STANDARD.encode(kek.bytes.as_slice())));
+            file.write_all(text.as_bytes())?;
             file.sync_all()?;
             // A link, unlike a rename, never replaces a KEK another process wrote.
             fs::hard_link(&tmp, &path)
@@ -186,14 +192,16 @@ mod tests {
     #[test]
     fn only_32_bytes_in_hex_or_base64_are_a_kek() {
         let kek = Kek::generate();
-        let hex_form = hex::encode(kek.bytes);
-        let b64 = STANDARD.encode(kek.bytes);
+        let hex_form = hex::encode(kek.bytes.as_slice());
+        let b64 = STANDARD.encode(kek.bytes.as_slice());
         assert_eq!(Kek::parse(&hex_form).unwrap().id(), kek.id());
         assert_eq!(Kek::parse(&hex_form.to_uppercase()).unwrap().id(), kek.id());
         assert_eq!(Kek::parse(&b64).unwrap().id(), kek.id());
         assert_eq!(Kek::parse(&format!(" {b64}\n")).unwrap().id(), kek.id());
         assert_eq!(
-            Kek::parse(&URL_SAFE_NO_PAD.encode(kek.bytes)).unwrap().id(),
+            Kek::parse(&URL_SAFE_NO_PAD.encode(kek.bytes.as_slice()))
+                .unwrap()
+                .id(),
             kek.id()
         );
         let (longer, short_b64, long_b64, not_hex) = (
@@ -222,7 +230,10 @@ mod tests {
     fn a_sealed_key_opens_only_with_its_kek_and_its_kid() {
         let kek = Kek::generate();
         let sealed = kek.seal("kid-a", b"private").unwrap();
-        assert_eq!(kek.open("kid-a", &sealed).as_deref(), Some(&b"private"[..]));
+        assert_eq!(
+            kek.open("kid-a", &sealed).as_deref().map(Vec::as_slice),
+            Some(&b"private"[..])
+        );
         assert_eq!(kek.open("kid-b", &sealed), None, "moved to another row");
         assert_eq!(Kek::generate().open("kid-a", &sealed), None, "another KEK");
         let again = kek.seal("kid-a", b"private").unwrap();
