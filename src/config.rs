@@ -683,6 +683,48 @@ mod tests {
     }
 
     #[test]
+    fn the_key_encryption_key_comes_from_the_file_or_the_environment_never_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        let hex = "11".repeat(32);
+        std::fs::write(&path, format!("key_encryption_key = \"{hex}\"\n")).unwrap();
+        let from_file = Settings::load_from(Some(&path), &env(&[])).unwrap();
+        let expected = crate::kek::Kek::parse(&hex).unwrap().id();
+        assert_eq!(
+            from_file.key_encryption_key.as_ref().map(|k| k.id()),
+            Some(expected)
+        );
+        let other = "22".repeat(32);
+        let from_env = Settings::load_from(
+            Some(&path),
+            &env(&[("TESSERA_KEY_ENCRYPTION_KEY", other.as_str())]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.key_encryption_key.map(|k| k.id()),
+            Some(crate::kek::Kek::parse(&other).unwrap().id()),
+            "the environment wins"
+        );
+        assert!(
+            !format!("{from_file:?}").contains(&hex),
+            "Debug shows the KEK"
+        );
+
+        std::fs::write(&path, "key_encryption_key = \"hunter2\"\n").unwrap();
+        let err = Settings::load_from(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid key_encryption_key in "), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            Settings::load_from(None, &env(&[]))
+                .unwrap()
+                .key_encryption_key
+                .is_none()
+        );
+    }
+
+    #[test]
     fn postgres_passwords_are_not_echoed() {
         assert_eq!(
             redact_url("postgres://u:secret@h/db"),
