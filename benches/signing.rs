@@ -57,7 +57,7 @@ fn main() {
         },
     );
 
-    let pem = std::fs::read(&info.path).expect("read key");
+    let pem = std::fs::read(info.path.as_ref().expect("key file")).expect("read key");
     let stock_key = EncodingKey::from_rsa_pem(&pem).expect("pem");
     let message = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0";
     rate(

@@ -114,6 +114,9 @@ pub struct Settings {
     pub key_activation_delay: Duration,
     /// Publish a new signing key once the newest is this old; `None` (default): by hand.
     pub key_rotation_interval: Option<Duration>,
+    /// Seals the signing keys' private parts in the database; `None`: the file `kek` in
+    /// the keys folder (see `crate::kek`).
+    pub key_encryption_key: Option<crate::kek::Kek>,
     /// SimpleJWT's settings for the `/api/token/` API (`TESSERA_SIMPLEJWT_*`).
     pub simplejwt: crate::simplejwt::settings::SimpleJwtSettings,
     /// How long a just-rotated refresh token, presented again, gets the same successor
@@ -175,6 +178,7 @@ struct FileSettings {
     shutdown_drain: Option<toml::Value>,
     key_activation_delay: Option<toml::Value>,
     key_rotation_interval: Option<toml::Value>,
+    key_encryption_key: Option<String>,
     /// `[simplejwt]`: read by `simplejwt::settings`.
     simplejwt: Option<toml::Table>,
     refresh_grace: Option<toml::Value>,
@@ -206,6 +210,7 @@ pub const SETTINGS: &[&str] = &[
     "shutdown_drain",
     "key_activation_delay",
     "key_rotation_interval",
+    "key_encryption_key",
     "refresh_grace",
     "login_free_failures",
     "login_max_lockout",
@@ -326,6 +331,7 @@ impl Settings {
                 "key_rotation_interval",
                 parsed.key_rotation_interval.as_ref().map(toml_to_string),
             );
+            put("key_encryption_key", parsed.key_encryption_key);
             for (key, value) in parsed.simplejwt.unwrap_or_default() {
                 let at = format!("simplejwt.{key} in {origin}");
                 simplejwt.insert(key, (toml_to_string(&value), at));
@@ -514,10 +520,18 @@ impl Settings {
                 Some(every)
             }
         };
+        // Never echoed back: the value is a secret, the error says what shape it must have.
+        let key_encryption_key = match raw.get("key_encryption_key") {
+            None | Some(("", _)) => None,
+            Some((v, origin)) => {
+                Some(crate::kek::Kek::parse(v).map_err(|e| invalid(origin, e.to_string()))?)
+            }
+        };
         Ok(Settings {
             database_timeout,
             client_request_timeout,
             keep_alive,
+            key_encryption_key,
             key_rotation_interval,
             key_activation_delay,
             shutdown_drain,
@@ -706,6 +720,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("invalid workers in "), "{err}");
+    }
+
+    #[test]
+    fn the_key_encryption_key_comes_from_the_file_or_the_environment_never_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        let hex = "11".repeat(32);
+        std::fs::write(&path, format!("key_encryption_key = \"{hex}\"\n")).unwrap();
+        let from_file = Settings::load_from(Some(&path), &env(&[])).unwrap();
+        let expected = crate::kek::Kek::parse(&hex).unwrap().id();
+        assert_eq!(
+            from_file.key_encryption_key.as_ref().map(|k| k.id()),
+            Some(expected)
+        );
+        let other = "22".repeat(32);
+        let from_env = Settings::load_from(
+            Some(&path),
+            &env(&[("TESSERA_KEY_ENCRYPTION_KEY", other.as_str())]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.key_encryption_key.map(|k| k.id()),
+            Some(crate::kek::Kek::parse(&other).unwrap().id()),
+            "the environment wins"
+        );
+        assert!(
+            !format!("{from_file:?}").contains(&hex),
+            "Debug shows the KEK"
+        );
+
+        std::fs::write(&path, "key_encryption_key = \"hunter2\"\n").unwrap();
+        let err = Settings::load_from(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid key_encryption_key in "), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            Settings::load_from(None, &env(&[]))
+                .unwrap()
+                .key_encryption_key
+                .is_none()
+        );
     }
 
     #[test]

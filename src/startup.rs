@@ -15,7 +15,7 @@ use crate::discovery::Discovery;
 use crate::domain::Password;
 use crate::metrics::Metrics;
 use crate::observe::{Observed, REQUEST_ID};
-use crate::signing::{KeyDir, KeyError, Keys, spawn_reloader};
+use crate::signing::{KeyError, KeySource, KeyStore, Keys, Opened, spawn_reloader};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::users::{self, Bootstrap, UserError};
@@ -68,12 +68,12 @@ pub fn prepare(
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
     }
-    let dir = KeyDir::new(&settings.keys_dir).activating_after(settings.key_activation_delay);
-    let generated_kid = dir.ensure_key(clock.now())?.map(|k| k.kid);
+    let (source, _) = open_keys(settings, &store, clock)?;
+    let generated_kid = source.ensure_key(clock.now())?.map(|k| k.kid);
     if let Some(kid) = &generated_kid {
-        tracing::info!(%kid, dir = %settings.keys_dir.display(), "generated a signing key");
+        tracing::info!(%kid, "generated a signing key");
     }
-    let keys = Arc::new(Keys::load_with_clock(dir, clock.clone())?);
+    let keys = Arc::new(Keys::from_source(source, clock.clone())?);
     let bootstrap = {
         let mut conn = store.conn()?;
         users::bootstrap_admin(&mut conn, clock.as_ref(), admin_password)?
@@ -84,6 +84,34 @@ pub fn prepare(
         bootstrap,
         generated_kid,
     })
+}
+
+/// The signing keys in the (migrated) database, under the rules of `signing::KeyStore`:
+/// the KEK checked, the keys folder's PEM files imported once. The server and the CLI's
+/// `keys` commands both start here.
+pub fn open_keys(
+    settings: &Settings,
+    store: &Store,
+    clock: &SharedClock,
+) -> Result<(KeySource, Opened), KeyError> {
+    let (keys, opened) = KeyStore::open(
+        store.clone(),
+        settings.key_encryption_key.clone(),
+        &settings.keys_dir,
+        settings.key_activation_delay,
+        clock.now(),
+    )?;
+    if let Some(path) = &opened.generated_kek {
+        tracing::warn!(
+            path = %path.display(),
+            "generated a key-encryption key for the signing keys; back it up with the \
+             database (without it the stored keys cannot be opened)"
+        );
+    }
+    for kid in &opened.imported {
+        tracing::info!(%kid, dir = %settings.keys_dir.display(), "imported a signing key file into the database");
+    }
+    Ok((KeySource::Database(keys), opened))
 }
 
 /// Every ten minutes, delete expired rows (see `store::maintenance`). Failures are logged

@@ -9,7 +9,7 @@ use crate::store::clients as client_store;
 use crate::store::{DbConnection, StoreError};
 
 pub fn list(keys: &Keys, now: i64) -> Result<Vec<KeyInfo>, AdminError> {
-    Ok(keys.dir().list(at(now))?)
+    Ok(keys.source().list(at(now))?)
 }
 
 fn at(unix: i64) -> chrono::DateTime<chrono::Utc> {
@@ -28,7 +28,7 @@ pub fn rotate(
     keys: &Keys,
     actor: &Actor,
 ) -> Result<KeyInfo, AdminError> {
-    let info = keys.dir().generate(clock.now())?;
+    let info = keys.source().generate(clock.now())?;
     reload(keys)?;
     actor.audit(conn, clock.unix(), AuditAction::KeyRotated, &info.kid, None)?;
     Ok(info)
@@ -56,7 +56,7 @@ pub fn token_lifetime(
 }
 
 /// Stop publishing a key (never the last one, never while tokens it signed may be valid).
-/// Blocking (file system).
+/// Blocking (database).
 pub fn retire(
     conn: &mut DbConnection,
     now: i64,
@@ -66,7 +66,7 @@ pub fn retire(
     kid: &str,
 ) -> Result<KeyInfo, AdminError> {
     let lifetime = token_lifetime(conn, settings)?;
-    let info = keys.dir().retire(kid, at(now), Some(lifetime))?;
+    let info = keys.source().retire(kid, at(now), Some(lifetime))?;
     reload(keys)?;
     actor.audit(conn, now, AuditAction::KeyRetired, &info.kid, None)?;
     Ok(info)

@@ -16,7 +16,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::django::import::{self as django_import, AdminFrom};
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
-use crate::signing::{KeyDir, KeyInfo, KeyState};
+use crate::signing::{KeyInfo, KeyState};
 use crate::startup::{self, Application};
 use crate::store::Store;
 use crate::users::{self, Bootstrap, NewUser};
@@ -506,7 +506,15 @@ fn client_create(
 }
 
 fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<(), Failure> {
-    let dir = KeyDir::new(&settings.keys_dir).activating_after(settings.key_activation_delay);
+    let store = Store::connect(&settings.database_url, 2)?;
+    store.migrate()?;
+    let (dir, opened) = startup::open_keys(settings, &store, clock)?;
+    if let Some(path) = &opened.generated_kek {
+        eprintln!(
+            "note: generated the key-encryption key {}; back it up with the database",
+            path.display()
+        );
+    }
     match cmd {
         KeysCommand::List { json } => {
             let now = clock.now();
@@ -541,7 +549,7 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else if keys.is_empty() {
-                println!("no keys in {}", dir.root().display());
+                println!("no signing keys in the database");
             } else {
                 println!("{:<45} {:<10} {:<24} SIGNS FROM", "KID", "STATE", "CREATED");
                 for k in &keys {
@@ -555,15 +563,16 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                 }
             }
             match broken.first() {
-                Some((_, why)) => Err(Failure(why.clone())),
+                Some((key, why)) => Err(Failure(format!("signing key '{}': {why}", key.kid))),
                 None => Ok(()),
             }
         }
         KeysCommand::Rotate => {
-            // Rotating past a broken file would leave a folder no server can start from.
-            if let Some((_, why)) = dir.broken(clock.now())?.first() {
+            // Rotating past a broken key would leave keys no server can start from.
+            if let Some((key, why)) = dir.broken(clock.now())?.first() {
                 return Err(Failure(format!(
-                    "{why}; fix or remove that file before rotating"
+                    "signing key '{kid}': {why}; mend it or retire it (`tessera keys retire {kid} --force`) before rotating",
+                    kid = key.kid
                 )));
             }
             let key = dir.generate(clock.now())?;
@@ -583,7 +592,6 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
             let guard = if force {
                 None
             } else {
-                let store = Store::connect(&settings.database_url, 1)?;
                 let mut conn = store.conn()?;
                 Some(crate::admin::keys::token_lifetime(&mut conn, settings)?)
             };

@@ -50,6 +50,16 @@ pub enum KeyError {
     NoKeys(PathBuf),
     #[error("key generation failed: {0}")]
     Generate(String),
+    #[error("signing key '{kid}': {reason}")]
+    BadKey { kid: String, reason: String },
+    #[error("no published signing key in the database; run `tessera keys rotate` to create one")]
+    NoKeysInDatabase,
+    /// A missing, wrong or unreadable key-encryption key: the message says which and what
+    /// to do.
+    #[error("{0}")]
+    Kek(String),
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
@@ -91,7 +101,8 @@ pub struct KeyInfo {
     /// When it signs (or signed) its first token: `created` plus the activation delay.
     pub activates: DateTime<Utc>,
     pub state: KeyState,
-    pub path: PathBuf,
+    /// The file it is in, for keys in a folder; `None` for keys in the database.
+    pub path: Option<PathBuf>,
 }
 
 /// A published key, parsed: what the key set is built from.
@@ -199,7 +210,7 @@ impl KeyDir {
                 created,
                 activates: created + self.activation_delay,
                 state,
-                path,
+                path: Some(path),
             });
         }
         Ok(keys)
@@ -209,23 +220,9 @@ impl KeyDir {
     /// delay is active; newer ones are published (waiting), older ones retiring. When none
     /// is old enough (a first key), the oldest one signs: something must.
     pub fn list(&self, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
-        let mut published = self.scan(&self.root, KeyState::Published)?;
-        published.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
-        let active = published
-            .iter()
-            .position(|k| k.activates <= now)
-            .unwrap_or(published.len().saturating_sub(1));
-        for (i, key) in published.iter_mut().enumerate() {
-            key.state = match i.cmp(&active) {
-                std::cmp::Ordering::Less => KeyState::Published,
-                std::cmp::Ordering::Equal => KeyState::Active,
-                std::cmp::Ordering::Greater => KeyState::Retiring,
-            };
-        }
-        let mut retired = self.scan(&self.retired_dir(), KeyState::Retired)?;
-        retired.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
-        published.extend(retired);
-        Ok(published)
+        let published = self.scan(&self.root, KeyState::Published)?;
+        let retired = self.scan(&self.retired_dir(), KeyState::Retired)?;
+        Ok(order(published, retired, now))
     }
 
     /// A cheap summary of the folder (names, sizes, modification times): when it changes,
@@ -295,7 +292,7 @@ impl KeyDir {
         Ok(out)
     }
 
-    fn ensure_dirs(&self) -> Result<(), KeyError> {
+    pub(crate) fn ensure_dirs(&self) -> Result<(), KeyError> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -317,10 +314,7 @@ impl KeyDir {
     /// Generate a new 2048-bit key: published now, signing after the activation delay.
     pub fn generate(&self, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
         self.ensure_dirs()?;
-        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS)
-            .map_err(|e| KeyError::Generate(e.to_string()))?;
-        let kid = thumbprint(&key.n().to_bytes_be(), &key.e().to_bytes_be())
-            .map_err(KeyError::Generate)?;
+        let (kid, key) = new_rsa_key()?;
         let pem = key
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|e| KeyError::Generate(e.to_string()))?;
@@ -353,7 +347,7 @@ impl KeyDir {
             } else {
                 KeyState::Published
             },
-            path,
+            path: Some(path),
         })
     }
 
@@ -377,89 +371,131 @@ impl KeyDir {
         guard: Option<chrono::Duration>,
     ) -> Result<KeyInfo, KeyError> {
         let keys = self.list(now)?;
-        let Some(key) = keys.iter().find(|k| k.kid == kid) else {
+        let key = may_retire(&keys, kid, now, guard)?;
+        let Some(path) = &key.path else {
             return Err(KeyError::UnknownKid(kid.to_owned()));
         };
-        if key.state == KeyState::Retired {
-            return Err(KeyError::AlreadyRetired(kid.to_owned()));
-        }
-        let published = keys.iter().filter(|k| k.state != KeyState::Retired).count();
-        if published <= 1 {
-            return Err(KeyError::LastKey(kid.to_owned()));
-        }
-        if let Some(lifetime) = guard {
-            match key.state {
-                KeyState::Active => return Err(KeyError::Signing(kid.to_owned())),
-                KeyState::Retiring => {
-                    // It stopped signing when the first newer key became active.
-                    let stopped = keys
-                        .iter()
-                        .filter(|k| k.created > key.created && k.activates <= now)
-                        .map(|k| k.activates)
-                        .min()
-                        .unwrap_or(now);
-                    let until = stopped + lifetime;
-                    if until > now {
-                        return Err(KeyError::StillValid {
-                            kid: kid.to_owned(),
-                            until,
-                        });
-                    }
-                }
-                // Never signed anything.
-                KeyState::Published | KeyState::Retired => {}
-            }
-        }
         let retired_dir = self.retired_dir();
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&retired_dir)
             .map_err(io(&retired_dir))?;
-        let Some(name) = key.path.file_name() else {
+        let Some(name) = path.file_name() else {
             return Err(KeyError::UnknownKid(kid.to_owned()));
         };
         let target = retired_dir.join(name);
-        fs::rename(&key.path, &target).map_err(io(&key.path))?;
+        fs::rename(path, &target).map_err(io(path))?;
         Ok(KeyInfo {
             state: KeyState::Retired,
-            path: target,
+            path: Some(target),
             ..key.clone()
         })
     }
 }
 
-fn load_key(info: KeyInfo) -> Result<KeyMaterial, KeyError> {
-    let bad = |reason: String| KeyError::BadFile {
-        path: info.path.clone(),
-        reason,
-    };
-    let meta = fs::metadata(&info.path).map_err(io(&info.path))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(path = %info.path.display(), "private key file is readable by others; chmod 600 it");
+/// Sort keys newest first and give the published ones their state at `now`: the newest
+/// past its activation delay is active, newer ones wait, older ones are retiring. When none
+/// is old enough (a first key), the oldest one signs: something must.
+pub(crate) fn order(
+    mut published: Vec<KeyInfo>,
+    mut retired: Vec<KeyInfo>,
+    now: DateTime<Utc>,
+) -> Vec<KeyInfo> {
+    published.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
+    let active = published
+        .iter()
+        .position(|k| k.activates <= now)
+        .unwrap_or(published.len().saturating_sub(1));
+    for (i, key) in published.iter_mut().enumerate() {
+        key.state = match i.cmp(&active) {
+            std::cmp::Ordering::Less => KeyState::Published,
+            std::cmp::Ordering::Equal => KeyState::Active,
+            std::cmp::Ordering::Greater => KeyState::Retiring,
+        };
     }
-    let pem = fs::read_to_string(&info.path).map_err(io(&info.path))?;
-    let key = RsaPrivateKey::from_pkcs8_pem(&pem)
-        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
-        .map_err(|_| bad("not an unencrypted RSA private key in PEM (PKCS#8 or PKCS#1)".into()))?;
+    retired.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
+    for key in &mut retired {
+        key.state = KeyState::Retired;
+    }
+    published.extend(retired);
+    published
+}
+
+/// Whether `kid` may be retired from `keys` (as `order` returned them) at `now`. The last
+/// published key cannot be: nothing would sign. With `guard` (the longest lifetime of any
+/// token a key signs), only once every token it signed has expired; `None` retires at once.
+pub(crate) fn may_retire<'a>(
+    keys: &'a [KeyInfo],
+    kid: &str,
+    now: DateTime<Utc>,
+    guard: Option<chrono::Duration>,
+) -> Result<&'a KeyInfo, KeyError> {
+    let Some(key) = keys.iter().find(|k| k.kid == kid) else {
+        return Err(KeyError::UnknownKid(kid.to_owned()));
+    };
+    if key.state == KeyState::Retired {
+        return Err(KeyError::AlreadyRetired(kid.to_owned()));
+    }
+    let published = keys.iter().filter(|k| k.state != KeyState::Retired).count();
+    if published <= 1 {
+        return Err(KeyError::LastKey(kid.to_owned()));
+    }
+    if let Some(lifetime) = guard {
+        match key.state {
+            KeyState::Active => return Err(KeyError::Signing(kid.to_owned())),
+            KeyState::Retiring => {
+                // It stopped signing when the first newer key became active.
+                let stopped = keys
+                    .iter()
+                    .filter(|k| k.created > key.created && k.activates <= now)
+                    .map(|k| k.activates)
+                    .min()
+                    .unwrap_or(now);
+                let until = stopped + lifetime;
+                if until > now {
+                    return Err(KeyError::StillValid {
+                        kid: kid.to_owned(),
+                        until,
+                    });
+                }
+            }
+            // Never signed anything.
+            KeyState::Published | KeyState::Retired => {}
+        }
+    }
+    Ok(key)
+}
+
+/// A new 2048-bit RSA key and its kid.
+pub(crate) fn new_rsa_key() -> Result<(String, RsaPrivateKey), KeyError> {
+    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let kid =
+        thumbprint(&key.n().to_bytes_be(), &key.e().to_bytes_be()).map_err(KeyError::Generate)?;
+    Ok((kid, key))
+}
+
+/// Check a parsed key against what it is listed as (size, kid) and keep what signing needs.
+pub(crate) fn material(info: KeyInfo, key: &RsaPrivateKey) -> Result<KeyMaterial, String> {
     if key.size() * 8 < KEY_BITS {
-        return Err(bad(format!(
+        return Err(format!(
             "RSA key has {} bits; at least {KEY_BITS} are required",
             key.size() * 8
-        )));
+        ));
     }
     let n = key.n().to_bytes_be();
     let e = key.e().to_bytes_be();
-    let kid = thumbprint(&n, &e).map_err(bad)?;
+    let kid = thumbprint(&n, &e)?;
     if kid != info.kid {
-        return Err(bad(format!(
-            "file is named for kid '{}' but the key's thumbprint is '{kid}'",
+        return Err(format!(
+            "listed as kid '{}' but the key's thumbprint is '{kid}'",
             info.kid
-        )));
+        ));
     }
     let pkcs1_der = key
         .to_pkcs1_der()
-        .map_err(|e| bad(e.to_string()))?
+        .map_err(|e| e.to_string())?
         .as_bytes()
         .to_vec();
     Ok(KeyMaterial {
@@ -468,4 +504,28 @@ fn load_key(info: KeyInfo) -> Result<KeyMaterial, KeyError> {
         n,
         e,
     })
+}
+
+/// The private key in a key file (for the import into the database, and for loading).
+pub(crate) fn read_private(info: &KeyInfo) -> Result<RsaPrivateKey, KeyError> {
+    let Some(path) = &info.path else {
+        return Err(KeyError::UnknownKid(info.kid.clone()));
+    };
+    let meta = fs::metadata(path).map_err(io(path))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "private key file is readable by others; chmod 600 it");
+    }
+    let pem = fs::read_to_string(path).map_err(io(path))?;
+    RsaPrivateKey::from_pkcs8_pem(&pem)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
+        .map_err(|_| KeyError::BadFile {
+            path: path.clone(),
+            reason: "not an unencrypted RSA private key in PEM (PKCS#8 or PKCS#1)".into(),
+        })
+}
+
+fn load_key(info: KeyInfo) -> Result<KeyMaterial, KeyError> {
+    let key = read_private(&info)?;
+    let path = info.path.clone().unwrap_or_default();
+    material(info, &key).map_err(|reason| KeyError::BadFile { path, reason })
 }

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::keydir::{KeyDir, KeyError, KeyInfo, KeyMaterial, public_jwk};
 use super::provider;
+use super::source::KeySource;
 use crate::clock::{SharedClock, SystemClock};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +71,8 @@ impl KeySet {
         };
         let active_kid = first.info.kid.clone();
         let active = EncodingKey::from_rsa_der(&first.pkcs1_der);
-        provider::register(&first.pkcs1_der).map_err(|reason| KeyError::BadFile {
-            path: first.info.path.clone(),
+        provider::register(&first.pkcs1_der).map_err(|reason| KeyError::BadKey {
+            kid: first.info.kid.clone(),
             reason,
         })?;
         provider::retain(&[first.pkcs1_der.as_slice()]);
@@ -166,15 +167,15 @@ pub fn etag(body: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
-/// The live key set of a process and the folder it comes from.
+/// The live key set of a process and where it comes from.
 #[derive(Debug)]
 pub struct Keys {
-    dir: KeyDir,
+    source: KeySource,
     /// Which key signs depends on the time (activation delay): read from the app's clock.
     clock: SharedClock,
     current: ArcSwap<KeySet>,
-    /// The fingerprint of a folder state that failed to load (reported once, not on every
-    /// poll) and why: until the folder is mended the server is not ready, though it keeps
+    /// The fingerprint of a key state that failed to load (reported once, not on every
+    /// poll) and why: until the keys are mended the server is not ready, though it keeps
     /// signing with the last good set.
     failed: std::sync::Mutex<Option<(String, String)>>,
 }
@@ -187,21 +188,26 @@ impl Keys {
 
     /// Like `load`, with the clock that decides when a published key starts signing.
     pub fn load_with_clock(dir: KeyDir, clock: SharedClock) -> Result<Self, KeyError> {
+        Self::from_source(KeySource::Folder(dir), clock)
+    }
+
+    /// Load the published keys of `source`; fails if there are none or one does not load.
+    pub fn from_source(source: KeySource, clock: SharedClock) -> Result<Self, KeyError> {
         provider::install();
-        let set = Self::read(&dir, clock.now())?;
+        let set = Self::read(&source, clock.now())?;
         Ok(Self {
             clock,
-            dir,
+            source,
             current: ArcSwap::from_pointee(set),
             failed: std::sync::Mutex::new(None),
         })
     }
 
-    fn read(dir: &KeyDir, now: DateTime<Utc>) -> Result<KeySet, KeyError> {
-        // Fingerprint first: if the folder changes while we read, the next poll sees a
+    fn read(source: &KeySource, now: DateTime<Utc>) -> Result<KeySet, KeyError> {
+        // Fingerprint first: if the keys change while we read, the next poll sees a
         // different fingerprint and reads again.
-        let fingerprint = dir.fingerprint()?;
-        KeySet::build(dir.load_published(now)?, fingerprint)
+        let fingerprint = source.fingerprint()?;
+        KeySet::build(source.load_published(now)?, fingerprint)
     }
 
     /// The current key set; cheap, lock-free.
@@ -209,20 +215,20 @@ impl Keys {
         self.current.load_full()
     }
 
-    pub fn dir(&self) -> &KeyDir {
-        &self.dir
+    pub fn source(&self) -> &KeySource {
+        &self.source
     }
 
-    /// Re-read the folder if it changed, or if a published key's activation time has come.
+    /// Re-read the keys if they changed, or if a published key's activation time has come.
     /// Returns whether the set was replaced. On error the old set stays in place: a bad
     /// file must not stop a running server signing.
     pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
         let now = self.clock.now();
-        let fingerprint = self.dir.fingerprint()?;
+        let fingerprint = self.source.fingerprint()?;
         let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.current.load();
         if fingerprint == current.fingerprint
-            && self.dir.active_kid(now)?.as_deref() == Some(current.active_kid.as_str())
+            && self.source.active_kid(now)?.as_deref() == Some(current.active_kid.as_str())
         {
             // Back to the state in use (a broken file was removed): nothing is wrong now.
             *failed = None;
@@ -231,7 +237,7 @@ impl Keys {
         if failed.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             return Ok(false);
         }
-        match Self::read(&self.dir, now) {
+        match Self::read(&self.source, now) {
             Ok(set) => {
                 self.current.store(Arc::new(set));
                 *failed = None;
@@ -245,13 +251,13 @@ impl Keys {
     }
 
     /// Publish a new key if the newest published one is `every` old; returns its kid.
-    /// Instances sharing a folder may each do so in the same poll: the extra key is
+    /// Instances sharing the keys may each do so in the same poll: the extra key is
     /// harmless (both are published, the newest signs).
     pub fn rotate_if_due(&self, every: std::time::Duration) -> Result<Option<String>, KeyError> {
         let now = self.clock.now();
         let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
         let newest = self
-            .dir
+            .source
             .list(now)?
             .into_iter()
             .filter(|k| k.state != super::KeyState::Retired)
@@ -259,11 +265,11 @@ impl Keys {
             .max();
         match newest {
             Some(created) if created + every > now => Ok(None),
-            _ => Ok(Some(self.dir.generate(now)?.kid)),
+            _ => Ok(Some(self.source.generate(now)?.kid)),
         }
     }
 
-    /// Why the keys folder's present state cannot be loaded, if it cannot: a restart would
+    /// Why the keys' present state cannot be loaded, if it cannot: a restart would
     /// fail, so readiness reports it.
     pub fn problem(&self) -> Option<String> {
         let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());

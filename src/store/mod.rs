@@ -21,6 +21,7 @@ pub mod password_resets;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;
+pub mod signing_keys;
 pub mod throttle;
 pub mod users;
 

@@ -180,3 +180,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     password_resets,
 );
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        public_key -> Text,
+        private_key -> Text,
+        nonce -> Text,
+        kek_id -> Text,
+        state -> Text,
+        created_at_ms -> BigInt,
+        activates_at_ms -> BigInt,
+        retired_at_ms -> Nullable<BigInt>,
+    }
+}

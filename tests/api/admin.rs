@@ -194,7 +194,7 @@ on_both_backends!(
                 .unwrap()
                 .is_none()
         );
-        assert_eq!(app.keys.dir().list(app.clock.now()).unwrap().len(), 1);
+        assert_eq!(app.keys.source().list(app.clock.now()).unwrap().len(), 1);
     }
 );
 

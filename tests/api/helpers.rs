@@ -30,6 +30,11 @@ pub enum TestDb {
         name: String,
         url: String,
     },
+    /// Another test's database, used by a second server beside the first: the first's
+    /// owner drops it.
+    Shared {
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -65,7 +70,7 @@ impl TestDb {
     pub fn url(&self) -> String {
         match self {
             TestDb::Sqlite { path } => format!("sqlite://{}", path.display()),
-            TestDb::Postgres { url, .. } => url.clone(),
+            TestDb::Postgres { url, .. } | TestDb::Shared { url } => url.clone(),
         }
     }
 }
@@ -92,7 +97,7 @@ pub fn seed_keys(into: &Path) {
         let info = KeyDir::new(dir.path())
             .generate(SystemClock.now())
             .expect("generate seed key");
-        (dir, info.path)
+        (dir, info.path.expect("a folder key has a file"))
     });
     std::fs::create_dir_all(into).expect("keys dir");
     let target = into.join(file.file_name().expect("key file name"));
@@ -250,6 +255,64 @@ async fn start_routed(
     if let Some(before) = before {
         before(&env, dir.path());
     }
+    launch(dir, db, keys_dir, env, settings, listener, clock, manual).await
+}
+
+/// A second server on `first`'s database, as another instance behind the same load
+/// balancer: same issuer, its own port and its own (empty) keys folder. `extra` settings
+/// override the first's; an empty value removes one (its default applies).
+pub async fn spawn_beside(first: &TestApp, extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys_dir = dir.path().join("keys");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let mut env = first.env.clone();
+    env.insert("TESSERA_LISTEN".to_owned(), addr.to_string());
+    env.insert(
+        "TESSERA_KEYS_DIR".to_owned(),
+        keys_dir.display().to_string(),
+    );
+    for (k, v) in extra {
+        if v.is_empty() {
+            env.remove(*k);
+        } else {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+    }
+    let settings = Settings::load_from(None, &env).expect("test settings");
+    let db = TestDb::Shared {
+        url: settings_url(&first.env),
+    };
+    launch(
+        dir,
+        db,
+        keys_dir,
+        env,
+        settings,
+        listener,
+        Arc::new(SystemClock),
+        None,
+    )
+    .await
+}
+
+fn settings_url(env: &HashMap<String, String>) -> String {
+    env.get("TESSERA_DATABASE_URL")
+        .cloned()
+        .expect("a test server has a database URL")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn launch(
+    dir: TempDir,
+    db: TestDb,
+    keys_dir: PathBuf,
+    env: HashMap<String, String>,
+    settings: Settings,
+    listener: std::net::TcpListener,
+    clock: SharedClock,
+    manual: Option<Arc<ManualClock>>,
+) -> TestApp {
     let prepared = {
         let settings = settings.clone();
         let clock = clock.clone();

@@ -239,69 +239,8 @@ async fn the_last_key_cannot_be_retired_and_unknown_kids_are_refused() {
     assert_eq!(kids(&fetch_jwks(&app).await), vec![kid]);
 }
 
-/// Poll `/readyz` (the reloader looks every 50 ms in tests) until it answers `wanted`, for
-/// at most two seconds; the last status seen.
-async fn readiness_becomes(app: &crate::helpers::TestApp, wanted: u16) -> u16 {
-    let mut status = 0;
-    for _ in 0..100 {
-        status = app
-            .http
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        if status == wanted {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-    status
-}
-
-#[actix_web::test]
-async fn a_broken_key_file_is_shown_refused_and_not_ready() {
-    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
-    let kid = app.keys.current().active_kid().to_owned();
-    // Newer than the active key, so it would be the one to sign after a restart.
-    let broken = app.keys_dir.join("29991231T000000.000Z_not-a-real-kid.pem");
-    std::fs::write(&broken, "-----BEGIN PRIVATE KEY-----\ngarbage\n").unwrap();
-
-    let out = app.cli(&["keys", "list", "--json"], None);
-    assert_ne!(out.code, 0, "a broken folder is an error: {}", out.stdout);
-    let listed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let row = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == "not-a-real-kid")
-        .expect("the broken file is listed");
-    assert_eq!(row["state"], "broken");
-    assert!(
-        row["problem"]
-            .as_str()
-            .unwrap()
-            .contains("not an unencrypted RSA private key")
-    );
-    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
-
-    let out = app.cli(&["keys", "rotate"], None);
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("fix or remove"), "{}", out.stderr);
-
-    // The running server keeps signing with its good set, but is not ready: a restart
-    // would fail.
-    assert_eq!(readiness_becomes(&app, 503).await, 503);
-    assert_eq!(kids(&fetch_jwks(&app).await), vec![kid.clone()]);
-
-    std::fs::remove_file(&broken).unwrap();
-    assert_eq!(
-        readiness_becomes(&app, 200).await,
-        200,
-        "ready again once the folder is mended"
-    );
-}
+// A damaged key (readiness 503, the last good set kept, `keys list` broken): see
+// key_storage.rs, where keys live now.
 
 #[actix_web::test]
 async fn sighup_reloads_at_once() {
@@ -326,22 +265,6 @@ async fn sighup_reloads_at_once() {
         .unwrap();
     assert!(status.success());
     wait_for_jwks(&app, |j| kids(j).len() == 2).await;
-}
-
-#[actix_web::test]
-async fn a_broken_key_file_keeps_the_previous_set() {
-    let app = crate::helpers::spawn(crate::helpers::Backend::Sqlite).await;
-    let before = kids(&fetch_jwks(&app).await);
-    std::fs::write(
-        app.keys_dir.join("20300101T000000.000Z_bogus.pem"),
-        "not a key",
-    )
-    .unwrap();
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(kids(&fetch_jwks(&app).await), before);
-    // Still signing, but not ready: a restart from this folder would fail.
-    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), 503);
 }
 
 #[actix_web::test]

@@ -28,15 +28,38 @@ pub fn claim_names(token: &str) -> Vec<String> {
     names
 }
 
-/// The PEM of the test server's active signing key.
+/// The PEM of the test server's active signing key, opened from the database with the
+/// server's key-encryption key.
 pub fn active_key_pem(app: &TestApp) -> Vec<u8> {
+    use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
     let kid = app.keys.current().active_kid().to_owned();
-    let entry = std::fs::read_dir(&app.keys_dir)
-        .expect("keys dir")
-        .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().contains(&kid))
-        .expect("active key file");
-    std::fs::read(entry.path()).expect("read key")
+    let kek = match app.env.get("TESSERA_KEY_ENCRYPTION_KEY") {
+        Some(text) => tessera::kek::Kek::parse(text).expect("test KEK"),
+        None => tessera::kek::Kek::read_file(&app.keys_dir)
+            .expect("KEK file")
+            .expect("a KEK file in the keys folder"),
+    };
+    let mut conn = app.store.conn().expect("connection");
+    let row = tessera::store::signing_keys::all(&mut conn)
+        .expect("signing keys")
+        .into_iter()
+        .find(|r| r.kid == kid)
+        .expect("the active key's row");
+    let der = kek
+        .open(
+            &kid,
+            &tessera::kek::Sealed {
+                nonce: row.nonce,
+                ciphertext: row.private_key,
+            },
+        )
+        .expect("the sealed key opens");
+    rsa::RsaPrivateKey::from_pkcs8_der(&der)
+        .expect("PKCS#8")
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("PEM")
+        .as_bytes()
+        .to_vec()
 }
 
 /// Sign `claims` RS256 with the server's active key and `kid`.

@@ -23,6 +23,7 @@ mod helpers;
 mod introspection;
 mod jwks;
 mod jwt;
+mod key_storage;
 mod logout;
 mod maintenance;
 mod metrics;

@@ -120,23 +120,22 @@ async fn first_start_creates_database_key_and_admin() {
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["database"], "sqlite");
 
-    // The default database and keys folder, in the working directory.
+    // The default database and keys folder, in the working directory: the key is in the
+    // database, sealed under the key-encryption key generated into the folder.
     assert!(dir.path().join("tessera.db").exists());
-    let keys: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
-        .collect();
-    assert_eq!(keys.len(), 1);
     let dir_mode = std::fs::metadata(dir.path().join("keys"))
         .unwrap()
         .permissions()
         .mode();
     assert_eq!(dir_mode & 0o777, 0o700, "the keys folder is private");
-    let mode = std::fs::metadata(&keys[0]).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600, "private key must be 0600");
-    let pem = std::fs::read_to_string(&keys[0]).unwrap();
-    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    let kek = dir.path().join("keys").join("kek");
+    let mode = std::fs::metadata(&kek).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the key-encryption key must be 0600");
+    let kek_text = std::fs::read_to_string(&kek).unwrap();
+    let stored = signing_key_rows(dir.path());
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].private_key.contains("PRIVATE KEY"), "sealed");
+    assert_eq!(ready["active_kid"], stored[0].kid.as_str());
 
     let (code, lines) = server.stop();
     assert_eq!(code, 0, "graceful shutdown exits 0: {lines:#?}");
@@ -171,18 +170,17 @@ async fn first_start_creates_database_key_and_admin() {
         !lines.iter().any(|l| l.contains("password: ")),
         "{lines:#?}"
     );
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("keys"))
-            .unwrap()
-            .filter(|e| e
-                .as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|e| e == "pem"))
-            .count(),
-        1
-    );
+    let again = signing_key_rows(dir.path());
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].kid, stored[0].kid);
+    assert_eq!(std::fs::read_to_string(&kek).unwrap(), kek_text);
+}
+
+fn signing_key_rows(dir: &std::path::Path) -> Vec<tessera::store::signing_keys::SigningKeyRow> {
+    let url = tessera::config::DatabaseUrl::Sqlite(dir.join("tessera.db").display().to_string());
+    let store = tessera::store::Store::connect(&url, 1).unwrap();
+    let mut conn = store.conn().unwrap();
+    tessera::store::signing_keys::all(&mut conn).unwrap()
 }
 
 #[actix_web::test]

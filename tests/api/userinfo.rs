@@ -130,7 +130,7 @@ async fn forged_and_tampered_tokens_are_refused() {
     let foreign_key = tessera::signing::KeyDir::new(other.path())
         .generate(SystemClock.now())
         .unwrap();
-    let pem = std::fs::read(&foreign_key.path).unwrap();
+    let pem = std::fs::read(foreign_key.path.as_ref().unwrap()).unwrap();
     let mut rs_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     rs_header.kid = Some(kid);
     let foreign = jsonwebtoken::encode(
