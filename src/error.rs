@@ -422,6 +422,9 @@ impl ResponseError for SimpleJwtError {
                 json!({ "detail": self.to_string() })
             }
             SimpleJwtError::Token(problem) => token_not_valid(problem.message()),
+            SimpleJwtError::RefreshReused => {
+                token_not_valid(crate::resource::TokenProblem::Blacklisted.message())
+            }
             SimpleJwtError::NoUserIdentification => token_not_valid(&self.to_string()),
             SimpleJwtError::UserNotFound => {
                 json!({ "detail": "User not found", "code": "user_not_found" })

@@ -1,6 +1,6 @@
 //! Prometheus metrics: what operators watch (requests per route and their latency, tokens
-//! issued per grant, failed sign-ins, throttled attempts, revocations, signing keys, the
-//! database pool), rendered in the text format at `/metrics` or on its own listener. Each
+//! issued per grant, failed sign-ins, throttled attempts, refresh-token reuse, revocations,
+//! signing keys, the database pool and its waits, storage tasks on the blocking pool), rendered in the text format at `/metrics` or on its own listener. Each
 //! server owns its registry: no global state, so test servers in one process do not share counters.
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
@@ -9,6 +9,7 @@ use prometheus::{
 
 use crate::signing::KeySet;
 use crate::store::PoolState;
+use crate::store::usage::Usage;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -18,6 +19,7 @@ pub struct Metrics {
     tokens: IntCounterVec,
     logins_failed: IntCounterVec,
     throttled: IntCounterVec,
+    refresh_reused: IntCounterVec,
     revocations: IntCounter,
     keys: IntGaugeVec,
     key_age: GaugeVec,
@@ -45,9 +47,14 @@ fn register<C: prometheus::core::Collector + Clone + 'static>(
 }
 
 impl Metrics {
-    pub fn new() -> Result<Self, prometheus::Error> {
+    /// A registry for one server, with its store's `usage` (checkouts, waits, blocking
+    /// tasks) registered beside Tessera's own collectors.
+    pub fn new(usage: &Usage) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let r = &registry;
+        register(r, usage.checkout.clone())?;
+        register(r, usage.waits.clone())?;
+        register(r, usage.blocking.clone())?;
         Ok(Self {
             requests: register(
                 r,
@@ -87,6 +94,17 @@ impl Metrics {
                     Opts::new(
                         "tessera_throttled_total",
                         "Attempts refused by the throttle before any password or secret check",
+                    ),
+                    &["via"],
+                )?,
+            )?,
+            refresh_reused: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "tessera_refresh_reuse_total",
+                        "Rotated refresh tokens presented again outside the refresh grace: \
+                         each revoked its whole family",
                     ),
                     &["via"],
                 )?,
@@ -164,6 +182,12 @@ impl Metrics {
             self.throttled(via);
         }
         answer
+    }
+
+    /// A reuse of a rotated refresh token was detected and its family revoked (`oauth`,
+    /// `simplejwt`). A repeat within the refresh grace is not one.
+    pub fn refresh_reused(&self, via: &str) {
+        self.refresh_reused.with_label_values(&[via]).inc();
     }
 
     pub fn revoked(&self) {

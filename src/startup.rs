@@ -197,7 +197,8 @@ impl Application {
             settings.key_rotation_interval,
         );
         spawn_pruner(prepared.store.clone(), clock.clone());
-        let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
+        let metrics = Metrics::new(prepared.store.usage())
+            .map_err(|e| StartupError::Metrics(e.to_string()))?;
         let draining = Arc::new(AtomicBool::new(false));
         let drain_for = settings.shutdown_drain;
         let state = AppState {

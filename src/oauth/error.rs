@@ -2,6 +2,8 @@
 //! `crate::error` turns them into HTTP; nothing here knows about HTTP.
 use crate::store::StoreError;
 
+const REFRESH_REUSED: &str = "the refresh token was already used; its whole family is revoked";
+
 /// Protocol errors, named as RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 name them. The
 /// string is the `error_description` shown to the client: say what was wrong, never why
 /// the server failed.
@@ -20,6 +22,10 @@ pub enum OAuthError {
     },
     #[error("invalid_grant: {0}")]
     InvalidGrant(String),
+    /// `invalid_grant` for a rotated refresh token presented again outside the refresh
+    /// grace: its family is now revoked. Its own variant so the reuse can be counted.
+    #[error("invalid_grant: {REFRESH_REUSED}")]
+    RefreshReused,
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
     #[error("unsupported_grant_type: {0}")]
@@ -44,7 +50,7 @@ impl OAuthError {
         match self {
             OAuthError::InvalidRequest(_) => "invalid_request",
             OAuthError::InvalidClient(_) | OAuthError::ClientThrottled { .. } => "invalid_client",
-            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::InvalidGrant(_) | OAuthError::RefreshReused => "invalid_grant",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
             OAuthError::UnsupportedTokenType(_) => "unsupported_token_type",
@@ -60,6 +66,7 @@ impl OAuthError {
         match self {
             OAuthError::ServerError(_) => "The server encountered an internal error.",
             OAuthError::ClientThrottled { description, .. } => description,
+            OAuthError::RefreshReused => REFRESH_REUSED,
             OAuthError::InvalidRequest(d)
             | OAuthError::InvalidClient(d)
             | OAuthError::InvalidGrant(d)

@@ -87,7 +87,12 @@ pub async fn refresh(
     bytes: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SimpleJwtError> {
-    with_token(req, bytes, state, "refresh", simplejwt::refresh).await
+    let metrics = state.metrics.clone();
+    let answer = with_token(req, bytes, state, "refresh", simplejwt::refresh).await;
+    if let Err(SimpleJwtError::RefreshReused) = &answer {
+        metrics.refresh_reused("simplejwt");
+    }
+    answer
 }
 
 pub async fn verify(

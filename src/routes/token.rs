@@ -40,6 +40,9 @@ pub async fn post(
             Ok(token::exchange(conn, &issuing, &secrets, request))
         })
         .await?;
+    if let Err(OAuthError::RefreshReused) = &answer {
+        state.metrics.refresh_reused("oauth");
+    }
     let body = state.metrics.count_throttled("client_auth", answer)?;
     state.metrics.token_issued(&grant);
     Ok(HttpResponse::Ok()

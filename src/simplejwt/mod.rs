@@ -45,6 +45,11 @@ pub enum SimpleJwtError {
     NoActiveAccountForToken,
     #[error("{0}")]
     Token(TokenProblem),
+    /// A rotated refresh token presented again outside the refresh grace: answered as
+    /// SimpleJWT answers a blacklisted token, and its family is now revoked. Its own
+    /// variant so the reuse can be counted.
+    #[error("{}", TokenProblem::Blacklisted)]
+    RefreshReused,
     /// `/hello/` and other protected resources: the request was not authenticated.
     #[error(transparent)]
     Rejected(#[from] Rejection),
@@ -271,9 +276,9 @@ fn presented_refresh(
             Status::Rotated if exchanging => {
                 match family::replay(conn, row, token, ctx.now, ctx.refresh_grace())? {
                     Exchange::Replayed(again) => replayed = Some(again),
-                    Exchange::Rotated(_) | Exchange::Reused => {
-                        return Err(TokenProblem::Blacklisted.into());
-                    }
+                    Exchange::Reused => return Err(SimpleJwtError::RefreshReused),
+                    // `replay` never rotates; were it to, the token is spent all the same.
+                    Exchange::Rotated(_) => return Err(TokenProblem::Blacklisted.into()),
                 }
             }
             Status::Rotated => return Err(TokenProblem::Blacklisted.into()),
@@ -359,7 +364,7 @@ pub fn refresh(
     })?;
     match outcome {
         Exchange::Rotated(answer) | Exchange::Replayed(answer) => Ok(answer),
-        Exchange::Reused => Err(TokenProblem::Blacklisted.into()),
+        Exchange::Reused => Err(SimpleJwtError::RefreshReused),
     }
 }
 

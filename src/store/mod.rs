@@ -1,6 +1,6 @@
 //! Storage: the only module that speaks diesel. One connection type covers SQLite and
 //! PostgreSQL; every call runs on the blocking thread pool, never on an actix worker.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
@@ -23,6 +23,7 @@ pub mod schema;
 pub mod sessions;
 pub mod signing_keys;
 pub mod throttle;
+pub mod usage;
 pub mod users;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -58,6 +59,8 @@ pub enum StoreError {
     Migration(String),
     #[error("storage task failed: {0}")]
     Blocking(String),
+    #[error("storage metrics: {0}")]
+    Metrics(String),
 }
 
 impl From<diesel::result::Error> for StoreError {
@@ -194,6 +197,7 @@ pub struct PoolState {
 pub struct Store {
     pool: DbPool,
     backend: &'static str,
+    usage: usage::Usage,
 }
 
 impl std::fmt::Debug for Store {
@@ -238,7 +242,12 @@ impl Store {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        Ok(Self { pool, backend })
+        let usage = usage::Usage::new().map_err(|e| StoreError::Metrics(e.to_string()))?;
+        Ok(Self {
+            pool,
+            backend,
+            usage,
+        })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -254,9 +263,26 @@ impl Store {
         }
     }
 
+    /// What this store's pool and blocking tasks are doing, for the metrics.
+    pub fn usage(&self) -> &usage::Usage {
+        &self.usage
+    }
+
     /// A connection for synchronous callers (the CLI, startup). Never call on an async worker.
+    /// Every checkout goes through here, so it is the one place that times them.
     pub fn conn(&self) -> Result<PooledConn, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+        let started = Instant::now();
+        // An idle connection is taken at once; without one, `get` waits for a connection to
+        // come back or be opened, and that wait is what a too-small pool looks like.
+        let conn = match self.pool.try_get() {
+            Some(conn) => Ok(conn),
+            None => {
+                self.usage.waits.inc();
+                self.pool.get()
+            }
+        };
+        self.usage.checkout.observe(started.elapsed().as_secs_f64());
+        conn.map_err(|e| StoreError::Pool(e.to_string()))
     }
 
     /// Run `f` with a connection on the blocking pool.
@@ -265,13 +291,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Blocking(e.to_string()))?
+        self.blocking(move |mut conn| f(&mut conn)).await
     }
 
     /// Run `f` on the blocking pool with a connection it owns for the whole call (the
@@ -281,10 +301,21 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(PooledConn) -> T + Send + 'static,
     {
-        let pool = self.pool.clone();
+        self.blocking(move |conn| Ok(f(conn))).await
+    }
+
+    /// The one way storage work reaches the blocking pool, so the blocking-task gauge sees
+    /// every task from submission to its end.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(PooledConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        let mut task = self.usage.submit();
         actix_web::rt::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(|e| StoreError::Pool(e.to_string()))?;
-            Ok(f(conn))
+            task.start();
+            f(store.conn()?)
         })
         .await
         .map_err(|e| StoreError::Blocking(e.to_string()))?

@@ -98,10 +98,6 @@ fn answer(
             issue::active_user(conn, user_id)?;
             Ok(response)
         }
-        Exchange::Reused => Err(reused()),
+        Exchange::Reused => Err(OAuthError::RefreshReused),
     }
-}
-
-fn reused() -> OAuthError {
-    invalid_grant("the refresh token was already used; its whole family is revoked")
 }
