@@ -2,7 +2,7 @@
 //! sessions, recent sign-ins), change name and email, change the password (the current one
 //! checked behind the sign-in throttle), withdraw an application's access and end a
 //! session. Every change is audited with the user as actor. Free of HTTP types.
-use crate::audit::{self, AuditAction, Entry};
+use crate::audit::{self, AuditAction};
 use crate::domain::{Email, Password};
 use crate::family;
 use crate::secrets::{self, HashError, SecretString};
@@ -91,16 +91,13 @@ impl Me {
         target: &str,
         detail: Option<&str>,
     ) -> Result<(), StoreError> {
-        audit::record(
+        audit::record_by(
             conn,
             now,
-            &Entry {
-                actor: Some(&self.username),
-                action,
-                target: Some(target),
-                detail,
-                ip: self.ip.as_deref(),
-            },
+            (&self.username, self.ip.as_deref()),
+            action,
+            target,
+            detail,
         )
     }
 }

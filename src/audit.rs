@@ -119,6 +119,29 @@ pub struct Entry<'a> {
     pub ip: Option<&'a str>,
 }
 
+/// Append an entry for a change a signed-in person made (an admin in the console, a user on
+/// their account page), from the address their request came from.
+pub fn record_by(
+    conn: &mut DbConnection,
+    now: i64,
+    (actor, ip): (&str, Option<&str>),
+    action: AuditAction,
+    target: &str,
+    detail: Option<&str>,
+) -> Result<(), StoreError> {
+    record(
+        conn,
+        now,
+        &Entry {
+            actor: Some(actor),
+            action,
+            target: Some(target),
+            detail,
+            ip,
+        },
+    )
+}
+
 /// Append an entry. Long free-text fields are cut so a hostile username cannot bloat the log.
 pub fn record(conn: &mut DbConnection, now: i64, entry: &Entry<'_>) -> Result<(), StoreError> {
     fn cut(s: Option<&str>) -> Option<String> {

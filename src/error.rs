@@ -84,13 +84,7 @@ impl ResponseError for crate::admin::AdminError {
         let status = self.status_code();
         let (title, message): (&str, String) = match self {
             E::SignIn { return_to } => {
-                let query: String = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("return_to", return_to)
-                    .finish();
-                return HttpResponse::SeeOther()
-                    .insert_header(("Location", format!("/login?{query}")))
-                    .insert_header(("Cache-Control", "no-store"))
-                    .finish();
+                return redirect_with_return_to("/login", Some(return_to));
             }
             E::MustChangePassword { return_to } => return to_password_change(Some(return_to)),
             E::Forbidden => (
@@ -139,14 +133,19 @@ impl ResponseError for crate::admin::AdminError {
 /// 303 to the password change form, where a user whose password must change is sent from
 /// every other page; the form continues to `return_to` once done.
 fn to_password_change(return_to: Option<&str>) -> HttpResponse {
+    redirect_with_return_to(crate::account::PASSWORD_PATH, return_to)
+}
+
+/// 303 to one of Tessera's own pages, which sends the browser on to `return_to` once done.
+fn redirect_with_return_to(path: &str, return_to: Option<&str>) -> HttpResponse {
     let location = match return_to {
         Some(target) => {
             let query: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("return_to", target)
                 .finish();
-            format!("{}?{query}", crate::account::PASSWORD_PATH)
+            format!("{path}?{query}")
         }
-        None => crate::account::PASSWORD_PATH.to_owned(),
+        None => path.to_owned(),
     };
     HttpResponse::SeeOther()
         .insert_header(("Location", location))
@@ -178,13 +177,7 @@ impl ResponseError for crate::account::AccountError {
         use crate::account::{AccountError as E, LinkProblem};
         let (title, message): (&str, String) = match self {
             E::SignIn { return_to } => {
-                let query: String = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("return_to", return_to)
-                    .finish();
-                return HttpResponse::SeeOther()
-                    .insert_header(("Location", format!("/login?{query}")))
-                    .insert_header(("Cache-Control", "no-store"))
-                    .finish();
+                return redirect_with_return_to("/login", Some(return_to));
             }
             E::MustChangePassword => return to_password_change(None),
             E::Csrf => (

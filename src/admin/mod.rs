@@ -6,7 +6,7 @@ pub mod keys;
 pub mod locked;
 pub mod users;
 
-use crate::audit::{self, AuditAction, Entry};
+use crate::audit::{self, AuditAction};
 use crate::signing::KeyError;
 use crate::store::audit::{self as audit_store, AuditRow};
 use crate::store::{DbConnection, Store, StoreError};
@@ -30,16 +30,13 @@ impl Actor {
         target: &str,
         detail: Option<&str>,
     ) -> Result<(), StoreError> {
-        audit::record(
+        audit::record_by(
             conn,
             now,
-            &Entry {
-                actor: Some(self.username.as_str()),
-                action,
-                target: Some(target),
-                detail,
-                ip: self.ip.as_deref(),
-            },
+            (&self.username, self.ip.as_deref()),
+            action,
+            target,
+            detail,
         )
     }
 }
