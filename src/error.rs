@@ -518,7 +518,7 @@ pub fn payload_too_large(path: &str) -> HttpResponse {
         views::page(
             status,
             &views::ErrorPage {
-                title: "Too much data",
+                title: "Request too large",
                 message: "The form sent more data than this site accepts. Please go back and \
                           shorten what you entered.",
             },

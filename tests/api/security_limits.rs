@@ -210,7 +210,7 @@ async fn rfc9110_15_5_14_a_413_speaks_the_endpoints_language() {
             assert!(json["detail"].as_str().unwrap().contains("too large"));
         } else {
             assert!(kind.starts_with("text/html"), "{path}: {kind}");
-            assert!(body.contains("Too much data"), "{path}: {body}");
+            assert!(body.contains("Request too large"), "{path}: {body}");
         }
     }
 }
