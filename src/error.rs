@@ -507,7 +507,10 @@ impl ResponseError for Rejection {
 pub fn payload_too_large(path: &str) -> HttpResponse {
     const MESSAGE: &str = "The request body is too large.";
     let status = StatusCode::PAYLOAD_TOO_LARGE;
-    if path.starts_with("/oauth/") {
+    // The authorization and logout endpoints answer browsers with pages; the rest of
+    // `/oauth/` answers programs.
+    let page_for_people = matches!(path, "/oauth/authorize" | "/oauth/logout");
+    if path.starts_with("/oauth/") && !page_for_people {
         // RFC 6749 §5.2: a malformed request is `invalid_request`.
         HttpResponse::build(status)
             .insert_header(("Cache-Control", "no-store"))
