@@ -3,6 +3,7 @@
 //! wherever Tessera keeps state (userinfo, introspection, refresh, codes, sessions).
 use serde_json::json;
 
+use crate::admin::Console;
 use crate::flow::{self, Browser, PASSWORD, auth_url, pkce, token, tokens_for};
 use crate::helpers::TestApp;
 use crate::introspection::introspect;
@@ -94,6 +95,24 @@ on_both_backends!(
         )
         .await;
         assert_eq!(error_of(stolen).await, (400, "invalid_grant".into()));
+
+        // Deleting in the console has the same effect.
+        let body = tokens_for(&app, &witness, "alice", "openid offline_access").await;
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let console = Console::root(&app).await;
+        let done = console
+            .confirm(&format!("/admin/clients/{}/delete", witness.id))
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(flow::userinfo_status(&app, &access).await, 401);
+        let refreshed = token(
+            &app,
+            &witness,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+        assert_eq!(error_of(refreshed).await, (401, "invalid_client".into()));
     }
 );
 
@@ -152,5 +171,25 @@ on_both_backends!(
             "the session ended: {:?}",
             page.location
         );
+
+        // Disabling in the console has the same effect.
+        let bob = flow::create_user(&app, "bob");
+        let body = tokens_for(&app, &client, "bob", "openid offline_access").await;
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        let console = Console::root(&app).await;
+        let done = console
+            .confirm(&format!("/admin/users/{bob}/disable"))
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(flow::userinfo_status(&app, &access).await, 401);
+        assert_eq!(introspect(&app, &client, &access).await["active"], false);
+        let refreshed = token(
+            &app,
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+        assert_eq!(error_of(refreshed).await, (400, "invalid_grant".into()));
     }
 );
