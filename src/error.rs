@@ -496,3 +496,31 @@ impl ResponseError for Rejection {
         res.json(body)
     }
 }
+
+/// The answer to a request body over `startup::MAX_BODY`, in the language of the endpoint
+/// it was sent to: actix's own answer is plain text, which an OAuth or SimpleJWT client
+/// cannot parse and a person should not have to read. The status stays 413.
+pub fn payload_too_large(path: &str) -> HttpResponse {
+    const MESSAGE: &str = "The request body is too large.";
+    let status = StatusCode::PAYLOAD_TOO_LARGE;
+    // The authorization and logout endpoints answer browsers with pages; the rest of
+    // `/oauth/` answers programs.
+    let page_for_people = matches!(path, "/oauth/authorize" | "/oauth/logout");
+    if path.starts_with("/oauth/") && !page_for_people {
+        // RFC 6749 §5.2: a malformed request is `invalid_request`.
+        HttpResponse::build(status)
+            .insert_header(("Cache-Control", "no-store"))
+            .json(json!({ "error": "invalid_request", "error_description": MESSAGE }))
+    } else if path.starts_with("/api/") {
+        HttpResponse::build(status).json(json!({ "detail": MESSAGE }))
+    } else {
+        views::page(
+            status,
+            &views::ErrorPage {
+                title: "Request too large",
+                message: "The form sent more data than this site accepts. Please go back and \
+                          shorten what you entered.",
+            },
+        )
+    }
+}

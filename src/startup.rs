@@ -41,6 +41,28 @@ pub enum StartupError {
 /// form and JSON body Tessera takes is a few kilobytes.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// A 413 (from the payload limit, wherever a body is read) re-worded for the endpoint
+/// family `path` belongs to; every other answer passes unchanged.
+fn too_large_in_kind(
+    answer: Result<actix_web::dev::ServiceResponse, actix_web::Error>,
+    path: &str,
+) -> Result<actix_web::dev::ServiceResponse, actix_web::Error> {
+    let too_large = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+    match answer {
+        Ok(res) if res.status() == too_large => {
+            Ok(res.into_response(crate::error::payload_too_large(path)))
+        }
+        Err(e) if e.as_response_error().status_code() == too_large => {
+            Err(actix_web::error::InternalError::from_response(
+                "request body too large",
+                crate::error::payload_too_large(path),
+            )
+            .into())
+        }
+        other => other,
+    }
+}
+
 /// Everything a server needs before it listens.
 #[derive(Debug)]
 pub struct Prepared {
@@ -240,9 +262,10 @@ impl Application {
                 .wrap_fn(move |req, srv| {
                     let observed = Observed::start(&req, &trusted);
                     let metrics = metrics.clone();
+                    let path = req.path().to_owned();
                     let answer = srv.call(req);
                     async move {
-                        let mut answer = answer.await;
+                        let mut answer = too_large_in_kind(answer.await, &path);
                         // An extractor's error travels up as `Err` and becomes its response
                         // only later: count it with the status it will have.
                         let status = match &answer {

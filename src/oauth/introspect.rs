@@ -27,8 +27,13 @@ pub fn introspect(
         {
             return Ok(inactive);
         }
+        // A disabled or deleted user's token is dead here as at userinfo, though its
+        // signature still holds until `exp`.
         let username = if claims.is_users() {
-            users::by_subject(conn, &claims.sub)?.map(|u| u.username)
+            match users::by_subject(conn, &claims.sub)? {
+                Some(u) if u.is_active => Some(u.username),
+                _ => return Ok(inactive),
+            }
         } else {
             None
         };
@@ -58,7 +63,10 @@ pub fn introspect(
         return Ok(inactive);
     }
     let user = match row.user_id {
-        Some(id) => users::by_id(conn, id)?,
+        Some(id) => match users::by_id(conn, id)? {
+            Some(u) if u.is_active => Some(u),
+            _ => return Ok(inactive),
+        },
         None => None,
     };
     let mut out = json!({

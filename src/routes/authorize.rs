@@ -122,6 +122,9 @@ fn respond(state: &AppState, outcome: Outcome) -> Result<HttpResponse, PageError
         } => HttpResponse::Found()
             .insert_header(("Location", url.to_string()))
             .insert_header(("Cache-Control", "no-store"))
+            // RFC 9700 §4.2: the client's page must not learn this request's URL (state,
+            // PKCE challenge) from the Referer; browsers apply a redirect's policy.
+            .insert_header(("Referrer-Policy", "no-referrer"))
             .finish(),
         Outcome::Login(page) => super::login::login_page(
             state,

@@ -109,3 +109,56 @@ pub fn hs256_with_public_key(app: &TestApp, token: &str) -> String {
 pub fn now() -> i64 {
     SystemClock.unix()
 }
+
+/// An attacker's RSA key (PKCS#8 PEM) and its kid: generated once per test process, never
+/// published by any test server.
+pub fn attacker_key() -> &'static (Vec<u8>, String) {
+    static KEY: std::sync::OnceLock<(Vec<u8>, String)> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let info = tessera::signing::KeyDir::new(dir.path())
+            .generate(SystemClock.now())
+            .expect("attacker key");
+        let pem = std::fs::read(info.path.expect("a folder key has a file")).expect("read key");
+        (pem, info.kid)
+    })
+}
+
+/// The attacker key's public half as a JWK (RFC 7517), `kid` included.
+pub fn attacker_jwk() -> Value {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let (pem, kid) = attacker_key();
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(std::str::from_utf8(pem).expect("pem text"))
+        .expect("attacker key");
+    serde_json::json!({
+        "kty": "RSA",
+        "use": "sig",
+        "alg": "RS256",
+        "kid": kid,
+        "n": URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+        "e": URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+    })
+}
+
+/// `claims` signed RS256 with the attacker's key under `header` (RFC 7515 §4.1 fields
+/// such as `jwk`, `jku`, `x5u`, `x5c`, `kid`, given as JSON so any value can be tried).
+pub fn sign_as_attacker(header: Value, claims: &Map<String, Value>) -> String {
+    let mut h = serde_json::json!({"alg": "RS256", "typ": "JWT"});
+    for (k, v) in header.as_object().expect("header object") {
+        h[k] = v.clone();
+    }
+    let header: Header = serde_json::from_value(h).expect("a JOSE header");
+    let key = EncodingKey::from_rsa_pem(&attacker_key().0).expect("attacker key");
+    jsonwebtoken::encode(&header, claims, &key).expect("sign")
+}
+
+/// `claims` signed HS256 with `secret` under `header`.
+pub fn sign_hs256(header: Value, claims: &Map<String, Value>, secret: &[u8]) -> String {
+    let mut h = serde_json::json!({"alg": "HS256", "typ": "JWT"});
+    for (k, v) in header.as_object().expect("header object") {
+        h[k] = v.clone();
+    }
+    let header: Header = serde_json::from_value(h).expect("a JOSE header");
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).expect("sign")
+}

@@ -171,3 +171,51 @@ async fn idle_keep_alive_connections_are_closed() {
         started.elapsed()
     );
 }
+
+/// RFC 9110 §15.5.14 with RFC 6749 §5.2: a 413 is answered in the language of the endpoint,
+/// so a client's error handling still works: RFC 6749 JSON on OAuth endpoints, SimpleJWT's
+/// `{"detail": ...}` on its API, and a readable page for the forms people submit.
+#[actix_web::test]
+async fn rfc9110_15_5_14_a_413_speaks_the_endpoints_language() {
+    let app = limited().await;
+    let big = "a".repeat(MAX_BODY + 1);
+    for path in [
+        "/oauth/token",
+        "/oauth/introspect",
+        "/oauth/revoke",
+        "/oauth/userinfo",
+        "/oauth/authorize",
+        "/oauth/logout",
+        "/logout",
+        "/api/token/",
+        "/api/token/refresh/",
+        "/api/token/verify/",
+        "/login",
+    ] {
+        let res = app
+            .http
+            .post(app.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={big}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 413, "{path}");
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        let body = res.text().await.unwrap();
+        let page = matches!(path, "/oauth/authorize" | "/oauth/logout");
+        if path.starts_with("/oauth/") && !page {
+            assert!(kind.starts_with("application/json"), "{path}: {kind}");
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(json["error"], "invalid_request", "{path}: {body}");
+            assert!(json["error_description"].is_string(), "{path}: {body}");
+        } else if path.starts_with("/api/") {
+            assert!(kind.starts_with("application/json"), "{path}: {kind}");
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert!(json["detail"].as_str().unwrap().contains("too large"));
+        } else {
+            assert!(kind.starts_with("text/html"), "{path}: {kind}");
+            assert!(body.contains("Request too large"), "{path}: {body}");
+        }
+    }
+}

@@ -79,6 +79,12 @@ on_both_backends!(
             Some(app.settings.issuer.as_str()),
             "error responses too"
         );
+        // RFC 9207 §3: clients learn from the metadata that a missing `iss` is an attack.
+        let discovery: Value = app.get_json("/.well-known/openid-configuration").await;
+        assert_eq!(
+            discovery["authorization_response_iss_parameter_supported"],
+            true
+        );
     }
 );
 
