@@ -212,9 +212,15 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Open a pool of `size` connections. Fails fast if the database cannot be reached.
+    /// Open a pool of `size` connections for a short-lived process (the CLI). Fails fast
+    /// if the database cannot be reached.
+    ///
+    /// Such a pool opens connections only when asked for one: a pool that keeps one idle
+    /// replaces a checked-out connection in a background thread, and a process that exits
+    /// while that thread is inside libpq (and OpenSSL, which tears itself down at exit)
+    /// can crash with SIGSEGV after its work is done.
     pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Self, StoreError> {
-        Self::connect_with(url, size, DEFAULT_TIMEOUT)
+        Self::open(url, size, DEFAULT_TIMEOUT, 0)
     }
 
     /// [`Store::connect`], waiting at most `timeout` for a connection (pool checkout, and
@@ -224,6 +230,15 @@ impl Store {
         url: &DatabaseUrl,
         size: u32,
         timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        Self::open(url, size, timeout, 1)
+    }
+
+    fn open(
+        url: &DatabaseUrl,
+        size: u32,
+        timeout: Duration,
+        min_idle: u32,
     ) -> Result<Self, StoreError> {
         let (conn_url, backend) = match url {
             DatabaseUrl::Sqlite(path) => (path.clone(), "sqlite"),
@@ -240,7 +255,7 @@ impl Store {
         let manager = ConnectionManager::<DbConnection>::new(conn_url);
         let pool = Pool::builder()
             .max_size(size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(timeout)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
