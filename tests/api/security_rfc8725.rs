@@ -57,7 +57,7 @@ on_both_backends!(
 );
 
 on_both_backends!(
-    rfc8725_2_2_and_3_1_hs256_keyed_with_the_public_key_is_refused,
+    rfc8725_2_1_and_3_1_hs256_keyed_with_the_public_key_is_refused,
     |app: TestApp| async move {
         let (access, _) = access_token(&app).await;
         let forged = jwt::hs256_with_public_key(&app, &access);
@@ -77,7 +77,7 @@ on_both_backends!(
 );
 
 on_both_backends!(
-    rfc8725_3_10_another_issuer_is_refused,
+    rfc8725_3_8_another_issuer_is_refused,
     |app: TestApp| async move {
         let (access, _) = access_token(&app).await;
         let forged = jwt::edit(&app, &access, |c| {
