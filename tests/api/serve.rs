@@ -251,6 +251,9 @@ async fn sigterm_turns_readiness_off_while_requests_are_still_served() {
 
 #[actix_web::test]
 async fn json_logs_stay_json_and_requests_are_fields() {
+    // reqwest's default client needs the TLS crypto provider, even for plain HTTP; run
+    // alone, no other test has installed it.
+    tessera::resource::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path(), &[("TESSERA_LOG_FORMAT", "json")]);
     let base = server.wait_listening();
