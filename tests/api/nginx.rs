@@ -1,0 +1,370 @@
+//! Two instances on one PostgreSQL database, each with its own keys folder, behind the nginx
+//! configuration docs/deploy-nginx.md shows (TLS with a certificate made here): what one
+//! instance issues or ends holds at the other, and the proxy's headers are believed from
+//! nginx only. The configuration is read from the doc, so the doc is what is tested.
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::flow::{self, Browser, REDIRECT};
+use crate::helpers::{Backend, TestApp, spawn_beside, spawn_with};
+
+/// The test's host name: cookies set through nginx are sent to the instances' own ports
+/// too (cookies ignore ports), and "localhost" counts as secure for the Secure ones.
+const HOST: &str = "localhost";
+/// The client's own loopback address, apart from nginx's 127.0.0.1: what nginx forwards
+/// is then told apart from what an instance sees of nginx.
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+const DOC: &str = include_str!("../../docs/deploy-nginx.md");
+
+/// nginx running on a test's folder; stopped (by its pid) when dropped.
+struct Nginx {
+    child: Child,
+    https: u16,
+    http: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master then stops its workers; killed, it would leave
+        // them running.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free now (the test binds nginx to it moments later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The doc's block between the markers, with only the host name, ports and paths changed.
+fn doc_config(dir: &Path, http: u16, https: u16, upstreams: [u16; 2]) -> String {
+    let begin = DOC
+        .find("# tessera-nginx: begin")
+        .expect("begin marker in docs/deploy-nginx.md");
+    let end = DOC
+        .find("# tessera-nginx: end")
+        .expect("end marker in docs/deploy-nginx.md");
+    let d = dir.display();
+    let block = DOC[begin..end]
+        .replace(
+            "/etc/letsencrypt/live/id.example.com/fullchain.pem",
+            &format!("{d}/cert.pem"),
+        )
+        .replace(
+            "/etc/letsencrypt/live/id.example.com/privkey.pem",
+            &format!("{d}/key.pem"),
+        )
+        .replace("id.example.com", HOST)
+        .replace("listen 80;", &format!("listen 127.0.0.1:{http};"))
+        .replace("listen 443 ", &format!("listen 127.0.0.1:{https} "))
+        .replace("/var/cache/nginx/tessera", &format!("{d}/cache"))
+        .replace("/var/log/nginx/tessera.log", &format!("{d}/access.log"))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{}", upstreams[0]))
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{}", upstreams[1]));
+    for (part, why) in [
+        ("/etc/", "a system path left"),
+        ("/var/", "a system path left"),
+        ("8080", "a doc port left"),
+    ] {
+        assert!(!block.contains(part), "{why}: {block}");
+    }
+    // What the doc leaves to Debian's /etc/nginx/nginx.conf, kept inside the test folder.
+    format!(
+        "worker_processes 1;\nevents {{}}\nhttp {{\n\
+         client_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
+         access_log off;\n{block}\n}}\n"
+    )
+}
+
+/// A self-signed certificate for HOST, made with Debian's openssl CLI: no crate and no
+/// build time for something the test needs once, and the same tool an operator would use.
+fn make_certificate(dir: &Path) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", &format!("/CN={HOST}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{HOST}")])
+        // rustls refuses a CA certificate presented as the server's own.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.join("cert.pem")).unwrap()
+}
+
+/// nginx on `https` (the port the instances' issuer names) in front of `upstreams`.
+fn start_nginx(dir: &Path, https: u16, upstreams: [u16; 2]) -> Nginx {
+    use std::os::unix::fs::PermissionsExt;
+    // Run as root, nginx's workers become nobody: they must reach the cache folder.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let http = free_port();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(&conf, doc_config(dir, http, https, upstreams)).unwrap();
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-g")
+        .arg(format!(
+            "daemon off; pid {}/nginx.pid; error_log stderr;",
+            dir.display()
+        ))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    let mut nginx = Nginx { child, https, http };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
+        if let Some(status) = nginx.child.try_wait().unwrap() {
+            panic!("nginx exited: {status}");
+        }
+        assert!(Instant::now() < deadline, "nginx did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nginx
+}
+
+/// A cookie-keeping client from CLIENT_IP that trusts the test certificate.
+fn client(cert: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .add_root_certificate(reqwest::Certificate::from_pem(cert).unwrap())
+        .resolve(HOST, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .local_address(IpAddr::V4(CLIENT_IP))
+        .build()
+        .unwrap()
+}
+
+fn port_of(app: &TestApp) -> u16 {
+    url::Url::parse(&app.base).unwrap().port().unwrap()
+}
+
+/// The newest audit entry whose action starts with `action`: its ip.
+async fn last_ip(app: &TestApp, action: &str) -> Option<String> {
+    let action = action.to_owned();
+    let rows = app
+        .store
+        .run(move |conn| tessera::store::audit::page(conn, Some(&action), 0, 1))
+        .await
+        .unwrap();
+    rows.first().expect("an audit entry").ip.clone()
+}
+
+async fn token_at(
+    http: &reqwest::Client,
+    base: &str,
+    client: &flow::Client,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let res = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(all(tessera_test_nginx, tessera_test_postgres)),
+    ignore = "needs nginx (scripts/test installs it) and TESSERA_TEST_POSTGRES_URL"
+)]
+async fn two_instances_behind_the_documented_nginx() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path());
+    // The issuer names nginx's port, so it is chosen before the instances start.
+    let https = free_port();
+    let issuer = format!("https://{HOST}:{https}");
+    let first = spawn_with(
+        Backend::Postgres,
+        &[
+            ("TESSERA_ISSUER", &issuer),
+            ("TESSERA_TRUSTED_PROXIES", "127.0.0.1"),
+            // Without the grace window for a client's retried refresh, any second use is reuse.
+            ("TESSERA_REFRESH_GRACE", "0"),
+        ],
+    )
+    .await;
+    let kek = std::fs::read_to_string(first.keys_dir.join("kek")).unwrap();
+    let second = spawn_beside(&first, &[("TESSERA_KEY_ENCRYPTION_KEY", kek.trim())]).await;
+    assert_ne!(first.keys_dir, second.keys_dir);
+    let nginx = start_nginx(dir.path(), https, [port_of(&first), port_of(&second)]);
+    let http = client(&cert);
+    let front = format!("https://{HOST}:{}", nginx.https);
+    let one = format!("http://{HOST}:{}", port_of(&first));
+    let two = format!("http://{HOST}:{}", port_of(&second));
+
+    // Refusals first. Plain HTTP only redirects to HTTPS.
+    let res = http
+        .get(format!("http://{HOST}:{}/login", nginx.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 301);
+    let to = res.headers()["location"].to_str().unwrap();
+    assert!(to.starts_with(&format!("https://{HOST}")), "{to}");
+    // Metrics are never proxied.
+    let res = http.get(format!("{front}/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+
+    // X-Forwarded-For: forged straight at an instance, from an untrusted address, it is not
+    // believed; through nginx, the address nginx saw is recorded.
+    flow::create_user(&first, "alice");
+    let browser = Browser {
+        http: http.clone(),
+        base: one.clone(),
+    };
+    let page = browser.get("/login").await;
+    let mut form = flow::inputs(&page.body);
+    form.retain(|(k, _)| k != "username");
+    form.push(("username".into(), "alice".into()));
+    form.push(("password".into(), "wrong password".into()));
+    let res = http
+        .post(format!("{one}/login"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(
+        last_ip(&first, "login.failed").await.as_deref(),
+        Some("127.0.0.3")
+    );
+    let via = Browser {
+        http: http.clone(),
+        base: front.clone(),
+    };
+    let page = via.get("/login").await;
+    let res = http
+        .post(format!("{front}/login"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .form(&{
+            let mut form = flow::inputs(&page.body);
+            form.retain(|(k, _)| k != "username");
+            form.push(("username".into(), "alice".into()));
+            form.push(("password".into(), "wrong password".into()));
+            form
+        })
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(
+        last_ip(&first, "login.failed").await.as_deref(),
+        Some("127.0.0.3"),
+        "the address nginx saw, not the one the client claimed"
+    );
+
+    // The issuer is nginx's, as discovery through nginx says.
+    let res = http
+        .get(format!("{front}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let discovery: Value = res.json().await.unwrap();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+
+    // Signed in at the first instance: the session cookie is Secure, and the consent given
+    // there is seen by the second.
+    let client = flow::confidential(&first);
+    let (verifier, challenge) = flow::pkce();
+    let url = flow::auth_url(
+        &client.id,
+        &[
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let page = browser.get("/login").await;
+    let done = browser.login(&page, "alice", flow::PASSWORD).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let cookies: Vec<_> = done.headers.get_all("set-cookie").iter().collect();
+    assert!(!cookies.is_empty());
+    for c in &cookies {
+        assert!(c.to_str().unwrap().contains("Secure"), "{c:?}");
+    }
+    let page = browser.authorize(&url, "alice").await;
+    let code = page.redirect_param("code").expect("a code from the first");
+
+    // A code issued by the first is redeemed at the second.
+    let (status, tokens) = token_at(
+        &http,
+        &two,
+        &client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // Consent given at the first: the second issues a code without asking again.
+    let at_two = Browser {
+        http: http.clone(),
+        base: two.clone(),
+    };
+    let page = at_two.get(&flow::auth_url(&client.id, &[])).await;
+    assert!(!page.is_consent(), "the second asked for consent again");
+    assert!(page.redirect_param("code").is_some(), "{}", page.body);
+
+    // A refresh rotated at the first is reuse at the second: refused, family ended.
+    let (status, rotated) = token_at(
+        &http,
+        &one,
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let (status, reused) = token_at(
+        &http,
+        &two,
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 400, "{reused}");
+    assert_eq!(reused["error"], "invalid_grant");
+    let (status, _) = token_at(
+        &http,
+        &two,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rotated["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "the reuse ended the whole family");
+}
