@@ -367,4 +367,71 @@ async fn two_instances_behind_the_documented_nginx() {
     )
     .await;
     assert_eq!(status, 400, "the reuse ended the whole family");
+
+    // A key rotated through the first instance's CLI is published by the second, and (active
+    // at once here: no activation delay in tests) signs the tokens of both.
+    let before: Value = second.get_json("/.well-known/jwks.json").await;
+    let (env, cwd) = (first.env.clone(), first.dir.path().to_owned());
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        crate::helpers::run_cli(&env, &["keys", "rotate"], None, &cwd)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let old = kids(&before);
+    let start = Instant::now();
+    let new_kid = loop {
+        let now: Value = second.get_json("/.well-known/jwks.json").await;
+        if let Some(kid) = kids(&now).into_iter().find(|k| !old.contains(k)) {
+            break kid;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "JWKS still {now}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    for base in [&one, &two] {
+        let start = Instant::now();
+        loop {
+            let res = http
+                .post(format!("{base}/api/token/"))
+                .json(&serde_json::json!({ "username": "alice", "password": flow::PASSWORD }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{base}");
+            let pair: Value = res.json().await.unwrap();
+            let header = jsonwebtoken::decode_header(pair["access"].as_str().unwrap()).unwrap();
+            if header.kid.as_deref() == Some(new_kid.as_str()) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{base} still signs with {:?}",
+                header.kid
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // A logout at the first ends the session at the second too.
+    let confirm = browser.get("/logout").await;
+    let csrf = flow::input(&confirm.body, "csrf_token").expect("a logout form");
+    let out = browser
+        .post("/logout", &[("csrf_token".into(), csrf)])
+        .await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(
+        at_two
+            .get(&flow::auth_url(&client.id, &[]))
+            .await
+            .is_login(),
+        "the second still knew the session"
+    );
 }
