@@ -147,7 +147,7 @@ fn start_nginx(dir: &Path, https: u16, upstreams: [u16; 2]) -> Nginx {
 }
 
 /// A cookie-keeping client from CLIENT_IP that trusts the test certificate.
-fn client(cert: &[u8]) -> reqwest::Client {
+fn tls_client(cert: &[u8]) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -214,7 +214,7 @@ async fn two_instances_behind_the_documented_nginx() {
     let second = spawn_beside(&first, &[("TESSERA_KEY_ENCRYPTION_KEY", kek.trim())]).await;
     assert_ne!(first.keys_dir, second.keys_dir);
     let nginx = start_nginx(dir.path(), https, [port_of(&first), port_of(&second)]);
-    let http = client(&cert);
+    let http = tls_client(&cert);
     let front = format!("https://{HOST}:{}", nginx.https);
     let one = format!("http://{HOST}:{}", port_of(&first));
     let two = format!("http://{HOST}:{}", port_of(&second));
@@ -434,4 +434,33 @@ async fn two_instances_behind_the_documented_nginx() {
             .is_login(),
         "the second still knew the session"
     );
+
+    // An admin change at the first (a new user) is seen through nginx: the new user signs
+    // in, whichever instance answers.
+    crate::admin::create_admin(&first, crate::admin::ROOT);
+    let admin = Browser {
+        http: tls_client(&cert),
+        base: one.clone(),
+    };
+    admin.sign_in(crate::admin::ROOT).await;
+    let console = admin.get("/admin/").await;
+    let csrf = flow::input(&console.body, "csrf_token").expect("csrf token on the console");
+    let created = admin
+        .post(
+            "/admin/users/new",
+            &[
+                ("username".into(), "bob".into()),
+                ("password".into(), flow::PASSWORD.into()),
+                ("csrf_token".into(), csrf),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    for _ in 0..2 {
+        let bob = Browser {
+            http: tls_client(&cert),
+            base: front.clone(),
+        };
+        bob.sign_in("bob").await;
+    }
 }
