@@ -1,7 +1,8 @@
 //! Two instances on one PostgreSQL database, each with its own keys folder, behind the nginx
 //! configuration docs/deploy-nginx.md shows (TLS with a certificate made here): what one
 //! instance issues or ends holds at the other, and the proxy's headers are believed from
-//! nginx only. The configuration is read from the doc, so the doc is what is tested.
+//! nginx only; one instance restarts under load with no request nginx may retry failing.
+//! The configuration is read from the doc, so the doc is what is tested.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -463,4 +464,100 @@ async fn two_instances_behind_the_documented_nginx() {
         };
         bob.sign_in("bob").await;
     }
+}
+
+/// Item 5 of the production issue: one of two instances restarts (SIGTERM, drain, start
+/// again on its port) under a load of requests nginx may retry; none of them fails.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(tessera_test_nginx, tessera_test_postgres)),
+    ignore = "needs nginx (scripts/test installs it) and TESSERA_TEST_POSTGRES_URL"
+)]
+async fn a_rolling_restart_under_load_loses_no_retryable_request() {
+    use crate::serve::Server;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_certificate(dir.path());
+    let db = crate::helpers::TestDb::create(Backend::Postgres, dir.path());
+    let https = free_port();
+    let issuer = format!("https://{HOST}:{https}");
+    let ports = [free_port(), free_port()];
+    let url = db.url();
+    let env = |i: usize| -> Vec<(String, String)> {
+        vec![
+            ("TESSERA_DATABASE_URL".into(), url.clone()),
+            (
+                "TESSERA_KEYS_DIR".into(),
+                dir.path().join(format!("keys{i}")).display().to_string(),
+            ),
+            (
+                "TESSERA_KEY_ENCRYPTION_KEY".into(),
+                "0000000000000000000000000000000000000000000000000000000000000001".into(),
+            ),
+            ("TESSERA_LISTEN".into(), format!("127.0.0.1:{}", ports[i])),
+            ("TESSERA_ISSUER".into(), issuer.clone()),
+            ("TESSERA_TRUSTED_PROXIES".into(), "127.0.0.1".into()),
+            ("TESSERA_SHUTDOWN_DRAIN".into(), "1".into()),
+        ]
+    };
+    let start = |dir: std::path::PathBuf, vars: Vec<(String, String)>| {
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut server = Server::start(&dir, &refs);
+        server.wait_listening();
+        server
+    };
+    let first = start(dir.path().to_owned(), env(0));
+    let second = start(dir.path().to_owned(), env(1));
+    let _nginx = start_nginx(dir.path(), https, ports);
+    let http = tls_client(&cert);
+    let front = format!("https://{HOST}:{https}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut load = Vec::new();
+    for path in [
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/login",
+        "/healthz",
+    ] {
+        let (http, stop, sent, failed) = (http.clone(), stop.clone(), sent.clone(), failed.clone());
+        let url = format!("{front}{path}");
+        load.push(actix_web::rt::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let ok = matches!(http.get(&url).send().await, Ok(res) if res.status() == 200);
+                sent.fetch_add(1, Ordering::Relaxed);
+                if !ok {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let (code, _) = actix_web::rt::task::spawn_blocking(move || first.stop())
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "the first stops gracefully");
+    let (path, vars) = (dir.path().to_owned(), env(0));
+    let first = actix_web::rt::task::spawn_blocking(move || start(path, vars))
+        .await
+        .unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    println!("rolling restart: {sent} requests through nginx, {failed} failed");
+    // Stopped before the assertions, so a failure leaves no process behind.
+    actix_web::rt::task::spawn_blocking(move || {
+        first.stop();
+        second.stop();
+    })
+    .await
+    .unwrap();
+    assert!(sent > 0);
+    assert_eq!(failed, 0, "of {sent}");
 }
