@@ -149,6 +149,7 @@ fn start_nginx(dir: &Path, https: u16, upstreams: [u16; 2]) -> Nginx {
 
 /// A cookie-keeping client from CLIENT_IP that trusts the test certificate.
 fn tls_client(cert: &[u8]) -> reqwest::Client {
+    tessera::resource::install_crypto_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
