@@ -511,6 +511,27 @@ async fn a_rolling_restart_under_load_loses_no_retryable_request() {
     };
     let first = start(dir.path().to_owned(), env(0));
     let second = start(dir.path().to_owned(), env(1));
+    let cli_env: std::collections::HashMap<String, String> = env(0).into_iter().collect();
+    let out = crate::helpers::run_cli(
+        &cli_env,
+        &[
+            "client",
+            "create",
+            "--name",
+            "load",
+            "--grant-type",
+            "client_credentials",
+            "--json",
+        ],
+        None,
+        dir.path(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let created: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let (client_id, secret) = (
+        created["client_id"].as_str().unwrap().to_owned(),
+        created["client_secret"].as_str().unwrap().to_owned(),
+    );
     let _nginx = start_nginx(dir.path(), https, ports);
     let http = tls_client(&cert);
     let front = format!("https://{HOST}:{https}");
@@ -536,6 +557,29 @@ async fn a_rolling_restart_under_load_loses_no_retryable_request() {
             }
         }));
     }
+    // Token requests are POSTs, which nginx does not resend once sent: counted, not
+    // required to be zero.
+    let token_failed = Arc::new(AtomicUsize::new(0));
+    let token_sent = Arc::new(AtomicUsize::new(0));
+    {
+        let (http, stop) = (http.clone(), stop.clone());
+        let (sent, failed) = (token_sent.clone(), token_failed.clone());
+        let url = format!("{front}/oauth/token");
+        load.push(actix_web::rt::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let res = http
+                    .post(&url)
+                    .basic_auth(&client_id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await;
+                sent.fetch_add(1, Ordering::Relaxed);
+                if !matches!(res, Ok(res) if res.status() == 200) {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     let (code, _) = actix_web::rt::task::spawn_blocking(move || first.stop())
         .await
@@ -552,6 +596,11 @@ async fn a_rolling_restart_under_load_loses_no_retryable_request() {
     }
     let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
     println!("rolling restart: {sent} requests through nginx, {failed} failed");
+    println!(
+        "rolling restart: {} token POSTs through nginx, {} failed",
+        token_sent.load(Ordering::Relaxed),
+        token_failed.load(Ordering::Relaxed)
+    );
     // Stopped before the assertions, so a failure leaves no process behind.
     actix_web::rt::task::spawn_blocking(move || {
         first.stop();
