@@ -11,6 +11,8 @@ use std::path::Path;
 const CHROMEDRIVERS: [&str; 2] = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"];
 /// The browser tests/api/browser.rs asks the driver to start.
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where Debian's nginx package puts the server tests/api/nginx.rs runs.
+const NGINX: &str = "/usr/sbin/nginx";
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -23,7 +25,10 @@ fn main() {
     }
     // Installing or removing the packages changes /usr/bin (both packages put a file
     // there); a path that does not exist cannot be watched without rerunning every build.
-    for path in CHROMEDRIVERS.iter().chain([&CHROMIUM, &"/usr/bin"]) {
+    for path in CHROMEDRIVERS
+        .iter()
+        .chain([&CHROMIUM, &NGINX, &"/usr/bin", &"/usr/sbin"])
+    {
         if Path::new(path).exists() {
             println!("cargo::rerun-if-changed={path}");
         }
@@ -36,6 +41,7 @@ fn main() {
         "tessera_test_postgres",
         "tessera_test_django",
         "tessera_test_browser",
+        "tessera_test_nginx",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -51,5 +57,8 @@ fn main() {
         println!("cargo::rustc-cfg=tessera_test_browser");
     } else if ci {
         println!("cargo::rustc-cfg=tessera_test_browser");
+    }
+    if ci || Path::new(NGINX).exists() {
+        println!("cargo::rustc-cfg=tessera_test_nginx");
     }
 }

@@ -27,6 +27,7 @@ mod key_storage;
 mod logout;
 mod maintenance;
 mod metrics;
+mod nginx;
 mod pages;
 mod properties;
 mod relying_party;

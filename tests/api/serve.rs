@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Server {
-    fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let vars: HashMap<&str, &str> = env.iter().copied().collect();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .env_clear()
@@ -49,7 +49,7 @@ impl Server {
     }
 
     /// Wait for the "listening on" line and return the base URL it names.
-    fn wait_listening(&mut self) -> String {
+    pub(crate) fn wait_listening(&mut self) -> String {
         loop {
             let line = self
                 .lines
@@ -62,20 +62,30 @@ impl Server {
         }
     }
 
-    fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
     }
 
-    fn stop(mut self) -> (i32, Vec<String>) {
+    pub(crate) fn stop(mut self) -> (i32, Vec<String>) {
         self.terminate();
         let status = self.child.wait().unwrap();
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
             self.seen.push(line);
         }
-        (status.code().unwrap_or(-1), self.seen)
+        (status.code().unwrap_or(-1), std::mem::take(&mut self.seen))
+    }
+}
+
+/// A test that fails before `stop` leaves no server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
