@@ -53,9 +53,12 @@ async fn shoot(c: &Client, name: &str) {
 }
 
 /// Whether a WebDriver error is "the page changed under us": the element was found on the
-/// page a click was still leaving. Looking it up again finds it on the new page.
+/// page a click was still leaving. Looking it up again finds it on the new page. Chromium
+/// says so either as a stale element reference or, when the navigation lands between its
+/// lookup and its read, as an inspector error about a node outside the document.
 fn is_stale(e: &fantoccini::error::CmdError) -> bool {
-    format!("{e:?}").contains("StaleElementReference")
+    let e = format!("{e:?}");
+    e.contains("StaleElementReference") || e.contains("does not belong to the document")
 }
 
 pub async fn text(c: &Client, css: &str) -> String {
