@@ -4,10 +4,8 @@
 //! once (the one whose answer was lost with the process, within the refresh grace), a
 //! reuse is still caught, SQLite's integrity check passes, and no family is half-written.
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -16,6 +14,7 @@ use tessera::store::schema::{authorization_codes, grants, refresh_tokens};
 
 use crate::flow::{self, tokens_for};
 use crate::helpers::{Backend, TestApp, spawn_with};
+use crate::serve::Server;
 use crate::simplejwt::obtain;
 
 const OAUTH_CHAINS: usize = 3;
@@ -23,62 +22,26 @@ const SIMPLEJWT_CHAINS: usize = 3;
 
 /// The `tessera` binary serving the test app's database, as a process the test can kill.
 struct Process {
-    child: Child,
+    server: Server,
     base: String,
 }
 
 impl Process {
     fn start(app: &TestApp) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(&app.env)
-            .env("TESSERA_LISTEN", "127.0.0.1:0")
-            .env("TESSERA_WORKERS", "2")
-            .current_dir(app.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut seen = Vec::new();
-        let base = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no 'listening on' line; saw {seen:#?}"));
-            if let Some(rest) = line.split("tessera listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-            seen.push(line);
-        };
-        // Keep draining the pipes so the server never blocks on a full one.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
-        Process { child, base }
+        let mut env: Vec<(&str, &str)> = app
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        // Its own port: the test app's in-process server holds the one in its settings.
+        env.extend([("TESSERA_LISTEN", "127.0.0.1:0"), ("TESSERA_WORKERS", "2")]);
+        let mut server = Server::start(app.dir.path(), &env);
+        let base = server.wait_listening();
+        Process { server, base }
     }
 
-    /// SIGKILL: no shutdown, no flush, no rollback but the database's own.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill(self) {
+        self.server.kill();
     }
 }
 

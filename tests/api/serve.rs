@@ -79,6 +79,14 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: no shutdown, no flush, no rollback but the database's own.
+    pub(crate) fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
 /// A test that fails before `stop` leaves no server running.
 impl Drop for Server {
     fn drop(&mut self) {
