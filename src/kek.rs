@@ -271,4 +271,36 @@ mod tests {
             first.id()
         );
     }
+
+    #[test]
+    fn first_starts_at_once_all_get_the_one_kek_written() {
+        // Many rounds: the race is between one thread's link and another's, so a single
+        // round could pass by luck of scheduling.
+        for _ in 0..25 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = std::sync::Barrier::new(8);
+            let ids: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Kek::create_file(dir.path()).unwrap().id()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let on_disk = Kek::read_file(dir.path()).unwrap().unwrap().id();
+            assert!(ids.iter().all(|id| *id == on_disk), "{ids:?} vs {on_disk}");
+            let left: Vec<_> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(
+                left,
+                vec![std::ffi::OsString::from(KEK_FILE)],
+                "no temp files left"
+            );
+        }
+    }
 }

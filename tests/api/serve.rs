@@ -369,3 +369,65 @@ async fn a_missing_postgres_database_is_named_in_the_error() {
         out.stderr
     );
 }
+
+#[actix_web::test]
+async fn two_first_starts_at_once_on_one_keys_folder_seal_under_one_kek() {
+    // Two instances, each its own new database, one keys folder, started together: each
+    // finds no KEK and writes one; both must end up with the same, or keys sealed by one
+    // could never be opened by the other (or after a restart, by itself).
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let url = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    let (url_a, url_b) = (url("a.db"), url("b.db"));
+    let keys_dir = keys.display().to_string();
+    let env = |db: &str| {
+        vec![
+            ("TESSERA_DATABASE_URL", db.to_owned()),
+            ("TESSERA_KEYS_DIR", keys_dir.clone()),
+            (
+                "TESSERA_ADMIN_PASSWORD",
+                "two-first-starts-admin".to_owned(),
+            ),
+        ]
+    };
+    let (env_a, env_b) = (env(&url_a), env(&url_b));
+    let a: Vec<(&str, &str)> = env_a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let b: Vec<(&str, &str)> = env_b.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut first = Server::start(dir.path(), &a);
+    let mut second = Server::start(dir.path(), &b);
+    let bases = [first.wait_listening(), second.wait_listening()];
+
+    tessera::resource::install_crypto_provider();
+    let http = reqwest::Client::new();
+    for base in &bases {
+        let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200, "{base} serves");
+    }
+    let kek = std::fs::read_to_string(keys.join("kek")).unwrap();
+    let kek_id = tessera::kek::Kek::parse(&kek).unwrap().id();
+    for db in ["a.db", "b.db"] {
+        let rows = signing_key_rows_in(&dir.path().join(db));
+        assert!(!rows.is_empty(), "{db} has its key");
+        for row in rows {
+            assert_eq!(
+                row.kek_id, kek_id,
+                "{db}'s key is sealed under the KEK on disk"
+            );
+        }
+    }
+    let left: Vec<String> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".kek"))
+        .collect();
+    assert!(left.is_empty(), "temporary KEK files left: {left:?}");
+    assert_eq!(first.stop().0, 0);
+    assert_eq!(second.stop().0, 0);
+}
+
+fn signing_key_rows_in(db: &std::path::Path) -> Vec<tessera::store::signing_keys::SigningKeyRow> {
+    let url = tessera::config::DatabaseUrl::Sqlite(db.display().to_string());
+    let store = tessera::store::Store::connect(&url, 1).unwrap();
+    let mut conn = store.conn().unwrap();
+    tessera::store::signing_keys::all(&mut conn).unwrap()
+}
