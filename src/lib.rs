@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod family;
+pub mod hashing;
 pub mod kek;
 pub mod metrics;
 pub mod oauth;
