@@ -126,7 +126,8 @@ pub fn authenticate(
 ) -> Result<users::UserRow, (LoginError, String)> {
     let attempt = Attempt::sign_in(username, ip);
     let store = |e: StoreError| (LoginError::Store(e), String::new());
-    if let Some(locked) = throttle::check(conn, policy, &attempt, now).map_err(store)? {
+    let checked = throttle::check(conn, policy, &attempt, now).map_err(store)?;
+    if let Some(locked) = checked.locked {
         let detail = format!(
             "throttled ({}), {} s left",
             locked.scope.as_str(),
@@ -136,7 +137,7 @@ pub fn authenticate(
     }
     match check_password(conn, username, password) {
         Ok(user) => {
-            throttle::succeeded(conn, policy, &attempt, now).map_err(store)?;
+            throttle::succeeded(conn, policy, &attempt, &checked, now).map_err(store)?;
             Ok(user)
         }
         Err(LoginError::Invalid) => {

@@ -218,6 +218,15 @@ fn lock_for(policy: Policy, scope: Scope, failures: i64) -> Option<i64> {
     Some(doubled.min(policy.max_lockout))
 }
 
+/// What [`check`] found: the lock that refuses this attempt, if any, and whether its narrow
+/// bucket already marks a known device, fresh and clean (then [`succeeded`] has nothing
+/// to write and need not read the bucket again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub locked: Option<Locked>,
+    narrow_fresh: bool,
+}
+
 /// Whether this attempt must be refused without looking at the password or secret. A known
 /// device (its narrow bucket authenticated within the last day) answers only to its narrow
 /// bucket.
@@ -226,20 +235,22 @@ pub fn check(
     policy: Policy,
     attempt: &Attempt<'_>,
     now: i64,
-) -> Result<Option<Locked>, StoreError> {
+) -> Result<Checked, StoreError> {
     if !policy.enabled() {
-        return Ok(None);
+        return Ok(Checked {
+            locked: None,
+            narrow_fresh: true,
+        });
     }
     let buckets = attempt.buckets();
     let keys: Vec<String> = buckets.iter().map(|b| b.key.clone()).collect();
     let rows = store::by_buckets(conn, &keys)?;
     let row_of = |b: &Bucket| rows.iter().find(|r| r.bucket == b.key);
-    let known = buckets.iter().filter(|b| b.scope.narrow()).any(|b| {
-        row_of(b)
-            .and_then(|r| r.succeeded_at)
-            .is_some_and(|at| at > now - FORGET_AFTER)
-    });
-    Ok(buckets
+    let narrow = buckets.iter().find(|b| b.scope.narrow()).and_then(row_of);
+    let known = narrow
+        .and_then(|r| r.succeeded_at)
+        .is_some_and(|at| at > now - FORGET_AFTER);
+    let locked = buckets
         .iter()
         .filter(|b| !known || b.scope.narrow())
         .filter_map(|b| {
@@ -249,7 +260,18 @@ pub fn check(
                 retry_after: until - now,
             })
         })
-        .max_by_key(|l| l.retry_after))
+        .max_by_key(|l| l.retry_after);
+    Ok(Checked {
+        locked,
+        narrow_fresh: narrow.is_some_and(|r| fresh(r, now)),
+    })
+}
+
+/// A known device marked within the hour, with nothing to forgive: a success changes nothing.
+fn fresh(row: &store::ThrottleRow, now: i64) -> bool {
+    row.failures == 0
+        && row.locked_until.is_none()
+        && row.succeeded_at.is_some_and(|at| at > now - KNOWN_REFRESH)
 }
 
 /// Count a wrong guess in every bucket; returns the lock it caused, if any, after writing
@@ -325,29 +347,22 @@ fn audit_lock(
 /// A correct password or secret: the narrow bucket starts again and its address becomes a
 /// known device for this account or client. The address and account buckets keep counting,
 /// so one known password does not reset an attack on others. Writes only when something
-/// changes, or once an hour to keep the device known.
+/// changes, or once an hour to keep the device known; `checked` is what [`check`] read for
+/// this attempt, so a busy client's successes cost no further query.
 pub fn succeeded(
     conn: &mut DbConnection,
     policy: Policy,
     attempt: &Attempt<'_>,
+    checked: &Checked,
     now: i64,
 ) -> Result<(), StoreError> {
-    if !policy.enabled() {
+    if !policy.enabled() || checked.narrow_fresh {
         return Ok(());
     }
     let buckets = attempt.buckets();
     let Some(narrow) = buckets.iter().find(|b| b.scope.narrow()) else {
         return Ok(());
     };
-    let current = store::by_buckets(conn, std::slice::from_ref(&narrow.key))?;
-    let fresh = current.first().is_some_and(|r| {
-        r.failures == 0
-            && r.locked_until.is_none()
-            && r.succeeded_at.is_some_and(|at| at > now - KNOWN_REFRESH)
-    });
-    if fresh {
-        return Ok(());
-    }
     store::mark_known(conn, attempt.name(narrow), now)
 }
 

@@ -74,7 +74,8 @@ pub fn authenticate(
     let auth =
         auth.ok_or_else(|| OAuthError::InvalidClient("client authentication is required".into()))?;
     let attempt = Attempt::client(&auth.client_id, origin.ip);
-    if let Some(locked) = throttle::check(conn, origin.policy, &attempt, origin.now)? {
+    let checked = throttle::check(conn, origin.policy, &attempt, origin.now)?;
+    if let Some(locked) = checked.locked {
         return Err(OAuthError::ClientThrottled {
             description: format!(
                 "too many failed authentications for this client ({}); try again in {} s",
@@ -100,7 +101,7 @@ pub fn authenticate(
     match client {
         Some(client) if proven => {
             if guessable {
-                throttle::succeeded(conn, origin.policy, &attempt, origin.now)?;
+                throttle::succeeded(conn, origin.policy, &attempt, &checked, origin.now)?;
             }
             Ok(client)
         }
