@@ -608,11 +608,16 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                 )));
             }
             let key = dir.generate(alg, clock.now())?;
+            // RS256 keys print as they always did (scripts read this line).
+            let what = match alg {
+                SigningAlg::Rs256 => "key".to_owned(),
+                other => format!("{other} key"),
+            };
             if key.state == KeyState::Active {
-                println!("new active {alg} key {}", key.kid);
+                println!("new active {what} {}", key.kid);
             } else {
                 println!(
-                    "new {alg} key {} published; it signs from {} (after the activation delay)",
+                    "new {what} {} published; it signs from {} (after the activation delay)",
                     key.kid,
                     key.activates.format("%Y-%m-%d %H:%M:%S UTC")
                 );
