@@ -2,6 +2,7 @@
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::secrets::{self, HashError, SecretString};
+use crate::signing::{KeyInfo, KeyState, SigningAlg};
 use crate::store::clients::{self as client_store, ClientRow};
 use crate::store::{DbConnection, StoreError};
 
@@ -17,6 +18,53 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     pub scopes: ScopeSet,
+    /// What its ID tokens and access tokens are signed with (RS256 unless asked).
+    pub algs: TokenAlgs,
+}
+
+/// The algorithms a client's tokens are signed with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenAlgs {
+    /// OIDC Registration's `id_token_signed_response_alg`.
+    pub id_token: SigningAlg,
+    pub access_token: SigningAlg,
+}
+
+impl TokenAlgs {
+    /// Refuse an algorithm no key signs with yet (`keys` as the key source lists them):
+    /// the client would get no tokens. A first key of an algorithm signs only after the
+    /// activation delay, so resource servers have it before the first token it signs.
+    pub fn check_keys(&self, keys: &[KeyInfo]) -> Result<(), ClientError> {
+        for (what, alg) in [
+            ("ID tokens", self.id_token),
+            ("access tokens", self.access_token),
+        ] {
+            if keys
+                .iter()
+                .any(|k| k.alg == alg && k.state == KeyState::Active)
+            {
+                continue;
+            }
+            let waiting = keys
+                .iter()
+                .filter(|k| k.alg == alg && k.state == KeyState::Published)
+                .map(|k| k.activates)
+                .min();
+            return Err(ClientError::Invalid(match waiting {
+                Some(at) => format!(
+                    "{what} cannot be signed with {alg} yet: its first key signs from {} \
+                     (after the activation delay); set the algorithm then",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                None => format!(
+                    "{what} cannot be signed with {alg}: there is no {alg} signing key; \
+                     create one first with `{}` (or on the console's Keys page)",
+                    alg.rotate_command()
+                ),
+            }));
+        }
+        Ok(())
+    }
 }
 
 /// What registration hands back once: the id and, for confidential clients, the secret.
@@ -95,6 +143,8 @@ pub fn register(
         refresh_token_ttl: None,
         created_at: now,
         updated_at: now,
+        id_token_signed_response_alg: client.algs.id_token.as_str().to_owned(),
+        access_token_signed_response_alg: client.algs.access_token.as_str().to_owned(),
     };
     client_store::insert(conn, &row)?;
     Ok(Registered {
@@ -147,6 +197,7 @@ pub struct Client {
     pub refresh_token_ttl: Option<i64>,
     /// The Argon2id PHC string of the secret, for confidential clients.
     pub secret_hash: Option<String>,
+    pub algs: TokenAlgs,
 }
 
 impl std::fmt::Debug for Client {
@@ -177,6 +228,11 @@ impl Client {
             .map(|g| GrantType::parse(g).map_err(corrupt))
             .collect::<Result<Vec<_>, _>>()?;
         let scopes = ScopeSet::parse(&row.scopes).map_err(corrupt)?;
+        let algs = TokenAlgs {
+            id_token: SigningAlg::parse(&row.id_token_signed_response_alg).map_err(corrupt)?,
+            access_token: SigningAlg::parse(&row.access_token_signed_response_alg)
+                .map_err(corrupt)?,
+        };
         let (kind, auth_method) = if row.is_public {
             (ClientKind::Public, AuthMethod::None)
         } else {
@@ -192,6 +248,7 @@ impl Client {
             access_token_ttl: row.access_token_ttl,
             refresh_token_ttl: row.refresh_token_ttl,
             secret_hash: row.secret_hash,
+            algs,
             id: row.id,
             name: row.name,
         })

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::oauth::grants;
-use crate::signing::keyset_etag;
+use crate::signing::{SigningAlg, keyset_etag};
 
 /// The rendered discovery document and its ETag.
 #[derive(Debug)]
@@ -67,7 +67,9 @@ impl Discovery {
             "response_modes_supported": ["query", "form_post"],
             "grant_types_supported": grants::SUPPORTED.map(|g| g.as_str()),
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            // Every algorithm Tessera signs with; a client gets one once a key of it signs
+            // (`tessera keys rotate --alg`). RS256 first: the default.
+            "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],

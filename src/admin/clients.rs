@@ -2,11 +2,12 @@
 //! delete (revoking every token issued to the client).
 use super::{Actor, AdminError};
 use crate::audit::AuditAction;
-use crate::clients::{self as client_domain, ClientError, NewClient};
+use crate::clients::{self as client_domain, ClientError, NewClient, TokenAlgs};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::family;
 use crate::secrets::{self, SecretString};
+use crate::signing::{Keys, SigningAlg};
 use crate::store::admin as admin_store;
 use crate::store::clients::{self as client_store, ClientRow};
 use crate::store::{DbConnection, transaction};
@@ -44,6 +45,9 @@ pub struct ClientForm {
     pub scopes: String,
     pub access_token_ttl: String,
     pub refresh_token_ttl: String,
+    /// JOSE names; empty means RS256.
+    pub id_token_alg: String,
+    pub access_token_alg: String,
 }
 
 /// A client registration, parsed and checked.
@@ -64,6 +68,24 @@ fn uris(raw: &str, what: &str) -> Result<Vec<RedirectUri>, AdminError> {
         }
     }
     Ok(out)
+}
+
+fn alg(raw: &str, what: &str) -> Result<SigningAlg, AdminError> {
+    match raw.trim() {
+        "" => Ok(SigningAlg::Rs256),
+        raw => SigningAlg::parse(raw)
+            .map_err(|m| AdminError::Invalid(format!("{what}: {}", capitalise(&m)))),
+    }
+}
+
+/// Refuse an algorithm no key signs with yet (RS256 always has one). Blocking (database).
+fn check_keys(keys: &Keys, now: i64, algs: &TokenAlgs) -> Result<(), AdminError> {
+    if *algs == TokenAlgs::default() {
+        return Ok(());
+    }
+    let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+    algs.check_keys(&keys.source().list(at)?)?;
+    Ok(())
 }
 
 fn ttl(raw: &str, what: &str, max: i64) -> Result<Option<i64>, AdminError> {
@@ -108,6 +130,10 @@ impl ClientForm {
             )?,
             grant_types,
             scopes,
+            algs: TokenAlgs {
+                id_token: alg(&self.id_token_alg, "ID token algorithm")?,
+                access_token: alg(&self.access_token_alg, "Access token algorithm")?,
+            },
         };
         client.validate()?;
         Ok(ClientSpec {
@@ -130,6 +156,8 @@ impl ClientForm {
                 scopes: row.scopes.clone(),
                 access_token_ttl: String::new(),
                 refresh_token_ttl: String::new(),
+                id_token_alg: row.id_token_signed_response_alg.clone(),
+                access_token_alg: row.access_token_signed_response_alg.clone(),
             };
         };
         let lines = |uris: &[RedirectUri]| {
@@ -157,6 +185,8 @@ impl ClientForm {
                 .refresh_token_ttl
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
+            id_token_alg: client.algs.id_token.as_str().to_owned(),
+            access_token_alg: client.algs.access_token.as_str().to_owned(),
         }
     }
 }
@@ -181,10 +211,12 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<ClientRow, AdminError> {
 pub fn create(
     conn: &mut DbConnection,
     clock: &dyn Clock,
+    keys: &Keys,
     actor: &Actor,
     spec: &ClientSpec,
 ) -> Result<client_domain::Registered, AdminError> {
     let now = clock.unix();
+    check_keys(keys, now, &spec.client.algs)?;
     transaction(conn, |conn| {
         let registered = client_domain::register(conn, clock, &spec.client)?;
         if spec.access_token_ttl.is_some() || spec.refresh_token_ttl.is_some() {
@@ -204,10 +236,12 @@ pub fn create(
 pub fn update(
     conn: &mut DbConnection,
     now: i64,
+    keys: &Keys,
     actor: &Actor,
     id: &str,
     spec: &ClientSpec,
 ) -> Result<Option<SecretString>, AdminError> {
+    check_keys(keys, now, &spec.client.algs)?;
     transaction(conn, |conn| {
         let mut row = get(conn, id)?;
         let c = &spec.client;
@@ -234,6 +268,8 @@ pub fn update(
         row.scopes = c.scopes.to_string();
         row.access_token_ttl = spec.access_token_ttl;
         row.refresh_token_ttl = spec.refresh_token_ttl;
+        row.id_token_signed_response_alg = c.algs.id_token.as_str().to_owned();
+        row.access_token_signed_response_alg = c.algs.access_token.as_str().to_owned();
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
         let target = format!("{} ({id})", row.name);
@@ -363,8 +399,11 @@ mod tests {
             refresh_token_ttl: None,
             created_at: 0,
             updated_at: 0,
+            id_token_signed_response_alg: "ES256".into(),
+            access_token_signed_response_alg: "RS256".into(),
         };
         let back = ClientForm::from_row(&row);
+        assert_eq!(back.id_token_alg, "ES256");
         assert_eq!(
             back.redirect_uris,
             "https://app.example/cb\nhttps://app.example/other"
@@ -372,5 +411,25 @@ mod tests {
         assert_eq!(back.access_token_ttl, "600");
         let again = back.parse().unwrap();
         assert_eq!(again.client.redirect_uris, spec.client.redirect_uris);
+        assert_eq!(again.client.algs.id_token, SigningAlg::Es256);
+        assert_eq!(again.client.algs.access_token, SigningAlg::Rs256);
+    }
+
+    #[test]
+    fn algorithms_are_jose_names() {
+        let mut f = form();
+        f.access_token_alg = "EdDSA".into();
+        assert_eq!(
+            f.parse().unwrap().client.algs.access_token,
+            SigningAlg::EdDsa
+        );
+        for bad in ["none", "HS256", "es256", "ES384"] {
+            let mut f = form();
+            f.id_token_alg = bad.into();
+            let Err(AdminError::Invalid(m)) = f.parse() else {
+                panic!("{bad} was accepted")
+            };
+            assert!(m.starts_with("ID token algorithm:"), "{m}");
+        }
     }
 }

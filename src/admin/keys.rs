@@ -4,7 +4,7 @@ use super::{Actor, AdminError};
 use crate::audit::AuditAction;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::signing::{KeyInfo, Keys};
+use crate::signing::{KeyInfo, Keys, SigningAlg};
 use crate::store::clients as client_store;
 use crate::store::{DbConnection, StoreError};
 
@@ -21,16 +21,23 @@ fn reload(keys: &Keys) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// Generate a new active key; older keys stay published. Blocking (key generation).
+/// Publish a new key of `alg`; older keys stay published. Blocking (key generation).
 pub fn rotate(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     keys: &Keys,
     actor: &Actor,
+    alg: SigningAlg,
 ) -> Result<KeyInfo, AdminError> {
-    let info = keys.source().generate(clock.now())?;
+    let info = keys.source().generate(alg, clock.now())?;
     reload(keys)?;
-    actor.audit(conn, clock.unix(), AuditAction::KeyRotated, &info.kid, None)?;
+    actor.audit(
+        conn,
+        clock.unix(),
+        AuditAction::KeyRotated,
+        &info.kid,
+        Some(alg.as_str()),
+    )?;
     Ok(info)
 }
 

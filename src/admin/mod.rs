@@ -89,8 +89,8 @@ impl From<KeyError> for AdminError {
             KeyError::AlreadyRetired(kid) => {
                 AdminError::Refused(format!("Key {kid} is already retired."))
             }
-            KeyError::LastKey(kid) => AdminError::Refused(format!(
-                "Key {kid} is the only published key: rotate first, so another key can sign."
+            KeyError::LastKey { kid, alg } => AdminError::Refused(format!(
+                "Key {kid} is the only published key for {alg}: rotate first, so another key can sign."
             )),
             KeyError::Signing(kid) => AdminError::Refused(format!(
                 "Key {kid} signs new tokens: rotate first, and retire it once the tokens it signed have expired."

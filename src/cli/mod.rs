@@ -16,7 +16,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::django::import::{self as django_import, AdminFrom};
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
-use crate::signing::{KeyInfo, KeyState};
+use crate::signing::{KeyInfo, KeyState, SigningAlg};
 use crate::startup::{self, Application};
 use crate::store::Store;
 use crate::users::{self, Bootstrap, NewUser};
@@ -166,6 +166,14 @@ struct ClientCreate {
     /// Allowed scope; repeat or space-separate (default: openid profile email address phone offline_access).
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
+    /// The algorithm its ID tokens are signed with (id_token_signed_response_alg): RS256
+    /// (default), PS256, ES256 or EdDSA. A key of that algorithm must sign already.
+    #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
+    id_token_alg: SigningAlg,
+    /// The algorithm its access tokens are signed with: RS256 (default), PS256, ES256 or
+    /// EdDSA. A key of that algorithm must sign already.
+    #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
+    access_token_alg: SigningAlg,
     /// Print {"client_id":..,"client_secret":..} instead of text.
     #[arg(long)]
     json: bool,
@@ -178,8 +186,14 @@ enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a new active key; older keys stay published until retired.
-    Rotate,
+    /// Publish a new key now; it signs after the activation delay (TESSERA_KEY_ACTIVATION_DELAY),
+    /// and older keys of its algorithm stay published until retired.
+    Rotate {
+        /// The key's algorithm: RS256 (the default, for everything), PS256, ES256 (P-256)
+        /// or EdDSA (Ed25519). Each algorithm has its own keys.
+        #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
+        alg: SigningAlg,
+    },
     /// Stop publishing a key.
     Retire {
         /// Key id; thumbprints may begin with '-', which is accepted as a value here.
@@ -190,6 +204,10 @@ enum KeysCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+fn parse_alg(raw: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(raw)
 }
 
 /// A failed command: its one-line message.
@@ -483,10 +501,19 @@ fn client_create(
         post_logout_redirect_uris,
         grant_types,
         scopes,
+        algs: clients::TokenAlgs {
+            id_token: args.id_token_alg,
+            access_token: args.access_token_alg,
+        },
     };
     new.validate()?;
     let store = Store::connect(&settings.database_url, 1)?;
     store.migrate()?;
+    // RS256 always has a key (the server creates one at start); others must exist.
+    if new.algs != clients::TokenAlgs::default() {
+        new.algs
+            .check_keys(&crate::signing::stored_keys(&store, clock.now())?)?;
+    }
     let mut conn = store.conn()?;
     let registered = clients::register(&mut conn, clock.as_ref(), &new)?;
     let secret = registered.client_secret.as_ref().map(|s| s.expose());
@@ -537,6 +564,7 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                     .map(|k| {
                         let mut row = serde_json::json!({
                             "kid": k.kid,
+                            "alg": k.alg.as_str(),
                             "state": state(k),
                             "created": k.created.to_rfc3339(),
                             "activates": k.activates.to_rfc3339(),
@@ -551,11 +579,15 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
             } else if keys.is_empty() {
                 println!("no signing keys in the database");
             } else {
-                println!("{:<45} {:<10} {:<24} SIGNS FROM", "KID", "STATE", "CREATED");
+                println!(
+                    "{:<45} {:<6} {:<10} {:<24} SIGNS FROM",
+                    "KID", "ALG", "STATE", "CREATED"
+                );
                 for k in &keys {
                     println!(
-                        "{:<45} {:<10} {:<24} {}",
+                        "{:<45} {:<6} {:<10} {:<24} {}",
                         k.kid,
+                        k.alg.as_str(),
                         state(k),
                         k.created.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                         k.activates.format("%Y-%m-%d %H:%M:%S UTC")
@@ -567,7 +599,7 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                 None => Ok(()),
             }
         }
-        KeysCommand::Rotate => {
+        KeysCommand::Rotate { alg } => {
             // Rotating past a broken key would leave keys no server can start from.
             if let Some((key, why)) = dir.broken(clock.now())?.first() {
                 return Err(Failure(format!(
@@ -575,12 +607,17 @@ fn keys(settings: &Settings, clock: &SharedClock, cmd: KeysCommand) -> Result<()
                     kid = key.kid
                 )));
             }
-            let key = dir.generate(clock.now())?;
+            let key = dir.generate(alg, clock.now())?;
+            // RS256 keys print as they always did (scripts read this line).
+            let what = match alg {
+                SigningAlg::Rs256 => "key".to_owned(),
+                other => format!("{other} key"),
+            };
             if key.state == KeyState::Active {
-                println!("new active key {}", key.kid);
+                println!("new active {what} {}", key.kid);
             } else {
                 println!(
-                    "new key {} published; it signs from {} (after the activation delay)",
+                    "new {what} {} published; it signs from {} (after the activation delay)",
                     key.kid,
                     key.activates.format("%Y-%m-%d %H:%M:%S UTC")
                 );

@@ -3,10 +3,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::resource::{self, Expectations, TokenProblem};
-use crate::signing::{KeySet, SignError};
+use crate::signing::{KeySet, SignError, SigningAlg};
 
 /// Claims of an access token. `token_type`, and the user claim [`sign_access`] adds, are
 /// SimpleJWT's, so stock SimpleJWT resource servers accept these tokens too.
@@ -60,9 +60,11 @@ struct WithUser<'a> {
     user: Map<String, Value>,
 }
 
-/// Sign an access token; `user` is SimpleJWT's user claim, for a user's token.
+/// Sign an access token with the active key of `alg` (the client's access-token
+/// algorithm); `user` is SimpleJWT's user claim, for a user's token.
 pub fn sign_access(
     keys: &KeySet,
+    alg: SigningAlg,
     claims: &AccessClaims,
     user: Option<UserClaim>,
 ) -> Result<AccessToken, SignError> {
@@ -71,16 +73,26 @@ pub fn sign_access(
         .into_iter()
         .collect();
     Ok(AccessToken {
-        jwt: keys.sign("at+jwt", &WithUser { claims, user })?,
+        jwt: keys.sign_with(alg, "at+jwt", &WithUser { claims, user })?,
         jti: claims.jti.clone(),
         exp: claims.exp,
     })
 }
 
-/// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 of the access token.
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// OIDC Core §3.1.3.6: base64url of the left half of the hash of the access token, with
+/// the hash of the ID token's `alg`: SHA-256 for RS256, PS256 and ES256; SHA-512 for EdDSA
+/// over Ed25519 (what relying parties such as the `openidconnect` crate compute).
+pub fn at_hash(access_token: &str, id_token_alg: SigningAlg) -> String {
+    match id_token_alg {
+        SigningAlg::EdDsa => {
+            let digest = Sha512::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+        SigningAlg::Rs256 | SigningAlg::Ps256 | SigningAlg::Es256 => {
+            let digest = Sha256::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..16])
+        }
+    }
 }
 
 /// What goes into an ID token besides the user claims.
@@ -98,8 +110,11 @@ pub struct IdTokenFacts<'a> {
     pub sid: Option<&'a str>,
 }
 
+/// Sign an ID token with the active key of `alg` (the client's
+/// `id_token_signed_response_alg`).
 pub fn sign_id_token(
     keys: &KeySet,
+    alg: SigningAlg,
     facts: &IdTokenFacts<'_>,
     user_claims: Map<String, Value>,
 ) -> Result<String, SignError> {
@@ -111,14 +126,14 @@ pub fn sign_id_token(
     claims.insert("iat".into(), facts.now.into());
     claims.insert("exp".into(), (facts.now + facts.ttl).into());
     claims.insert("auth_time".into(), facts.auth_time.into());
-    claims.insert("at_hash".into(), at_hash(facts.access_token).into());
+    claims.insert("at_hash".into(), at_hash(facts.access_token, alg).into());
     if let Some(nonce) = facts.nonce {
         claims.insert("nonce".into(), nonce.into());
     }
     if let Some(sid) = facts.sid {
         claims.insert("sid".into(), sid.into());
     }
-    keys.sign("JWT", &Value::Object(claims))
+    keys.sign_with(alg, "JWT", &Value::Object(claims))
 }
 
 /// The claims of an ID token this server signed, offered back as `id_token_hint`
@@ -144,8 +159,23 @@ mod tests {
     fn at_hash_matches_the_spec_example() {
         // OIDC Core, appendix A.3: access token and at_hash of the example.
         assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            at_hash(
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y",
+                SigningAlg::Rs256
+            ),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
+    }
+
+    #[test]
+    fn at_hash_follows_the_id_token_algorithm() {
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        for alg in [SigningAlg::Ps256, SigningAlg::Es256] {
+            assert_eq!(at_hash(token, alg), "77QmUPtjPfzWtF2AnpK9RQ");
+        }
+        let eddsa = at_hash(token, SigningAlg::EdDsa);
+        let digest = Sha512::digest(token.as_bytes());
+        assert_eq!(eddsa, URL_SAFE_NO_PAD.encode(&digest[..32]));
+        assert_eq!(eddsa.len(), 43);
     }
 }

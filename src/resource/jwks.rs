@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::jwk::Jwk;
+use serde_json::Value;
+
+use crate::signing::VerifyingKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
@@ -19,7 +21,7 @@ pub enum JwksError {
 
 #[derive(Default)]
 struct Cached {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, VerifyingKey>,
     fetched_at: Option<Instant>,
     max_age: Duration,
     last_attempt: Option<Instant>,
@@ -82,7 +84,7 @@ impl JwksCache {
         &self.url
     }
 
-    fn lookup(&self, kid: &str) -> (Option<DecodingKey>, bool, bool) {
+    fn lookup(&self, kid: &str) -> (Option<VerifyingKey>, bool, bool) {
         let Ok(c) = self.cached.read() else {
             return (None, false, true);
         };
@@ -94,7 +96,7 @@ impl JwksCache {
     }
 
     /// The key `kid` names, fetching the JWKS when the cache is stale or lacks it.
-    pub async fn key(&self, kid: &str) -> Option<DecodingKey> {
+    pub async fn key(&self, kid: &str) -> Option<VerifyingKey> {
         let (key, fresh, may_fetch) = self.lookup(kid);
         if key.is_some() && fresh {
             return key;
@@ -140,8 +142,8 @@ impl JwksCache {
             .map(Duration::from_secs)
             .unwrap_or(self.default_max_age)
             .clamp(self.min_refetch, self.max_age_cap);
-        let set: JwkSet = res.json().await.map_err(|e| fail(e.to_string()))?;
-        let keys = rsa_keys(&set);
+        let set: Value = res.json().await.map_err(|e| fail(e.to_string()))?;
+        let keys = signing_keys(&set);
         let count = keys.len();
         if let Ok(mut c) = self.cached.write() {
             c.keys = keys;
@@ -152,24 +154,24 @@ impl JwksCache {
     }
 }
 
-/// The RSA signing keys of a JWKS by `kid`; keys without a `kid`, or meant for
-/// encryption, are of no use for verifying.
-fn rsa_keys(set: &JwkSet) -> HashMap<String, DecodingKey> {
-    set.keys
-        .iter()
-        .filter(|k| {
-            !matches!(
-                k.common.public_key_use,
-                Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-            )
-        })
+/// The signing keys of a JWKS by `kid`, each bound to its one algorithm (see
+/// [`VerifyingKey::from_jwk`]). Keys without a `kid`, meant for encryption, of another
+/// curve or type, or whose `alg` does not fit them are of no use for verifying and are
+/// skipped one by one: a key this verifier does not understand does not hide the others.
+fn signing_keys(set: &Value) -> HashMap<String, VerifyingKey> {
+    let Some(keys) = set.get("keys").and_then(Value::as_array) else {
+        return HashMap::new();
+    };
+    keys.iter()
         .filter_map(|k| {
-            let kid = k.common.key_id.clone()?;
-            match &k.algorithm {
-                AlgorithmParameters::RSA(rsa) => DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
-                    .ok()
-                    .map(|key| (kid, key)),
-                _ => None,
+            let jwk: Jwk = serde_json::from_value(k.clone()).ok()?;
+            let kid = jwk.common.key_id.clone()?;
+            match VerifyingKey::from_jwk(&jwk) {
+                Ok(key) => Some((kid, key)),
+                Err(why) => {
+                    tracing::debug!(%kid, %why, "JWKS key skipped");
+                    None
+                }
             }
         })
         .collect()

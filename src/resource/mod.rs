@@ -1,5 +1,7 @@
-//! Verifying Tessera's access tokens in a resource server: RS256 signature against a JWKS,
-//! then the claim checks SimpleJWT makes (so rejections carry SimpleJWT's messages).
+//! Verifying Tessera's access tokens in a resource server: the signature against a JWKS
+//! (RS256, PS256, ES256 or EdDSA, whichever the token's key is for: the algorithm is the
+//! key's, never the token header's), then the claim checks SimpleJWT makes (so rejections
+//! carry SimpleJWT's messages).
 //!
 //! ```no_run
 //! use tessera::resource::{Expectations, JwksCache, Verifier};
@@ -19,9 +21,10 @@ mod jwks;
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Validation;
 use serde_json::{Map, Value};
 
+pub use crate::signing::{SigningAlg, VerifyingKey};
 pub use claims::Claims;
 pub use extract::{Authenticated, Rejection};
 pub use jwks::{JwksCache, JwksError, install_crypto_provider};
@@ -32,8 +35,8 @@ use crate::signing::Keys;
 /// Why a token was refused, with the message SimpleJWT gives for the same fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenProblem {
-    /// Malformed, not RS256, unknown key, bad signature, wrong issuer or audience, not yet
-    /// valid: SimpleJWT says the same for all of them.
+    /// Malformed, an algorithm other than its key's, unknown key, bad signature, wrong
+    /// issuer or audience, not yet valid: SimpleJWT says the same for all of them.
     #[error("Token is invalid")]
     Invalid,
     #[error("Token is expired")]
@@ -116,21 +119,23 @@ impl Expectations {
     }
 }
 
-/// The `kid` of an RS256 JWT, read from its header. Any other algorithm (`none`, `HS256`
-/// keyed with the public key, ...) is refused here, before a key is chosen, and so is a
-/// `crit` header: Tessera understands no extension, and RFC 7515 §4.1.11 says a token
-/// naming one it does not understand MUST be refused.
-pub fn rs256_kid(token: &str) -> Result<String, TokenProblem> {
-    rs256_header(token)?.kid.ok_or(TokenProblem::Invalid)
+/// The `kid` of a JWT signed with one of our algorithms (RS256, PS256, ES256, EdDSA), read
+/// from its header. Any other algorithm (`none`, `HS256` keyed with the public key, ...)
+/// is refused here, before a key is chosen, and so is a `crit` header: Tessera understands
+/// no extension, and RFC 7515 §4.1.11 says a token naming one it does not understand MUST
+/// be refused. Whether the algorithm is the key's is checked once the key is found.
+pub fn token_kid(token: &str) -> Result<String, TokenProblem> {
+    header(token)?.1.ok_or(TokenProblem::Invalid)
 }
 
-/// The header of an RS256 JWT without `crit`; anything else is refused.
-fn rs256_header(token: &str) -> Result<jsonwebtoken::Header, TokenProblem> {
+/// The algorithm and `kid` of a JWT header without `crit`; anything else is refused.
+fn header(token: &str) -> Result<(SigningAlg, Option<String>), TokenProblem> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenProblem::Invalid)?;
-    if header.alg != Algorithm::RS256 || header.crit.is_some() {
+    if header.crit.is_some() {
         return Err(TokenProblem::Invalid);
     }
-    Ok(header)
+    let alg = SigningAlg::from_jose(header.alg).ok_or(TokenProblem::Invalid)?;
+    Ok((alg, header.kid))
 }
 
 fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, TokenProblem> {
@@ -149,7 +154,7 @@ fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Token
 /// them, so the first fault found is the one SimpleJWT would report.
 pub fn check(
     token: &str,
-    key: &DecodingKey,
+    key: &VerifyingKey,
     expect: &Expectations,
     now: i64,
 ) -> Result<Claims, TokenProblem> {
@@ -165,30 +170,37 @@ pub fn check(
 /// endpoints (userinfo, introspection, `/hello/`, the SimpleJWT API, `id_token_hint`) and
 /// resource servers over a JWKS, all with the clock passed in as `now`. `exp == now` is
 /// expired, as PyJWT has it; `leeway` widens `exp`, `nbf` and `iat` alike.
+///
+/// The signature is checked with `key`'s own algorithm: a token whose header names
+/// another is refused, whatever it is signed with.
 pub fn decode(
     token: &str,
-    key: &DecodingKey,
+    key: &VerifyingKey,
     expect: &Expectations,
     now: i64,
 ) -> Result<Map<String, Value>, TokenProblem> {
-    rs256_header(token)?;
-    decode_checked_header(token, key, expect, now)
+    let (alg, _) = header(token)?;
+    decode_checked_header(token, alg, key, expect, now)
 }
 
-/// [`decode`] once [`rs256_header`] (or [`rs256_kid`]) accepted the header: it is not
+/// [`decode`] once [`header`] accepted the header (`alg` is what it names): it is not
 /// parsed twice on the verification path.
 fn decode_checked_header(
     token: &str,
-    key: &DecodingKey,
+    alg: SigningAlg,
+    key: &VerifyingKey,
     expect: &Expectations,
     now: i64,
 ) -> Result<Map<String, Value>, TokenProblem> {
-    let mut validation = Validation::new(Algorithm::RS256);
+    if alg != key.alg() {
+        return Err(TokenProblem::Invalid);
+    }
+    let mut validation = Validation::new(key.alg().jose());
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding_key(), &validation)
         .map_err(|_| TokenProblem::Invalid)?;
     let claims = data.claims;
     let leeway = expect.leeway;
@@ -236,9 +248,10 @@ pub fn decode_local(
     expect: &Expectations,
     now: i64,
 ) -> Result<Map<String, Value>, TokenProblem> {
-    let kid = rs256_kid(token)?;
-    let key = keys.decoding_key(&kid).ok_or(TokenProblem::Invalid)?;
-    decode_checked_header(token, key, expect, now)
+    let (alg, kid) = header(token)?;
+    let kid = kid.ok_or(TokenProblem::Invalid)?;
+    let key = keys.verifying_key(&kid).ok_or(TokenProblem::Invalid)?;
+    decode_checked_header(token, alg, key, expect, now)
 }
 
 /// The second half of [`check`], SimpleJWT's own checks: `exp` present, `jti` present,
@@ -337,9 +350,11 @@ impl Verifier {
                 verify_claims(claims, &self.expect)
             }
             KeySource::Jwks(cache) => {
-                let kid = rs256_kid(token)?;
+                let (alg, kid) = header(token)?;
+                let kid = kid.ok_or(TokenProblem::Invalid)?;
                 let key = cache.key(&kid).await.ok_or(TokenProblem::Invalid)?;
-                check(token, &key, &self.expect, now)
+                let claims = decode_checked_header(token, alg, &key, &self.expect, now)?;
+                verify_claims(claims, &self.expect)
             }
         }
     }

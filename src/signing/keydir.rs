@@ -11,21 +11,15 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, Jwk, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
-    RSAKeyType, ThumbprintHash,
-};
 use rsa::RsaPrivateKey;
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
-use rsa::traits::PublicKeyParts;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, LineEnding};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use super::alg::SigningAlg;
+use super::material::{self, KeyMaterial};
 
 const TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
 const RETIRED: &str = "retired";
-const KEY_BITS: usize = 2048;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -40,8 +34,10 @@ pub enum KeyError {
     UnknownKid(String),
     #[error("key '{0}' is already retired")]
     AlreadyRetired(String),
-    #[error("key '{0}' is the only published key; run `tessera keys rotate` first")]
-    LastKey(String),
+    #[error("key '{kid}' is the only published key for {alg}; run `{}` first", alg.rotate_command())]
+    LastKey { kid: String, alg: SigningAlg },
+    #[error("a keys folder holds RS256 keys only; {0} keys live in the database")]
+    FolderAlg(SigningAlg),
     #[error("key '{0}' signs new tokens; rotate first and retire it once its tokens expired")]
     Signing(String),
     #[error("tokens signed by key '{kid}' may be valid until {until}; retire it after that")]
@@ -97,53 +93,14 @@ impl KeyState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyInfo {
     pub kid: String,
+    /// The one algorithm the key signs with (key files are RS256).
+    pub alg: SigningAlg,
     pub created: DateTime<Utc>,
     /// When it signs (or signed) its first token: `created` plus the activation delay.
     pub activates: DateTime<Utc>,
     pub state: KeyState,
     /// The file it is in, for keys in a folder; `None` for keys in the database.
     pub path: Option<PathBuf>,
-}
-
-/// A published key, parsed: what the key set is built from.
-pub(crate) struct KeyMaterial {
-    pub info: KeyInfo,
-    pub pkcs1_der: Vec<u8>,
-    pub n: Vec<u8>,
-    pub e: Vec<u8>,
-}
-
-impl std::fmt::Debug for KeyMaterial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMaterial")
-            .field("kid", &self.info.kid)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The public JWK of a key, and its RFC 7638 thumbprint, which is its `kid`.
-pub(crate) fn public_jwk(n: &[u8], e: &[u8], kid: Option<String>) -> Jwk {
-    Jwk {
-        common: CommonParameters {
-            public_key_use: Some(PublicKeyUse::Signature),
-            key_algorithm: Some(KeyAlgorithm::RS256),
-            key_id: kid,
-            ..Default::default()
-        },
-        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
-            key_type: RSAKeyType::RSA,
-            n: URL_SAFE_NO_PAD.encode(n),
-            e: URL_SAFE_NO_PAD.encode(e),
-        }),
-    }
-}
-
-fn thumbprint(n: &[u8], e: &[u8]) -> Result<String, String> {
-    // The thumbprint is jsonwebtoken's first use of a crypto provider in a process.
-    super::provider::install();
-    public_jwk(n, e, None)
-        .thumbprint(ThumbprintHash::SHA256)
-        .map_err(|e| e.to_string())
 }
 
 /// The keys folder.
@@ -207,6 +164,7 @@ impl KeyDir {
                 .and_utc();
             keys.push(KeyInfo {
                 kid: kid.to_owned(),
+                alg: SigningAlg::Rs256,
                 created,
                 activates: created + self.activation_delay,
                 state,
@@ -314,9 +272,8 @@ impl KeyDir {
     /// Generate a new 2048-bit key: published now, signing after the activation delay.
     pub fn generate(&self, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
         self.ensure_dirs()?;
-        let (kid, key) = new_rsa_key()?;
-        let pem = key
-            .to_pkcs8_pem(LineEnding::LF)
+        let (kid, der) = material::generate(SigningAlg::Rs256)?;
+        let pem = rsa::pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &der)
             .map_err(|e| KeyError::Generate(e.to_string()))?;
         let name = format!("{}_{kid}.pem", now.format(TIME_FORMAT));
         let path = self.root.join(name);
@@ -340,6 +297,7 @@ impl KeyDir {
         let activates = now + self.activation_delay;
         Ok(KeyInfo {
             kid,
+            alg: SigningAlg::Rs256,
             created: now,
             activates,
             state: if self.activation_delay.is_zero() {
@@ -394,25 +352,34 @@ impl KeyDir {
     }
 }
 
-/// Sort keys newest first and give the published ones their state at `now`: the newest
-/// past its activation delay is active, newer ones wait, older ones are retiring. When none
-/// is old enough (a first key), the oldest one signs: something must.
+/// Sort keys newest first and give the published ones their state at `now`, each
+/// algorithm on its own: the newest key of an algorithm past its activation delay is that
+/// algorithm's active key, newer ones wait, older ones are retiring. When no RS256 key is
+/// old enough (a first start), the oldest one signs: something must. Another algorithm's
+/// first key waits out the delay like any other: nothing needs it before (no client may
+/// be set to an algorithm before one of its keys signs), and resource servers get it first.
 pub(crate) fn order(
     mut published: Vec<KeyInfo>,
     mut retired: Vec<KeyInfo>,
     now: DateTime<Utc>,
 ) -> Vec<KeyInfo> {
     published.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
-    let active = published
-        .iter()
-        .position(|k| k.activates <= now)
-        .unwrap_or(published.len().saturating_sub(1));
-    for (i, key) in published.iter_mut().enumerate() {
-        key.state = match i.cmp(&active) {
-            std::cmp::Ordering::Less => KeyState::Published,
-            std::cmp::Ordering::Equal => KeyState::Active,
-            std::cmp::Ordering::Greater => KeyState::Retiring,
-        };
+    for alg in SigningAlg::ALL {
+        let of_alg: Vec<usize> = (0..published.len())
+            .filter(|&i| published[i].alg == alg)
+            .collect();
+        let active = of_alg
+            .iter()
+            .position(|&i| published[i].activates <= now)
+            .or_else(|| (alg == SigningAlg::Rs256).then(|| of_alg.len().saturating_sub(1)))
+            .unwrap_or(usize::MAX);
+        for (rank, &i) in of_alg.iter().enumerate() {
+            published[i].state = match rank.cmp(&active) {
+                std::cmp::Ordering::Less => KeyState::Published,
+                std::cmp::Ordering::Equal => KeyState::Active,
+                std::cmp::Ordering::Greater => KeyState::Retiring,
+            };
+        }
     }
     retired.sort_by(|a, b| (b.created, &b.kid).cmp(&(a.created, &a.kid)));
     for key in &mut retired {
@@ -423,7 +390,8 @@ pub(crate) fn order(
 }
 
 /// Whether `kid` may be retired from `keys` (as `order` returned them) at `now`. The last
-/// published key cannot be: nothing would sign. With `guard` (the longest lifetime of any
+/// published key of its algorithm cannot be: nothing would sign with it (and clients set to
+/// it would get no tokens). With `guard` (the longest lifetime of any
 /// token a key signs), only once every token it signed has expired; `None` retires at once.
 pub(crate) fn may_retire<'a>(
     keys: &'a [KeyInfo],
@@ -437,9 +405,15 @@ pub(crate) fn may_retire<'a>(
     if key.state == KeyState::Retired {
         return Err(KeyError::AlreadyRetired(kid.to_owned()));
     }
-    let published = keys.iter().filter(|k| k.state != KeyState::Retired).count();
+    let published = keys
+        .iter()
+        .filter(|k| k.state != KeyState::Retired && k.alg == key.alg)
+        .count();
     if published <= 1 {
-        return Err(KeyError::LastKey(kid.to_owned()));
+        return Err(KeyError::LastKey {
+            kid: kid.to_owned(),
+            alg: key.alg,
+        });
     }
     if let Some(lifetime) = guard {
         match key.state {
@@ -448,7 +422,7 @@ pub(crate) fn may_retire<'a>(
                 // It stopped signing when the first newer key became active.
                 let stopped = keys
                     .iter()
-                    .filter(|k| k.created > key.created && k.activates <= now)
+                    .filter(|k| k.alg == key.alg && k.created > key.created && k.activates <= now)
                     .map(|k| k.activates)
                     .min()
                     .unwrap_or(now);
@@ -465,45 +439,6 @@ pub(crate) fn may_retire<'a>(
         }
     }
     Ok(key)
-}
-
-/// A new 2048-bit RSA key and its kid.
-pub(crate) fn new_rsa_key() -> Result<(String, RsaPrivateKey), KeyError> {
-    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let kid =
-        thumbprint(&key.n().to_bytes_be(), &key.e().to_bytes_be()).map_err(KeyError::Generate)?;
-    Ok((kid, key))
-}
-
-/// Check a parsed key against what it is listed as (size, kid) and keep what signing needs.
-pub(crate) fn material(info: KeyInfo, key: &RsaPrivateKey) -> Result<KeyMaterial, String> {
-    if key.size() * 8 < KEY_BITS {
-        return Err(format!(
-            "RSA key has {} bits; at least {KEY_BITS} are required",
-            key.size() * 8
-        ));
-    }
-    let n = key.n().to_bytes_be();
-    let e = key.e().to_bytes_be();
-    let kid = thumbprint(&n, &e)?;
-    if kid != info.kid {
-        return Err(format!(
-            "listed as kid '{}' but the key's thumbprint is '{kid}'",
-            info.kid
-        ));
-    }
-    let pkcs1_der = key
-        .to_pkcs1_der()
-        .map_err(|e| e.to_string())?
-        .as_bytes()
-        .to_vec();
-    Ok(KeyMaterial {
-        info,
-        pkcs1_der,
-        n,
-        e,
-    })
 }
 
 /// The private key in a key file (for the import into the database, and for loading).
@@ -527,5 +462,5 @@ pub(crate) fn read_private(info: &KeyInfo) -> Result<RsaPrivateKey, KeyError> {
 fn load_key(info: KeyInfo) -> Result<KeyMaterial, KeyError> {
     let key = read_private(&info)?;
     let path = info.path.clone().unwrap_or_default();
-    material(info, &key).map_err(|reason| KeyError::BadFile { path, reason })
+    material::open_rsa(info, &key).map_err(|reason| KeyError::BadFile { path, reason })
 }

@@ -1,5 +1,5 @@
-//! The key set in memory: the active signer, a verifier per published `kid`, and the JWKS
-//! body rendered once. [`Keys`] holds the current set behind an atomic swap so requests
+//! The key set in memory: the active signer of each algorithm that has keys (RS256 always),
+//! a verifier per published `kid`, and the JWKS body rendered once. [`Keys`] holds the current set behind an atomic swap so requests
 //! read it without locking while a reload replaces it.
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,14 +7,17 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, TokenData, Validation};
+use jsonwebtoken::{EncodingKey, Header, TokenData, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::keydir::{KeyDir, KeyError, KeyInfo, KeyMaterial, public_jwk};
+use super::alg::SigningAlg;
+use super::keydir::{KeyDir, KeyError, KeyInfo, KeyState};
+use super::material::KeyMaterial;
 use super::provider;
 use super::source::KeySource;
+use super::verifying::VerifyingKey;
 use crate::clock::{SharedClock, SystemClock};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +30,7 @@ pub struct SignError(String);
 pub enum VerifyError {
     #[error("token is malformed")]
     Malformed,
-    #[error("token is not signed with RS256")]
+    #[error("token is not signed with its key's algorithm")]
     WrongAlgorithm,
     #[error("token names no known key")]
     UnknownKey,
@@ -37,11 +40,20 @@ pub enum VerifyError {
     Invalid(String),
 }
 
+/// The key that signs for one algorithm.
+struct ActiveSigner {
+    kid: String,
+    key: EncodingKey,
+}
+
 /// One immutable generation of keys.
 pub struct KeySet {
+    /// The active RS256 key's kid: RS256 signs whatever does not ask for another algorithm.
     active_kid: String,
-    active: EncodingKey,
-    verifiers: HashMap<String, DecodingKey>,
+    signers: HashMap<SigningAlg, ActiveSigner>,
+    /// Every algorithm's active kid, sorted: a reload is due when this changes.
+    active_kids: Vec<String>,
+    verifiers: HashMap<String, VerifyingKey>,
     infos: Vec<KeyInfo>,
     jwks_body: String,
     jwks_etag: String,
@@ -65,33 +77,51 @@ impl KeySet {
                  signing re-parses the key on every token"
             );
         }
-        // `material` has the active key first: it signs.
-        let Some(first) = material.first() else {
-            return Err(KeyError::NoKeys(Default::default()));
+        // `material` has the active keys first; the first of each algorithm signs for it.
+        let mut signers: HashMap<SigningAlg, ActiveSigner> = HashMap::new();
+        let mut live: Vec<&[u8]> = Vec::new();
+        for m in &material {
+            if m.info.state != KeyState::Active || signers.contains_key(&m.info.alg) {
+                continue;
+            }
+            provider::register(m.info.alg, &m.signing_der).map_err(|reason| KeyError::BadKey {
+                kid: m.info.kid.clone(),
+                reason,
+            })?;
+            live.push(&m.signing_der);
+            signers.insert(
+                m.info.alg,
+                ActiveSigner {
+                    kid: m.info.kid.clone(),
+                    key: m.encoding_key(),
+                },
+            );
+        }
+        // A set without RS256 cannot sign what everything defaults to (a folder's keys are
+        // all RS256; the database keeps its last RS256 key).
+        let Some(active_kid) = signers.get(&SigningAlg::Rs256).map(|s| s.kid.clone()) else {
+            return Err(KeyError::NoKeysInDatabase);
         };
-        let active_kid = first.info.kid.clone();
-        let active = EncodingKey::from_rsa_der(&first.pkcs1_der);
-        provider::register(&first.pkcs1_der).map_err(|reason| KeyError::BadKey {
-            kid: first.info.kid.clone(),
-            reason,
-        })?;
-        provider::retain(&[first.pkcs1_der.as_slice()]);
+        provider::retain(&live);
+        let mut active_kids: Vec<String> = signers.values().map(|s| s.kid.clone()).collect();
+        active_kids.sort();
         let mut verifiers = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for m in &material {
-            verifiers.insert(
-                m.info.kid.clone(),
-                DecodingKey::from_rsa_raw_components(&m.n, &m.e),
-            );
-            jwks.keys
-                .push(public_jwk(&m.n, &m.e, Some(m.info.kid.clone())));
+            let key = m.verifying_key().map_err(|reason| KeyError::BadKey {
+                kid: m.info.kid.clone(),
+                reason,
+            })?;
+            verifiers.insert(m.info.kid.clone(), key);
+            jwks.keys.push(m.jwk.clone());
         }
         let jwks_body = serde_json::to_string(&jwks)
             .map_err(|e| KeyError::Generate(format!("JWKS rendering failed: {e}")))?;
         let jwks_etag = etag(jwks_body.as_bytes());
         Ok(Self {
             active_kid,
-            active,
+            signers,
+            active_kids,
             verifiers,
             infos: material.into_iter().map(|m| m.info).collect(),
             jwks_body,
@@ -114,39 +144,71 @@ impl KeySet {
         (&self.jwks_body, &self.jwks_etag)
     }
 
+    /// The algorithms that have an active key, RS256 first.
+    pub fn algorithms(&self) -> Vec<SigningAlg> {
+        SigningAlg::ALL
+            .into_iter()
+            .filter(|a| self.signers.contains_key(a))
+            .collect()
+    }
+
+    /// Whether a key of `alg` signs in this set.
+    pub fn signs(&self, alg: SigningAlg) -> bool {
+        self.signers.contains_key(&alg)
+    }
+
     /// Sign `claims` as an RS256 JWT with the active key; `typ` goes in the header
     /// (`at+jwt` for access tokens, `JWT` otherwise).
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, SignError> {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.active_kid.clone());
-        header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &self.active).map_err(|e| SignError(e.to_string()))
+        self.sign_with(SigningAlg::Rs256, typ, claims)
     }
 
-    /// The public key of a published `kid`.
-    pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
+    /// Sign `claims` with the active key of `alg`. With none (no key of that algorithm
+    /// was created, or this instance has not reloaded since), it fails: a client set to
+    /// `alg` would refuse a token signed otherwise.
+    pub fn sign_with<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, SignError> {
+        let signer = self.signers.get(&alg).ok_or_else(|| {
+            SignError(format!(
+                "no active {alg} signing key; create one with `{}`",
+                alg.rotate_command()
+            ))
+        })?;
+        let mut header = Header::new(alg.jose());
+        header.kid = Some(signer.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &signer.key).map_err(|e| SignError(e.to_string()))
+    }
+
+    /// The public key of a published `kid`, with the one algorithm it verifies.
+    pub fn verifying_key(&self, kid: &str) -> Option<&VerifyingKey> {
         self.verifiers.get(kid)
     }
 
-    /// Verify an RS256 JWT against the published key its header names. Only RS256 is
-    /// accepted, so `alg: none` and HS256-keyed-with-the-public-key tokens fail here.
+    /// Verify a JWT against the published key its header names, with that key's
+    /// algorithm: a header naming another (`none`, HS256 keyed with the public key, ES256
+    /// over an RSA key) is refused.
     pub fn verify<T: DeserializeOwned>(
         &self,
         token: &str,
         validation: &Validation,
     ) -> Result<TokenData<T>, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-        if header.alg != Algorithm::RS256 {
-            return Err(VerifyError::WrongAlgorithm);
-        }
         let key = header
             .kid
             .as_deref()
             .and_then(|kid| self.verifiers.get(kid))
             .ok_or(VerifyError::UnknownKey)?;
+        if header.alg != key.alg().jose() {
+            return Err(VerifyError::WrongAlgorithm);
+        }
         let mut validation = validation.clone();
-        validation.algorithms = vec![Algorithm::RS256];
-        jsonwebtoken::decode::<T>(token, key, &validation).map_err(|e| {
+        validation.algorithms = vec![key.alg().jose()];
+        jsonwebtoken::decode::<T>(token, key.decoding_key(), &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => VerifyError::Expired,
@@ -228,7 +290,7 @@ impl Keys {
         let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.current.load();
         if fingerprint == current.fingerprint
-            && self.source.active_kid(now)?.as_deref() == Some(current.active_kid.as_str())
+            && self.source.active_kids(now)? == current.active_kids
         {
             // Back to the state in use (a broken file was removed): nothing is wrong now.
             *failed = None;
@@ -250,23 +312,30 @@ impl Keys {
         }
     }
 
-    /// Publish a new key if the newest published one is `every` old; returns its kid.
-    /// Instances sharing the keys may each do so in the same poll: the extra key is
-    /// harmless (both are published, the newest signs).
-    pub fn rotate_if_due(&self, every: std::time::Duration) -> Result<Option<String>, KeyError> {
+    /// For each algorithm with published keys, publish a new key if its newest is `every`
+    /// old; returns the new kids. Instances sharing the keys may each do so in the same
+    /// poll: the extra key is harmless (both are published, the newest signs).
+    pub fn rotate_if_due(&self, every: std::time::Duration) -> Result<Vec<String>, KeyError> {
         let now = self.clock.now();
         let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
-        let newest = self
-            .source
-            .list(now)?
-            .into_iter()
-            .filter(|k| k.state != super::KeyState::Retired)
-            .map(|k| k.created)
-            .max();
-        match newest {
-            Some(created) if created + every > now => Ok(None),
-            _ => Ok(Some(self.source.generate(now)?.kid)),
+        let keys = self.source.list(now)?;
+        let mut rotated = Vec::new();
+        for alg in SigningAlg::ALL {
+            let newest = keys
+                .iter()
+                .filter(|k| k.state != super::KeyState::Retired && k.alg == alg)
+                .map(|k| k.created)
+                .max();
+            let due = match newest {
+                Some(created) => created + every <= now,
+                // RS256 always has a key; other algorithms only once one was asked for.
+                None => alg == SigningAlg::Rs256,
+            };
+            if due {
+                rotated.push(self.source.generate(alg, now)?.kid);
+            }
         }
+        Ok(rotated)
     }
 
     /// Why the keys' present state cannot be loaded, if it cannot: a restart would

@@ -9,18 +9,15 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use rsa::RsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::EncodePrivateKey;
 use sha2::{Digest, Sha256};
 
-use super::keydir::{
-    self, KeyDir, KeyError, KeyInfo, KeyMaterial, KeyState, may_retire, new_rsa_key, order,
-};
+use super::alg::SigningAlg;
+use super::keydir::{self, KeyDir, KeyError, KeyInfo, KeyState, may_retire, order};
+use super::material::{self, KeyMaterial};
 use crate::kek::{Kek, Sealed};
 use crate::store::signing_keys::{self as rows, PUBLISHED, RETIRED, SigningKeyRow};
 use crate::store::{Store, StoreError};
-
-const RS256: &str = "RS256";
 
 /// Where the KEK in use came from, for error messages.
 #[derive(Clone, Debug)]
@@ -75,6 +72,9 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
 fn info(row: &SigningKeyRow) -> KeyInfo {
     KeyInfo {
         kid: row.kid.clone(),
+        // An algorithm this build does not know is ranked as RS256 and refused when the
+        // key is opened (`unseal`), as a damaged row would be.
+        alg: SigningAlg::parse(&row.algorithm).unwrap_or_default(),
         created: from_millis(row.created_at_ms),
         activates: from_millis(row.activates_at_ms),
         state: if row.state == RETIRED {
@@ -84,6 +84,21 @@ fn info(row: &SigningKeyRow) -> KeyInfo {
         },
         path: None,
     }
+}
+
+fn list_rows(rows: &[SigningKeyRow], now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
+    let (retired, published): (Vec<KeyInfo>, Vec<KeyInfo>) = rows
+        .iter()
+        .map(info)
+        .partition(|k| k.state == KeyState::Retired);
+    Ok(order(published, retired, now))
+}
+
+/// The keys of a database at `now` with their states, read without the key-encryption key
+/// (nothing is opened): for checks that only need to know which algorithms sign.
+pub fn stored_keys(store: &Store, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
+    let mut conn = store.conn()?;
+    list_rows(&rows::all(&mut conn)?, now)
 }
 
 impl KeyStore {
@@ -174,9 +189,12 @@ impl KeyStore {
                 ..file
             };
             let kid = info.kid.clone();
-            keydir::material(info.clone(), &key)
+            let der = key
+                .to_pkcs8_der()
+                .map_err(|e| KeyError::Generate(e.to_string()))?;
+            material::open(info.clone(), der.as_bytes())
                 .map_err(|reason| KeyError::BadFile { path, reason })?;
-            let mut row = self.seal(&info, &key)?;
+            let mut row = self.seal(&info, der.as_bytes())?;
             if retired {
                 row.state = RETIRED.to_owned();
                 row.retired_at_ms = Some(millis(now));
@@ -192,21 +210,16 @@ impl KeyStore {
         Ok(imported)
     }
 
-    fn seal(&self, info: &KeyInfo, key: &RsaPrivateKey) -> Result<SigningKeyRow, KeyError> {
-        let der = key
-            .to_pkcs8_der()
-            .map_err(|e| KeyError::Generate(e.to_string()))?;
-        let public_key = key
-            .to_public_key()
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| KeyError::Generate(e.to_string()))?;
+    /// The row of a key: its PKCS#8 DER sealed, its public key in clear.
+    fn seal(&self, info: &KeyInfo, pkcs8: &[u8]) -> Result<SigningKeyRow, KeyError> {
+        let public_key = material::public_pem(info.alg, pkcs8).map_err(KeyError::Generate)?;
         let sealed = self
             .kek
-            .seal(&info.kid, der.as_bytes())
+            .seal(&info.kid, pkcs8)
             .map_err(|e| KeyError::Generate(e.to_string()))?;
         Ok(SigningKeyRow {
             kid: info.kid.clone(),
-            algorithm: RS256.to_owned(),
+            algorithm: info.alg.as_str().to_owned(),
             public_key,
             private_key: sealed.ciphertext,
             nonce: sealed.nonce,
@@ -218,10 +231,10 @@ impl KeyStore {
         })
     }
 
-    /// Open a stored key: right KEK, untouched ciphertext, and a private key that is the
-    /// row's public key and kid.
+    /// Open a stored key: right KEK, untouched ciphertext, and a private key of the row's
+    /// algorithm that is the row's public key and kid.
     fn unseal(&self, row: &SigningKeyRow, info: KeyInfo) -> Result<KeyMaterial, String> {
-        if row.algorithm != RS256 {
+        if SigningAlg::parse(&row.algorithm).is_err() {
             return Err(format!("algorithm '{}' is not supported", row.algorithm));
         }
         if row.kek_id != self.kek.id() {
@@ -239,26 +252,17 @@ impl KeyStore {
              (changed in the database, or moved from another row)"
                 .to_owned()
         })?;
-        let key = RsaPrivateKey::from_pkcs8_der(&der)
-            .map_err(|_| "the sealed private key is not an RSA key".to_owned())?;
-        let public = key
-            .to_public_key()
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| e.to_string())?;
+        let public = material::public_pem(info.alg, &der)
+            .map_err(|why| format!("the sealed private key: {why}"))?;
         if public.trim() != row.public_key.trim() {
             return Err("the stored public key is not the private key's".to_owned());
         }
-        keydir::material(info, &key)
+        material::open(info, &der)
     }
 
     /// Every key at `now`, newest first, with its state.
     pub fn list(&self, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
-        let (retired, published): (Vec<KeyInfo>, Vec<KeyInfo>) = self
-            .rows()?
-            .iter()
-            .map(info)
-            .partition(|k| k.state == KeyState::Retired);
-        Ok(order(published, retired, now))
+        list_rows(&self.rows()?, now)
     }
 
     /// A digest of every row: when it changes, the key set is rebuilt.
@@ -311,7 +315,7 @@ impl KeyStore {
             );
         }
         out.sort_by_key(|m| m.info.state != KeyState::Active);
-        if out.is_empty() {
+        if !out.iter().any(|m| m.info.alg == SigningAlg::Rs256) {
             return Err(KeyError::NoKeysInDatabase);
         }
         Ok(out)
@@ -331,11 +335,12 @@ impl KeyStore {
             .collect())
     }
 
-    /// A new key: published now, signing after the activation delay.
-    pub fn generate(&self, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
-        let (kid, key) = new_rsa_key()?;
+    /// A new key of `alg`: published now, signing after the activation delay.
+    pub fn generate(&self, alg: SigningAlg, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
+        let (kid, der) = material::generate(alg)?;
         let info = KeyInfo {
             kid,
+            alg,
             created: now,
             activates: now + self.activation_delay,
             state: if self.activation_delay.is_zero() {
@@ -345,7 +350,7 @@ impl KeyStore {
             },
             path: None,
         };
-        let row = self.seal(&info, &key)?;
+        let row = self.seal(&info, &der)?;
         let mut conn = self.store.conn()?;
         rows::insert(&mut conn, &row)?;
         Ok(info)

@@ -36,8 +36,11 @@ pub fn spawn_reloader(keys: Arc<Keys>, interval: Duration, rotate_every: Option<
             let result = actix_web::rt::task::spawn_blocking(move || {
                 if let Some(every) = rotate_every {
                     match keys.rotate_if_due(every) {
-                        Ok(Some(kid)) => tracing::info!(%kid, "signing key rotated on schedule"),
-                        Ok(None) => {}
+                        Ok(kids) => {
+                            for kid in kids {
+                                tracing::info!(%kid, "signing key rotated on schedule");
+                            }
+                        }
                         Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
                     }
                 }

@@ -2,8 +2,10 @@
 //! folder (a resource server's tests, benchmarks). Both answer the same questions.
 use chrono::{DateTime, Utc};
 
-use super::keydir::{KeyDir, KeyError, KeyInfo, KeyMaterial};
+use super::alg::SigningAlg;
+use super::keydir::{KeyDir, KeyError, KeyInfo};
 use super::keystore::KeyStore;
+use super::material::KeyMaterial;
 
 #[derive(Clone, Debug)]
 pub enum KeySource {
@@ -43,11 +45,13 @@ impl KeySource {
         }
     }
 
-    /// A new key, published now, signing after the activation delay.
-    pub fn generate(&self, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
+    /// A new key of `alg`, published now, signing after the activation delay. A keys
+    /// folder holds RS256 keys only.
+    pub fn generate(&self, alg: SigningAlg, now: DateTime<Utc>) -> Result<KeyInfo, KeyError> {
         match self {
-            KeySource::Folder(d) => d.generate(now),
-            KeySource::Database(s) => s.generate(now),
+            KeySource::Folder(d) if alg == SigningAlg::Rs256 => d.generate(now),
+            KeySource::Folder(_) => Err(KeyError::FolderAlg(alg)),
+            KeySource::Database(s) => s.generate(alg, now),
         }
     }
 
@@ -64,25 +68,30 @@ impl KeySource {
         }
     }
 
-    /// The kid that signs at `now`.
-    pub fn active_kid(&self, now: DateTime<Utc>) -> Result<Option<String>, KeyError> {
-        Ok(self
+    /// The kids that sign at `now` (one per algorithm that has keys), sorted.
+    pub fn active_kids(&self, now: DateTime<Utc>) -> Result<Vec<String>, KeyError> {
+        let mut kids: Vec<String> = self
             .list(now)?
             .into_iter()
-            .find(|k| k.state == super::KeyState::Active)
-            .map(|k| k.kid))
+            .filter(|k| k.state == super::KeyState::Active)
+            .map(|k| k.kid)
+            .collect();
+        kids.sort();
+        Ok(kids)
     }
 
-    /// Generate a key only if none is published (first start).
+    /// Generate an RS256 key only if none is published (first start): RS256 is the
+    /// default for everything, so a server always has one. Other algorithms get keys only
+    /// when asked (`tessera keys rotate --alg`).
     pub fn ensure_key(&self, now: DateTime<Utc>) -> Result<Option<KeyInfo>, KeyError> {
         let any_published = self
             .list(now)?
             .iter()
-            .any(|k| k.state != super::KeyState::Retired);
+            .any(|k| k.state != super::KeyState::Retired && k.alg == SigningAlg::Rs256);
         if any_published {
             Ok(None)
         } else {
-            self.generate(now).map(Some)
+            self.generate(SigningAlg::Rs256, now).map(Some)
         }
     }
 }

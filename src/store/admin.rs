@@ -273,6 +273,8 @@ pub fn update_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), Sto
                 clients::scopes.eq(&row.scopes),
                 clients::access_token_ttl.eq(row.access_token_ttl),
                 clients::refresh_token_ttl.eq(row.refresh_token_ttl),
+                clients::id_token_signed_response_alg.eq(&row.id_token_signed_response_alg),
+                clients::access_token_signed_response_alg.eq(&row.access_token_signed_response_alg),
                 clients::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?,

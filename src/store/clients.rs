@@ -20,6 +20,9 @@ pub struct ClientRow {
     pub refresh_token_ttl: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JOSE names (`RS256`, `PS256`, `ES256`, `EdDSA`).
+    pub id_token_signed_response_alg: String,
+    pub access_token_signed_response_alg: String,
 }
 
 impl std::fmt::Debug for ClientRow {

@@ -46,6 +46,8 @@ diesel::table! {
         refresh_token_ttl -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        id_token_signed_response_alg -> Text,
+        access_token_signed_response_alg -> Text,
     }
 }
 

@@ -171,6 +171,7 @@ async fn a_user_signs_in_and_consents_in_chromium() {
                 post_logout_redirect_uris: vec![],
                 grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
                 scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
+                algs: Default::default(),
             },
         )
         .unwrap()

@@ -27,7 +27,7 @@ on_both_backends!(discovery_document_is_complete, |app: TestApp| async move {
     );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
-        serde_json::json!(["RS256"])
+        serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
     );
     assert_eq!(
         doc["code_challenge_methods_supported"],

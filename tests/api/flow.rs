@@ -40,6 +40,23 @@ pub fn register(
     grants: &[GrantType],
     post_logout: &[&str],
 ) -> Client {
+    register_signed(
+        app,
+        kind,
+        grants,
+        post_logout,
+        clients::TokenAlgs::default(),
+    )
+}
+
+/// Like [`register`], with the algorithms its ID and access tokens are signed with.
+pub fn register_signed(
+    app: &TestApp,
+    kind: ClientKind,
+    grants: &[GrantType],
+    post_logout: &[&str],
+    algs: clients::TokenAlgs,
+) -> Client {
     let mut conn = app.store.conn().unwrap();
     let r = clients::register(
         &mut conn,
@@ -54,6 +71,7 @@ pub fn register(
                 .collect(),
             grant_types: grants.to_vec(),
             scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
+            algs,
         },
     )
     .unwrap();

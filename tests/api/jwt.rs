@@ -28,11 +28,9 @@ pub fn claim_names(token: &str) -> Vec<String> {
     names
 }
 
-/// The PEM of the test server's active signing key, opened from the database with the
-/// server's key-encryption key.
-pub fn active_key_pem(app: &TestApp) -> Vec<u8> {
-    use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
-    let kid = app.keys.current().active_kid().to_owned();
+/// The private key `kid` names (PKCS#8 DER), opened from the database with the server's
+/// key-encryption key.
+pub fn key_pkcs8(app: &TestApp, kid: &str) -> Vec<u8> {
     let kek = match app.env.get("TESSERA_KEY_ENCRYPTION_KEY") {
         Some(text) => tessera::kek::Kek::parse(text).expect("test KEK"),
         None => tessera::kek::Kek::read_file(&app.keys_dir)
@@ -44,16 +42,24 @@ pub fn active_key_pem(app: &TestApp) -> Vec<u8> {
         .expect("signing keys")
         .into_iter()
         .find(|r| r.kid == kid)
-        .expect("the active key's row");
-    let der = kek
-        .open(
-            &kid,
-            &tessera::kek::Sealed {
-                nonce: row.nonce,
-                ciphertext: row.private_key,
-            },
-        )
-        .expect("the sealed key opens");
+        .expect("the key's row");
+    kek.open(
+        kid,
+        &tessera::kek::Sealed {
+            nonce: row.nonce,
+            ciphertext: row.private_key,
+        },
+    )
+    .expect("the sealed key opens")
+    .to_vec()
+}
+
+/// The PEM of the test server's active signing key, opened from the database with the
+/// server's key-encryption key.
+pub fn active_key_pem(app: &TestApp) -> Vec<u8> {
+    use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+    let kid = app.keys.current().active_kid().to_owned();
+    let der = key_pkcs8(app, &kid);
     rsa::RsaPrivateKey::from_pkcs8_der(&der)
         .expect("PKCS#8")
         .to_pkcs8_pem(LineEnding::LF)

@@ -101,13 +101,13 @@ on_both_backends!(
 );
 
 /// A JWKS endpoint whose document the test swaps, counting how often it is fetched.
-struct StubJwks {
-    url: String,
-    body: Arc<Mutex<String>>,
-    hits: Arc<AtomicUsize>,
+pub struct StubJwks {
+    pub url: String,
+    pub body: Arc<Mutex<String>>,
+    pub hits: Arc<AtomicUsize>,
 }
 
-fn stub_jwks(cache_control: &'static str) -> StubJwks {
+pub fn stub_jwks(cache_control: &'static str) -> StubJwks {
     let body = Arc::new(Mutex::new(String::from(r#"{"keys":[]}"#)));
     let hits = Arc::new(AtomicUsize::new(0));
     let (b, h) = (body.clone(), hits.clone());

@@ -12,7 +12,7 @@ use crate::jwt;
 use crate::on_both_backends;
 
 /// userinfo, `/hello/` and SimpleJWT's verify accept `token`?
-async fn accepted(app: &TestApp, token: &str) -> [bool; 3] {
+pub(crate) async fn accepted(app: &TestApp, token: &str) -> [bool; 3] {
     let userinfo = app
         .http
         .get(app.url("/oauth/userinfo"))

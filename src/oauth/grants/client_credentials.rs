@@ -49,7 +49,7 @@ pub fn exchange(
         auth_time: None,
         token_type: "access".to_owned(),
     };
-    let access = tokens::sign_access(issuing.keys, &claims, None)
+    let access = tokens::sign_access(issuing.keys, client.algs.access_token, &claims, None)
         .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     Ok(TokenResponse {
         access_token: access.jwt,

@@ -65,8 +65,13 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
         simplejwt.user_id_claim.clone(),
         simplejwt.user_id_value(grant.user.id, &grant.user.username),
     );
-    let access =
-        tokens::sign_access(issuing.keys, &claims, Some(user_claim)).map_err(server_error)?;
+    let access = tokens::sign_access(
+        issuing.keys,
+        grant.client.algs.access_token,
+        &claims,
+        Some(user_claim),
+    )
+    .map_err(server_error)?;
     let id_token = if grant.scope.contains("openid") {
         let extra = claims::requested(grant.claims_request, "id_token");
         let facts = IdTokenFacts {
@@ -81,7 +86,15 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
             sid: grant.sid.as_deref(),
         };
         let user_claims = claims::user_claims(grant.user, &scope, &extra);
-        Some(tokens::sign_id_token(issuing.keys, &facts, user_claims).map_err(server_error)?)
+        Some(
+            tokens::sign_id_token(
+                issuing.keys,
+                grant.client.algs.id_token,
+                &facts,
+                user_claims,
+            )
+            .map_err(server_error)?,
+        )
     } else {
         None
     };

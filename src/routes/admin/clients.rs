@@ -21,6 +21,8 @@ fn form_values(f: &AdminForm) -> ClientForm {
         scopes: f.get("scopes").to_owned(),
         access_token_ttl: f.get("access_token_ttl").to_owned(),
         refresh_token_ttl: f.get("refresh_token_ttl").to_owned(),
+        id_token_alg: f.get("id_token_alg").to_owned(),
+        access_token_alg: f.get("access_token_alg").to_owned(),
     }
 }
 
@@ -42,6 +44,10 @@ fn form_page(
             existing,
             default_access_ttl: settings.access_token_ttl.as_secs(),
             default_refresh_ttl: settings.refresh_token_ttl.as_secs(),
+            algs: crate::signing::SigningAlg::ALL
+                .iter()
+                .map(|a| a.as_str())
+                .collect(),
         },
     )
 }
@@ -98,10 +104,25 @@ pub async fn create(req: HttpRequest, f: AdminForm) -> Result<HttpResponse, Admi
     };
     let name = spec.client.name.trim().to_owned();
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
-    let registered = admin::run(&f.admin.state.store, move |conn| {
-        domain::create(conn, state.clock.as_ref(), &actor, &spec)
+    let registered = match admin::run(&f.admin.state.store, move |conn| {
+        domain::create(conn, state.clock.as_ref(), &state.keys, &actor, &spec)
     })
-    .await?;
+    .await
+    {
+        Ok(registered) => registered,
+        // No key signs with a chosen algorithm: the form again, with why.
+        Err(AdminError::Invalid(m)) => {
+            return Ok(form_page(
+                &f.admin,
+                &req,
+                StatusCode::BAD_REQUEST,
+                values,
+                None,
+                Some(m),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
     Ok(secret_page(
         &f.admin,
         &req,
@@ -159,10 +180,25 @@ pub async fn update(
     let now = state.clock.unix();
     let new_secret = {
         let id = id.clone();
-        admin::run(&state.store, move |conn| {
-            domain::update(conn, now, &actor, &id, &spec)
+        let keys = state.keys.clone();
+        match admin::run(&state.store, move |conn| {
+            domain::update(conn, now, &keys, &actor, &id, &spec)
         })
-        .await?
+        .await
+        {
+            Ok(new_secret) => new_secret,
+            Err(AdminError::Invalid(m)) => {
+                return Ok(form_page(
+                    &f.admin,
+                    &req,
+                    StatusCode::BAD_REQUEST,
+                    values,
+                    Some(ClientItem::from(&existing)),
+                    Some(m),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
     };
     match new_secret {
         // Became confidential: its first secret is shown now, once.

@@ -5,6 +5,7 @@ use super::guard::{Admin, AdminForm};
 use super::pages::{self, KeyItem};
 use super::{confirm, done, render};
 use crate::admin::{self, AdminError, keys as domain};
+use crate::signing::SigningAlg;
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {
     let (keys, now) = (admin.state.keys.clone(), admin.state.clock.unix());
@@ -14,13 +15,19 @@ pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminE
     Ok(render(&pages::Keys {
         chrome: admin.chrome("keys", &req),
         keys: infos.iter().map(KeyItem::from).collect(),
+        algs: SigningAlg::ALL.iter().map(|a| a.as_str()).collect(),
     }))
 }
 
 pub async fn rotate(f: AdminForm) -> Result<HttpResponse, AdminError> {
+    // A form from before algorithms could be chosen sends none: RS256, as it did then.
+    let alg = match f.get("alg") {
+        "" => SigningAlg::Rs256,
+        raw => SigningAlg::parse(raw).map_err(AdminError::Invalid)?,
+    };
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
     let info = admin::run(&f.admin.state.store, move |conn| {
-        domain::rotate(conn, state.clock.as_ref(), &state.keys, &actor)
+        domain::rotate(conn, state.clock.as_ref(), &state.keys, &actor, alg)
     })
     .await?;
     tracing::info!(kid = %info.kid, by = %f.admin.actor.username, "signing key rotated");

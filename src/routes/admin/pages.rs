@@ -233,9 +233,16 @@ pub struct ClientFormPage {
     pub existing: Option<ClientItem>,
     pub default_access_ttl: u64,
     pub default_refresh_ttl: u64,
+    /// The signing algorithms a client may choose, the default first.
+    pub algs: Vec<&'static str>,
 }
 
 impl ClientFormPage {
+    /// Whether `alg` is the selected one of a field's value (empty is RS256).
+    pub fn alg_selected(&self, value: &str, alg: &str) -> bool {
+        value == alg || (value.is_empty() && alg == "RS256")
+    }
+
     pub fn has_grant(&self, g: &str) -> bool {
         self.values.grant_types.iter().any(|x| x == g)
     }
@@ -273,6 +280,7 @@ pub struct ResetLink {
 #[derive(Debug)]
 pub struct KeyItem {
     pub kid: String,
+    pub alg: &'static str,
     pub created: String,
     pub state: &'static str,
     pub retired: bool,
@@ -284,6 +292,7 @@ impl From<&KeyInfo> for KeyItem {
     fn from(k: &KeyInfo) -> Self {
         Self {
             kid: k.kid.clone(),
+            alg: k.alg.as_str(),
             created: k.created.format("%Y-%m-%d %H:%M UTC").to_string(),
             state: k.state.as_str(),
             retired: k.state == crate::signing::KeyState::Retired,
@@ -297,6 +306,8 @@ impl From<&KeyInfo> for KeyItem {
 pub struct Keys {
     pub chrome: Chrome,
     pub keys: Vec<KeyItem>,
+    /// What the rotate form offers, the default first.
+    pub algs: Vec<&'static str>,
 }
 
 /// One locked account, client or address, ready to print.
