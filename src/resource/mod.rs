@@ -16,6 +16,7 @@
 mod claims;
 mod extract;
 mod jwks;
+mod metadata;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use serde_json::{Map, Value};
 pub use claims::Claims;
 pub use extract::{Authenticated, Rejection};
 pub use jwks::{JwksCache, JwksError, install_crypto_provider};
+pub use metadata::{MetadataError, ProtectedResource, challenge, metadata_document};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::signing::Keys;
