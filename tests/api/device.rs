@@ -467,8 +467,8 @@ async fn guessing_is_throttled(backend: Backend) {
     // Codes that are well formed but wrong do.
     let wrong: Vec<String> = (0..4)
         .map(|i| {
-            let letter = ALPHABET.chars().nth(i).unwrap();
-            let code = format!("{0}{0}{0}{0}-{0}{0}{0}{0}", letter);
+            let four = ALPHABET.chars().nth(i).unwrap().to_string().repeat(4);
+            let code = format!("{four}-{four}");
             assert_ne!(code, user_code);
             code
         })

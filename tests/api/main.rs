@@ -12,6 +12,7 @@ mod cli;
 mod clock;
 mod config;
 mod device;
+mod device_browser;
 mod discovery;
 mod django;
 mod django_import;
