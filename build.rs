@@ -1,5 +1,6 @@
-//! Decides, when the tests are built, which optional test dependencies are present, so a test
-//! that cannot run is reported as ignored with its reason instead of passing without running.
+//! Decides, when the tests are built, which optional test dependencies are present
+//! (PostgreSQL, Django, Chromium, nginx, Node's openid-client), so a test that cannot run
+//! is reported as ignored with its reason instead of passing without running.
 //! libtest has no way to skip at run time; `#[cfg_attr(not(...), ignore = "...")]` on these
 //! cfgs is the one honest report it prints in the default output.
 //!
@@ -20,6 +21,7 @@ fn main() {
         "CI",
         "TESSERA_TEST_POSTGRES_URL",
         "TESSERA_TEST_DJANGO_PYTHON",
+        "TESSERA_TEST_OPENID_CLIENT",
     ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -42,6 +44,7 @@ fn main() {
         "tessera_test_django",
         "tessera_test_browser",
         "tessera_test_nginx",
+        "tessera_test_openid_client",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -57,6 +60,10 @@ fn main() {
         println!("cargo::rustc-cfg=tessera_test_browser");
     } else if ci {
         println!("cargo::rustc-cfg=tessera_test_browser");
+    }
+    // panva's openid-client (Node), installed by scripts/test where this variable points.
+    if ci || set("TESSERA_TEST_OPENID_CLIENT") {
+        println!("cargo::rustc-cfg=tessera_test_openid_client");
     }
     if ci || Path::new(NGINX).exists() {
         println!("cargo::rustc-cfg=tessera_test_nginx");

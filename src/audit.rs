@@ -1,6 +1,6 @@
 //! The audit trail: what can be recorded (`AuditAction`) and how an entry is written.
-//! Logins, consents, throttling locks, admin changes, user imports and key rotation all land
-//! here; the console reads it back through `store::audit`.
+//! Logins, consents, device approvals, throttling locks, admin changes, user imports and key
+//! rotation all land here; the console reads it back through `store::audit`.
 use std::fmt;
 
 use crate::store::audit::{self as audit_store, NewAuditRow};
@@ -37,10 +37,12 @@ pub enum AuditAction {
     AccountPasswordRefused,
     AccountPasswordReset,
     UserResetLinkCreated,
+    DeviceApproved,
+    DeviceDenied,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -68,6 +70,8 @@ impl AuditAction {
         AuditAction::AccountPasswordRefused,
         AuditAction::AccountPasswordReset,
         AuditAction::UserResetLinkCreated,
+        AuditAction::DeviceApproved,
+        AuditAction::DeviceDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +103,8 @@ impl AuditAction {
             AuditAction::AccountPasswordRefused => "account.password.failed",
             AuditAction::AccountPasswordReset => "account.password-reset",
             AuditAction::UserResetLinkCreated => "user.reset-link-created",
+            AuditAction::DeviceApproved => "device.approved",
+            AuditAction::DeviceDenied => "device.denied",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The OpenID Provider metadata (OpenID Connect Discovery 1.0, plus RFC 8414's fields),
-//! rendered once per process: it depends only on settings.
+//! rendered once per process: it depends only on settings. The same document answers at
+//! `/.well-known/openid-configuration` and at RFC 8414's `/.well-known/oauth-authorization-server`.
 use serde_json::json;
 
 use crate::config::Settings;
@@ -53,6 +54,7 @@ impl Discovery {
             "jwks_uri": settings.endpoint("/.well-known/jwks.json"),
             "authorization_endpoint": settings.endpoint("/oauth/authorize"),
             "token_endpoint": settings.endpoint("/oauth/token"),
+            "device_authorization_endpoint": settings.endpoint("/oauth/device_authorization"),
             "userinfo_endpoint": settings.endpoint("/oauth/userinfo"),
             "introspection_endpoint": settings.endpoint("/oauth/introspect"),
             "revocation_endpoint": settings.endpoint("/oauth/revoke"),

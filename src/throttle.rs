@@ -7,7 +7,9 @@
 //! themselves; and an address that authenticated as this account or client within the
 //! last day (a known device) is stopped only by its own narrow bucket, so failures from
 //! elsewhere cannot lock the legitimate user or client out at all from where it works.
-//! Every new lock is audited.
+//! Wrong user codes typed at `/device` are counted the same way, per signed-in user (and
+//! address), in buckets of their own (RFC 8628 §5.1: user codes are short, so guessing
+//! must be slowed). Every new lock is audited.
 use crate::audit::{self, AuditAction, Entry};
 use crate::config::Settings;
 use crate::secrets;
@@ -48,11 +50,13 @@ impl Policy {
     }
 }
 
-/// Who a throttled attempt names: a user signing in, or a client authenticating.
+/// Who a throttled attempt names: a user signing in, a client authenticating, or a
+/// signed-in user typing device user codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Account,
     Client,
+    UserCode,
 }
 
 impl Kind {
@@ -61,6 +65,7 @@ impl Kind {
         match self {
             Kind::Account => "account",
             Kind::Client => "client",
+            Kind::UserCode => "user-code",
         }
     }
 
@@ -68,6 +73,7 @@ impl Kind {
         match s {
             "account" => Some(Kind::Account),
             "client" => Some(Kind::Client),
+            "user-code" => Some(Kind::UserCode),
             _ => None,
         }
     }
@@ -149,11 +155,20 @@ impl<'a> Attempt<'a> {
         }
     }
 
+    /// A signed-in user (by username) typing a device user code.
+    pub fn user_code(username: &'a str, ip: Option<&'a str>) -> Self {
+        Self {
+            kind: Kind::UserCode,
+            subject: username,
+            ip,
+        }
+    }
+
     /// The subject as buckets count it: usernames as typed, trimmed and lower-cased, so
     /// case games do not open fresh buckets; client ids exactly.
     fn normalised(&self) -> String {
         match self.kind {
-            Kind::Account => self.subject.trim().to_lowercase(),
+            Kind::Account | Kind::UserCode => self.subject.trim().to_lowercase(),
             Kind::Client => self.subject.to_owned(),
         }
     }
@@ -165,6 +180,7 @@ impl<'a> Attempt<'a> {
         let (narrow, wide, prefix) = match self.kind {
             Kind::Account => (Scope::AccountAddress, Scope::Account, "account"),
             Kind::Client => (Scope::ClientAddress, Scope::Client, "client"),
+            Kind::UserCode => (Scope::AccountAddress, Scope::Account, "user-code"),
         };
         let mut out = Vec::with_capacity(3);
         if let Some(ip) = self.ip {
@@ -501,5 +517,21 @@ mod tests {
         // The client's own bucket takes ten times the free failures, like an account's.
         assert_eq!(lock_for(POLICY, Scope::Client, 50), None);
         assert_eq!(lock_for(POLICY, Scope::ClientAddress, 6), Some(1));
+    }
+
+    #[test]
+    fn user_code_buckets_are_apart_from_sign_ins() {
+        let guesses = Attempt::user_code("Alice", Some("192.0.2.1")).buckets();
+        let account = Attempt::sign_in("alice", Some("192.0.2.1")).buckets();
+        assert_eq!(
+            guesses.iter().map(|b| b.scope).collect::<Vec<_>>(),
+            [Scope::AccountAddress, Scope::Account]
+        );
+        assert!(
+            guesses
+                .iter()
+                .all(|g| account.iter().all(|a| a.key != g.key))
+        );
+        assert_eq!(Kind::parse(Kind::UserCode.as_str()), Some(Kind::UserCode));
     }
 }

@@ -25,6 +25,38 @@ pub struct Consent<'a> {
     pub csrf_token: &'a str,
 }
 
+/// `/device`: the signed-in user types the code a device shows.
+#[derive(Template)]
+#[template(path = "device.html")]
+pub struct DeviceEntry<'a> {
+    pub display_name: &'a str,
+    pub username: &'a str,
+    pub csrf_token: &'a str,
+    /// Prefilled from `verification_uri_complete`, or what was typed before an error.
+    pub user_code: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// `/device` once a code is found: the client and scopes, allow or deny.
+#[derive(Template)]
+#[template(path = "device_confirm.html")]
+pub struct DeviceConfirm<'a> {
+    pub client_name: &'a str,
+    pub user_code: &'a str,
+    pub scopes: Vec<(&'a str, &'static str)>,
+    pub display_name: &'a str,
+    pub username: &'a str,
+    pub csrf_token: &'a str,
+}
+
+/// `/device` after the answer.
+#[derive(Template)]
+#[template(path = "device_done.html")]
+pub struct DeviceDone<'a> {
+    pub client_name: &'a str,
+    pub allowed: bool,
+}
+
 /// The readable error page. Rendered only through `error::PageError`, so every error page
 /// is logged and looks the same.
 #[derive(Template)]

@@ -37,13 +37,16 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// RFC 8628: a device without a browser (a TV, a CLI) signs its user in elsewhere.
+    DeviceCode,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::DeviceCode,
     ];
 
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -52,7 +55,7 @@ impl GrantType {
             .find(|g| g.as_str() == raw)
             .ok_or_else(|| {
                 format!(
-                    "unknown grant type '{raw}' (expected authorization_code, refresh_token or client_credentials)"
+                    "unknown grant type '{raw}' (expected authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code)"
                 )
             })
     }
@@ -62,6 +65,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 }
@@ -214,5 +218,10 @@ mod tests {
             GrantType::ClientCredentials
         );
         assert!(GrantType::parse("password").is_err());
+        assert_eq!(
+            GrantType::parse("urn:ietf:params:oauth:grant-type:device_code").unwrap(),
+            GrantType::DeviceCode
+        );
+        assert!(GrantType::parse("device_code").is_err());
     }
 }

@@ -4,7 +4,8 @@ use crate::store::StoreError;
 
 const REFRESH_REUSED: &str = "the refresh token was already used; its whole family is revoked";
 
-/// Protocol errors, named as RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 name them. The
+/// Protocol errors, named as RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 and RFC 8628 §3.5
+/// name them. The
 /// string is the `error_description` shown to the client: say what was wrong, never why
 /// the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,18 @@ pub enum OAuthError {
     ServerError(String),
     #[error("temporarily_unavailable: {0}")]
     TemporarilyUnavailable(String),
+    /// RFC 8628 §3.5: the user has not answered yet; poll again after the interval.
+    #[error("authorization_pending: {0}")]
+    AuthorizationPending(String),
+    /// RFC 8628 §3.5: polled before the interval passed; the interval grew by 5 s.
+    #[error("slow_down: {0}")]
+    SlowDown(String),
+    /// RFC 8628 §3.5: the user denied the device.
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    /// RFC 8628 §3.5: the device code expired before the user answered.
+    #[error("expired_token: {0}")]
+    ExpiredToken(String),
 }
 
 impl OAuthError {
@@ -59,6 +72,10 @@ impl OAuthError {
             OAuthError::InsufficientScope(_) => "insufficient_scope",
             OAuthError::ServerError(_) => "server_error",
             OAuthError::TemporarilyUnavailable(_) => "temporarily_unavailable",
+            OAuthError::AuthorizationPending(_) => "authorization_pending",
+            OAuthError::SlowDown(_) => "slow_down",
+            OAuthError::AccessDenied(_) => "access_denied",
+            OAuthError::ExpiredToken(_) => "expired_token",
         }
     }
 
@@ -76,7 +93,11 @@ impl OAuthError {
             | OAuthError::InvalidScope(d)
             | OAuthError::InvalidToken(d)
             | OAuthError::InsufficientScope(d)
-            | OAuthError::TemporarilyUnavailable(d) => d,
+            | OAuthError::TemporarilyUnavailable(d)
+            | OAuthError::AuthorizationPending(d)
+            | OAuthError::SlowDown(d)
+            | OAuthError::AccessDenied(d)
+            | OAuthError::ExpiredToken(d) => d,
         }
     }
 

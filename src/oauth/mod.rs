@@ -9,6 +9,7 @@ mod authorizer;
 pub mod claims;
 pub mod client_auth;
 pub mod context;
+pub mod device;
 mod error;
 pub mod grants;
 pub mod introspect;

@@ -18,6 +18,7 @@
 mod claims;
 mod extract;
 mod jwks;
+mod metadata;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use crate::signing::{SigningAlg, VerifyingKey};
 pub use claims::Claims;
 pub use extract::{Authenticated, Rejection};
 pub use jwks::{JwksCache, JwksError, install_crypto_provider};
+pub use metadata::{MetadataError, ProtectedResource, challenge, metadata_document};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::signing::Keys;

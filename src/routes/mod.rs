@@ -8,6 +8,7 @@ mod account;
 mod admin;
 mod assets;
 mod authorize;
+mod device;
 mod discovery;
 mod health;
 mod hello;
@@ -34,6 +35,11 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.service(
         aweb::resource("/.well-known/openid-configuration").get(discovery::openid_configuration),
     )
+    // RFC 8414: the same metadata, at the path OAuth-only clients (and MCP clients) read.
+    .service(
+        aweb::resource("/.well-known/oauth-authorization-server")
+            .get(discovery::openid_configuration),
+    )
     .service(aweb::resource("/.well-known/jwks.json").get(jwks::jwks))
     .service(
         aweb::resource("/oauth/authorize")
@@ -41,6 +47,12 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .post(authorize::post),
     )
     .service(aweb::resource("/oauth/token").post(token::post))
+    .service(aweb::resource("/oauth/device_authorization").post(device::authorize))
+    .service(
+        aweb::resource("/device")
+            .get(device::page)
+            .post(device::post),
+    )
     .service(
         aweb::resource("/oauth/userinfo")
             .get(userinfo::get)

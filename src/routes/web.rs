@@ -73,13 +73,15 @@ pub fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<String> {
     .map(|ip| ip.to_string())
 }
 
-/// Only local authorization requests, the account page and admin console pages may be returned to after
-/// login (no open redirect). No control character at all (not only CR and LF): the value
+/// Only local authorization requests, the device page, the account page and admin console
+/// pages may be returned to after login (no open redirect). No control character at all (not only CR and LF): the value
 /// becomes a `Location` header, which refuses them, and a refused header is a 500.
 pub fn safe_return_to(raw: Option<&str>) -> Option<String> {
     raw.filter(|r| {
         !r.chars().any(char::is_control)
             && (r.starts_with("/oauth/authorize?")
+                || *r == "/device"
+                || r.starts_with("/device?")
                 || *r == "/account"
                 || (r.starts_with("/admin/") && !r.contains("//") && !r.contains('\\')))
     })
@@ -102,6 +104,7 @@ mod tests {
             prefix in prop_oneof![
                 Just("/oauth/authorize?".to_owned()),
                 Just("/admin/".to_owned()),
+                Just("/device?".to_owned()),
                 Just("//".to_owned()),
                 Just("/\\\\".to_owned()),
                 Just("https://".to_owned()),

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::{
-    authorization_codes, login_throttle, refresh_tokens, revoked_tokens, sessions,
+    authorization_codes, device_codes, login_throttle, refresh_tokens, revoked_tokens, sessions,
 };
 use super::{DbConnection, StoreError};
 
@@ -12,6 +12,7 @@ use super::{DbConnection, StoreError};
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pruned {
     pub sessions: usize,
+    /// Authorization codes and device codes.
     pub codes: usize,
     pub refresh_tokens: usize,
     pub revoked_tokens: usize,
@@ -38,7 +39,9 @@ pub fn prune(conn: &mut DbConnection, now: i64, grace: i64) -> Result<Pruned, St
         codes: diesel::delete(
             authorization_codes::table.filter(authorization_codes::expires_at.le(horizon)),
         )
-        .execute(conn)?,
+        .execute(conn)?
+            + diesel::delete(device_codes::table.filter(device_codes::expires_at.le(horizon)))
+                .execute(conn)?,
         refresh_tokens: diesel::delete(
             refresh_tokens::table.filter(refresh_tokens::expires_at.le(horizon)),
         )

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod device_codes;
 pub mod django;
 pub mod grants;
 pub mod maintenance;

@@ -160,6 +160,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    device_codes (device_code_hash) {
+        device_code_hash -> Text,
+        user_code_hash -> Text,
+        client_id -> Text,
+        scope -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        poll_interval -> BigInt,
+        last_polled_at -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+        auth_time -> Nullable<BigInt>,
+        session_id -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(grants -> users (user_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
@@ -168,6 +186,7 @@ diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
+diesel::joinable!(device_codes -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -181,6 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     login_throttle,
     password_resets,
+    device_codes,
 );
 
 diesel::table! {

@@ -6,6 +6,7 @@
 //! [`GrantRequest`] (and its parsing), an arm in [`exchange`], and the `GrantType`.
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod issue;
 mod refresh_token;
 mod request;
@@ -22,10 +23,11 @@ use crate::signing::KeySet;
 use crate::store::DbConnection;
 
 /// The grants Tessera serves, in the order discovery lists them.
-pub const SUPPORTED: [GrantType; 3] = [
+pub const SUPPORTED: [GrantType; 4] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::ClientCredentials,
+    GrantType::DeviceCode,
 ];
 
 /// What every grant signs with and checks against.
@@ -71,5 +73,6 @@ pub fn exchange(
         GrantRequest::ClientCredentials(r) => {
             client_credentials::exchange(conn, issuing, client, r)
         }
+        GrantRequest::DeviceCode(r) => device_code::exchange(conn, issuing, client, r),
     }
 }

@@ -14,6 +14,7 @@ pub enum GrantRequest {
     AuthorizationCode(CodeRequest),
     RefreshToken(RefreshRequest),
     ClientCredentials(CredentialsRequest),
+    DeviceCode(DeviceCodeRequest),
 }
 
 #[derive(Debug)]
@@ -33,6 +34,11 @@ pub struct RefreshRequest {
 #[derive(Debug)]
 pub struct CredentialsRequest {
     pub scope: Option<ScopeSet>,
+}
+
+#[derive(Debug)]
+pub struct DeviceCodeRequest {
+    pub device_code: String,
 }
 
 /// A PKCE `code_verifier` (RFC 7636 §4.1): 43 to 128 unreserved characters.
@@ -119,6 +125,9 @@ impl GrantRequest {
             GrantType::ClientCredentials => GrantRequest::ClientCredentials(CredentialsRequest {
                 scope: form.scope()?,
             }),
+            GrantType::DeviceCode => GrantRequest::DeviceCode(DeviceCodeRequest {
+                device_code: form.required("device_code")?.to_owned(),
+            }),
         })
     }
 
@@ -127,6 +136,7 @@ impl GrantRequest {
             GrantRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
             GrantRequest::RefreshToken(_) => GrantType::RefreshToken,
             GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+            GrantRequest::DeviceCode(_) => GrantType::DeviceCode,
         }
     }
 }

@@ -9,10 +9,11 @@ use crate::admin::{self, AdminError};
 const PER_PAGE: i64 = 50;
 
 /// The filter menu: (action prefix, label).
-const FILTERS: [(&str, &str); 9] = [
+const FILTERS: [(&str, &str); 10] = [
     ("", "Everything"),
     ("login", "Sign-ins (and failures)"),
     ("consent.", "Consents"),
+    ("device.", "Device sign-ins (allowed, denied)"),
     ("user.", "User changes"),
     ("client.", "Client changes"),
     ("key.", "Key changes"),

@@ -1,0 +1,119 @@
+//! A real third-party client against Tessera: panva's openid-client 6 on Node, as a
+//! command-line app would use it (tests/js/). `scripts/test` installs it from the pinned
+//! lock file and names its folder in TESSERA_TEST_OPENID_CLIENT; without it these tests
+//! are reported as ignored.
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tessera::domain::ClientKind;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use crate::device::{answer, device_client};
+use crate::flow::{self, Browser};
+use crate::helpers::{Backend, TestApp, spawn};
+use crate::jwt;
+
+/// A running Node script and the JSON lines it prints.
+struct Script {
+    child: std::process::Child,
+    lines: UnboundedReceiver<String>,
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Script {
+    fn start(name: &str, env: &[(&str, &str)]) -> Script {
+        let dir = std::env::var("TESSERA_TEST_OPENID_CLIENT").expect(
+            "TESSERA_TEST_OPENID_CLIENT must be set: CI must test openid-client, and tests \
+             built with it set run only with it set",
+        );
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/js")
+            .join(name);
+        let mut child = Command::new("node")
+            .arg(script)
+            .env("OPENID_CLIENT_DIR", dir)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run node (scripts/test installs it)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Script { child, lines }
+    }
+
+    /// The next line, which must be the step `step`.
+    async fn expect(&mut self, step: &str) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(60), self.lines.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no '{step}' line from the script within 60 s"))
+            .unwrap_or_else(|| panic!("the script ended before its '{step}' line"));
+        let value: Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(value["step"], step, "{value}");
+        value
+    }
+}
+
+async fn device_flow_through_openid_client(app: TestApp) {
+    let tv = device_client(&app, ClientKind::Public);
+    let browser = Browser::new(&app);
+    flow::create_user(&app, "alice");
+    browser.sign_in("alice").await;
+    let issuer = app.settings.issuer.clone();
+    let mut script = Script::start(
+        "device_flow.mjs",
+        &[
+            ("ISSUER", &issuer),
+            ("CLIENT_ID", &tv.id),
+            ("SCOPE", "openid profile email offline_access"),
+        ],
+    );
+    let device = script.expect("device").await;
+    assert_eq!(device["verification_uri"], app.url("/device"));
+    let user_code = device["user_code"].as_str().unwrap();
+    // The user approves on another device while openid-client polls.
+    let done = answer(&browser, user_code, true).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let tokens = script.expect("tokens").await;
+    assert_eq!(
+        tokens["token_type"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some("bearer")
+    );
+    assert_eq!(tokens["has_refresh_token"], true);
+    let claims = &tokens["id_token_claims"];
+    assert_eq!(claims["iss"], issuer);
+    assert_eq!(claims["aud"], tv.id);
+    assert_eq!(claims["email"], "alice@example.com");
+    let access = jwt::claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["client_id"], tv.id);
+    assert_eq!(access["sub"], claims["sub"]);
+    assert!(script.child.wait().expect("wait node").success());
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_openid_client),
+    ignore = "TESSERA_TEST_OPENID_CLIENT not set: not tested through openid-client (scripts/test installs it)"
+)]
+async fn openid_client_signs_in_a_device() {
+    device_flow_through_openid_client(spawn(Backend::Sqlite).await).await;
+}
