@@ -37,10 +37,17 @@ pub enum AuditAction {
     AccountPasswordRefused,
     AccountPasswordReset,
     UserResetLinkCreated,
+    AccountTotpEnrolled,
+    AccountTotpRemoved,
+    AccountRecoveryCodesIssued,
+    AccountRecoveryCodeUsed,
+    SecondStepFailed,
+    UserSecondFactorsReset,
+    SecondFactorPolicySet,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -68,6 +75,13 @@ impl AuditAction {
         AuditAction::AccountPasswordRefused,
         AuditAction::AccountPasswordReset,
         AuditAction::UserResetLinkCreated,
+        AuditAction::AccountTotpEnrolled,
+        AuditAction::AccountTotpRemoved,
+        AuditAction::AccountRecoveryCodesIssued,
+        AuditAction::AccountRecoveryCodeUsed,
+        AuditAction::SecondStepFailed,
+        AuditAction::UserSecondFactorsReset,
+        AuditAction::SecondFactorPolicySet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +113,13 @@ impl AuditAction {
             AuditAction::AccountPasswordRefused => "account.password.failed",
             AuditAction::AccountPasswordReset => "account.password-reset",
             AuditAction::UserResetLinkCreated => "user.reset-link-created",
+            AuditAction::AccountTotpEnrolled => "account.totp-enrolled",
+            AuditAction::AccountTotpRemoved => "account.totp-removed",
+            AuditAction::AccountRecoveryCodesIssued => "account.recovery-codes-issued",
+            AuditAction::AccountRecoveryCodeUsed => "account.recovery-code-used",
+            AuditAction::SecondStepFailed => "login.second-factor-failed",
+            AuditAction::UserSecondFactorsReset => "user.second-factors-reset",
+            AuditAction::SecondFactorPolicySet => "settings.second-factor-policy",
         }
     }
 }

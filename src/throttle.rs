@@ -53,6 +53,10 @@ impl Policy {
 pub enum Kind {
     Account,
     Client,
+    /// The second step of a sign-in (a TOTP or recovery code). Its buckets are apart from
+    /// the password's, so a right password (which clears the password's narrow bucket)
+    /// does not forgive wrong codes.
+    SecondFactor,
 }
 
 impl Kind {
@@ -61,6 +65,7 @@ impl Kind {
         match self {
             Kind::Account => "account",
             Kind::Client => "client",
+            Kind::SecondFactor => "second-factor",
         }
     }
 
@@ -68,6 +73,7 @@ impl Kind {
         match s {
             "account" => Some(Kind::Account),
             "client" => Some(Kind::Client),
+            "second-factor" => Some(Kind::SecondFactor),
             _ => None,
         }
     }
@@ -141,6 +147,15 @@ impl<'a> Attempt<'a> {
         }
     }
 
+    /// A code at the second step of `username`'s sign-in.
+    pub fn second_factor(username: &'a str, ip: Option<&'a str>) -> Self {
+        Self {
+            kind: Kind::SecondFactor,
+            subject: username,
+            ip,
+        }
+    }
+
     pub fn client(client_id: &'a str, ip: Option<&'a str>) -> Self {
         Self {
             kind: Kind::Client,
@@ -153,7 +168,7 @@ impl<'a> Attempt<'a> {
     /// case games do not open fresh buckets; client ids exactly.
     fn normalised(&self) -> String {
         match self.kind {
-            Kind::Account => self.subject.trim().to_lowercase(),
+            Kind::Account | Kind::SecondFactor => self.subject.trim().to_lowercase(),
             Kind::Client => self.subject.to_owned(),
         }
     }
@@ -165,6 +180,7 @@ impl<'a> Attempt<'a> {
         let (narrow, wide, prefix) = match self.kind {
             Kind::Account => (Scope::AccountAddress, Scope::Account, "account"),
             Kind::Client => (Scope::ClientAddress, Scope::Client, "client"),
+            Kind::SecondFactor => (Scope::AccountAddress, Scope::Account, "second-factor"),
         };
         let mut out = Vec::with_capacity(3);
         if let Some(ip) = self.ip {

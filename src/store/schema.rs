@@ -59,6 +59,8 @@ diesel::table! {
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         claims_request -> Nullable<Text>,
+        amr -> Nullable<Text>,
+        acr -> Nullable<Text>,
     }
 }
 
@@ -130,6 +132,7 @@ diesel::table! {
         expires_at -> BigInt,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -158,6 +161,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_secrets (user_id) {
+        user_id -> BigInt,
+        secret -> Text,
+        nonce -> Text,
+        kek_id -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    pending_logins (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        session_hash -> Nullable<Text>,
+        amr -> Text,
+        return_to -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    server_settings (name) {
+        name -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+        updated_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(grants -> users (user_id));
 diesel::joinable!(authorization_codes -> grants (grant_id));
@@ -179,6 +225,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     login_throttle,
     password_resets,
+    totp_secrets,
+    recovery_codes,
+    pending_logins,
+    server_settings,
 );
 
 diesel::table! {

@@ -9,7 +9,7 @@ use crate::admin::{self, AdminError};
 const PER_PAGE: i64 = 50;
 
 /// The filter menu: (action prefix, label).
-const FILTERS: [(&str, &str); 9] = [
+const FILTERS: [(&str, &str); 10] = [
     ("", "Everything"),
     ("login", "Sign-ins (and failures)"),
     ("consent.", "Consents"),
@@ -19,6 +19,7 @@ const FILTERS: [(&str, &str); 9] = [
     ("session.", "Sessions"),
     ("throttle.", "Throttling locks"),
     ("account.", "Changes users made to their own account"),
+    ("settings.", "Server settings"),
 ];
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {
