@@ -35,6 +35,7 @@ mod resets;
 mod resource_example;
 mod resource_verifier;
 mod rotation;
+mod second_factor;
 mod security_client_auth;
 mod security_consent;
 mod security_forms;
