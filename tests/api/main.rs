@@ -36,6 +36,7 @@ mod resource_example;
 mod resource_verifier;
 mod rotation;
 mod second_factor;
+mod second_factor_browser;
 mod security_client_auth;
 mod security_consent;
 mod security_forms;
