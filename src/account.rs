@@ -9,6 +9,7 @@ use crate::secrets::{self, HashError, SecretString};
 use crate::sessions::{self, LoginError};
 use crate::store::admin::{self as admin_store, ConsentRow};
 use crate::store::audit::{self as audit_store, AuditRow};
+use crate::store::second_factors as factor_store;
 use crate::store::sessions::{self as session_store, SessionRow};
 use crate::store::users::{self as user_store, UserRow};
 use crate::store::{DbConnection, StoreError, transaction};
@@ -53,6 +54,27 @@ pub enum AccountError {
     Store(StoreError),
     #[error("hashing failed: {0}")]
     Hash(#[from] HashError),
+    /// A second factor cannot be read or stored (no key-encryption key, a damaged row).
+    #[error("second factor unavailable: {0}")]
+    SecondFactor(String),
+}
+
+impl From<crate::second_factor::SecondFactorError> for AccountError {
+    fn from(e: crate::second_factor::SecondFactorError) -> Self {
+        use crate::second_factor::SecondFactorError as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::WrongCode => AccountError::Invalid(
+                "That code is not right, or was already used. Wait for the next code and try again."
+                    .into(),
+            ),
+            E::AlreadyEnrolled => AccountError::Invalid(
+                "An authenticator is already set up. Remove it first to set up another.".into(),
+            ),
+            E::NotEnrolled => AccountError::Invalid("No authenticator is set up.".into()),
+            other => AccountError::SecondFactor(other.to_string()),
+        }
+    }
 }
 
 /// What is wrong with a reset link, as the page tells its holder.
@@ -109,6 +131,9 @@ pub struct Overview {
     pub consents: Vec<ConsentRow>,
     pub sessions: Vec<SessionRow>,
     pub sign_ins: Vec<AuditRow>,
+    /// Whether an authenticator (TOTP) is active, and how many recovery codes are left.
+    pub totp: bool,
+    pub recovery_codes_left: i64,
 }
 
 pub fn overview(conn: &mut DbConnection, me: &Me, now: i64) -> Result<Overview, AccountError> {
@@ -117,6 +142,8 @@ pub fn overview(conn: &mut DbConnection, me: &Me, now: i64) -> Result<Overview, 
         consents: admin_store::consents_of(conn, me.user_id)?,
         sessions: admin_store::sessions_of(conn, me.user_id, now)?,
         sign_ins: audit_store::sign_ins_of(conn, &user.username, RECENT_SIGN_INS)?,
+        totp: factor_store::totp_of(conn, me.user_id)?.is_some_and(|r| r.confirmed_at.is_some()),
+        recovery_codes_left: factor_store::recovery_codes_left(conn, me.user_id)?,
         user,
     })
 }
@@ -223,31 +250,7 @@ pub fn change_password(
     me: &Me,
     change: &PasswordChange,
 ) -> Result<(), AccountError> {
-    let checked = sessions::authenticate(
-        conn,
-        now,
-        policy,
-        &me.username,
-        &change.current,
-        me.ip.as_deref(),
-    );
-    if let Err((error, detail)) = checked {
-        let refusal = match error {
-            LoginError::Invalid => AccountError::WrongPassword,
-            LoginError::Throttled(locked) => AccountError::Throttled {
-                retry_after: locked.retry_after,
-            },
-            LoginError::Store(e) => return Err(e.into()),
-        };
-        me.audit(
-            conn,
-            now,
-            AuditAction::AccountPasswordRefused,
-            &me.username,
-            Some(&detail),
-        )?;
-        return Err(refusal);
-    }
+    check_current_password(conn, now, policy, me, &change.current)?;
     let hash = secrets::hash_secret(change.new.secret())?;
     transaction(conn, |conn| {
         admin_store::set_password_hash(conn, me.user_id, &hash, now)?;
@@ -263,6 +266,38 @@ pub fn change_password(
         )?;
         Ok(())
     })
+}
+
+/// The user's current password, checked as a sign-in is (same throttle buckets, so guessing
+/// here is no cheaper than at `/login`); a wrong one is audited. Guards the changes a
+/// stolen session alone must not make: the password, second factors.
+pub fn check_current_password(
+    conn: &mut DbConnection,
+    now: i64,
+    policy: Policy,
+    me: &Me,
+    password: &SecretString,
+) -> Result<(), AccountError> {
+    let checked =
+        sessions::authenticate(conn, now, policy, &me.username, password, me.ip.as_deref());
+    let Err((error, detail)) = checked else {
+        return Ok(());
+    };
+    let refusal = match error {
+        LoginError::Invalid => AccountError::WrongPassword,
+        LoginError::Throttled(locked) => AccountError::Throttled {
+            retry_after: locked.retry_after,
+        },
+        LoginError::Store(e) => return Err(e.into()),
+    };
+    me.audit(
+        conn,
+        now,
+        AuditAction::AccountPasswordRefused,
+        &me.username,
+        Some(&detail),
+    )?;
+    Err(refusal)
 }
 
 /// Withdraw an application's access: the consent goes and its refresh tokens for this user

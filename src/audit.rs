@@ -39,10 +39,17 @@ pub enum AuditAction {
     UserResetLinkCreated,
     DeviceApproved,
     DeviceDenied,
+    AccountTotpEnrolled,
+    AccountTotpRemoved,
+    AccountRecoveryCodesIssued,
+    AccountRecoveryCodeUsed,
+    SecondStepFailed,
+    UserSecondFactorsReset,
+    SecondFactorPolicySet,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -72,6 +79,13 @@ impl AuditAction {
         AuditAction::UserResetLinkCreated,
         AuditAction::DeviceApproved,
         AuditAction::DeviceDenied,
+        AuditAction::AccountTotpEnrolled,
+        AuditAction::AccountTotpRemoved,
+        AuditAction::AccountRecoveryCodesIssued,
+        AuditAction::AccountRecoveryCodeUsed,
+        AuditAction::SecondStepFailed,
+        AuditAction::UserSecondFactorsReset,
+        AuditAction::SecondFactorPolicySet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +119,13 @@ impl AuditAction {
             AuditAction::UserResetLinkCreated => "user.reset-link-created",
             AuditAction::DeviceApproved => "device.approved",
             AuditAction::DeviceDenied => "device.denied",
+            AuditAction::AccountTotpEnrolled => "account.totp-enrolled",
+            AuditAction::AccountTotpRemoved => "account.totp-removed",
+            AuditAction::AccountRecoveryCodesIssued => "account.recovery-codes-issued",
+            AuditAction::AccountRecoveryCodeUsed => "account.recovery-code-used",
+            AuditAction::SecondStepFailed => "login.second-factor-failed",
+            AuditAction::UserSecondFactorsReset => "user.second-factors-reset",
+            AuditAction::SecondFactorPolicySet => "settings.second-factor-policy",
         }
     }
 }

@@ -69,7 +69,9 @@ impl ResponseError for crate::admin::AdminError {
     fn status_code(&self) -> StatusCode {
         use crate::admin::AdminError as E;
         match self {
-            E::SignIn { .. } | E::MustChangePassword { .. } => StatusCode::SEE_OTHER,
+            E::SignIn { .. } | E::MustChangePassword { .. } | E::SecondFactor { .. } => {
+                StatusCode::SEE_OTHER
+            }
             E::Forbidden | E::Csrf => StatusCode::FORBIDDEN,
             E::Invalid(_) => StatusCode::BAD_REQUEST,
             E::Refused(_) => StatusCode::CONFLICT,
@@ -87,6 +89,9 @@ impl ResponseError for crate::admin::AdminError {
                 return redirect_with_return_to("/login", Some(return_to));
             }
             E::MustChangePassword { return_to } => return to_password_change(Some(return_to)),
+            E::SecondFactor { return_to } => {
+                return redirect_with_return_to(STEP_UP_START, Some(return_to));
+            }
             E::Forbidden => (
                 "Administrators only",
                 "Your account cannot use the admin console. Ask an administrator if you need access."
@@ -130,6 +135,9 @@ impl ResponseError for crate::admin::AdminError {
     }
 }
 
+/// Where a signed-in browser starts the second step of a step-up.
+pub const STEP_UP_START: &str = "/login/second-factor/start";
+
 /// 303 to the password change form, where a user whose password must change is sent from
 /// every other page; the form continues to `return_to` once done.
 fn to_password_change(return_to: Option<&str>) -> HttpResponse {
@@ -169,7 +177,7 @@ impl ResponseError for crate::account::AccountError {
             E::Store(StoreError::Pool(_)) | E::Store(StoreError::Blocking(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            E::Store(_) | E::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            E::Store(_) | E::Hash(_) | E::SecondFactor(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -221,7 +229,7 @@ impl ResponseError for crate::account::AccountError {
                     "Please try again in a moment.".into(),
                 )
             }
-            E::Store(_) | E::Hash(_) => {
+            E::Store(_) | E::Hash(_) | E::SecondFactor(_) => {
                 tracing::error!(error = %self, "account request failed");
                 (
                     "Something went wrong",

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod audit;
+pub mod auth_methods;
 pub mod cli;
 pub mod clients;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod observe;
 pub mod resets;
 pub mod resource;
 pub mod routes;
+pub mod second_factor;
 pub mod secrets;
 pub mod sessions;
 pub mod signing;

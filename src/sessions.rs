@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use crate::audit::{self, AuditAction, Entry};
+use crate::auth_methods::AuthMethods;
 use crate::domain::Username;
 use crate::secrets::{self, SecretString};
 use crate::store::sessions::{self as session_store, SessionRow};
@@ -18,6 +19,13 @@ pub struct SignedIn {
     pub session: SessionRow,
     pub user: UserRow,
     pub session_key: String,
+}
+
+impl SignedIn {
+    /// How this session's user authenticated.
+    pub fn methods(&self) -> AuthMethods {
+        AuthMethods::from_stored(&self.session.amr)
+    }
 }
 
 pub const COOKIE: &str = "tessera_session";
@@ -174,19 +182,29 @@ pub fn login(
     password: &SecretString,
     origin: Origin,
 ) -> Result<(String, SignedIn), LoginError> {
-    let ip = origin.ip.clone();
-    let (error, reason) = match open(conn, now, ttl, policy, username, password, origin) {
-        Ok(done) => {
-            let entry = Entry {
-                actor: Some(&done.1.user.username),
-                action: AuditAction::Login,
-                target: None,
-                detail: None,
-                ip: ip.as_deref(),
-            };
-            audit::record(conn, now, &entry)?;
-            return Ok(done);
-        }
+    let user = check_sign_in(conn, now, policy, username, password, origin.ip.as_deref())?;
+    Ok(open(
+        conn,
+        now,
+        ttl,
+        user,
+        origin,
+        &AuthMethods::password(),
+    )?)
+}
+
+/// The password step of a sign-in: [`authenticate`], with a refusal written to the audit
+/// log with its reason (which the login page itself never reveals).
+pub fn check_sign_in(
+    conn: &mut DbConnection,
+    now: i64,
+    policy: Policy,
+    username: &str,
+    password: &SecretString,
+    ip: Option<&str>,
+) -> Result<UserRow, LoginError> {
+    let (error, reason) = match authenticate(conn, now, policy, username, password, ip) {
+        Ok(user) => return Ok(user),
         Err((LoginError::Store(e), _)) => return Err(LoginError::Store(e)),
         Err(failed) => failed,
     };
@@ -195,23 +213,22 @@ pub fn login(
         action: AuditAction::LoginFailed,
         target: None,
         detail: Some(reason.as_str()),
-        ip: ip.as_deref(),
+        ip,
     };
     audit::record(conn, now, &entry)?;
     Err(error)
 }
 
-fn open(
+/// Open a session for a user who authenticated with `methods`, audited as a sign-in (the
+/// detail names the methods); returns the cookie value.
+pub fn open(
     conn: &mut DbConnection,
     now: i64,
     ttl: i64,
-    policy: Policy,
-    username: &str,
-    password: &SecretString,
+    user: UserRow,
     origin: Origin,
-) -> Result<(String, SignedIn), (LoginError, String)> {
-    let user = authenticate(conn, now, policy, username, password, origin.ip.as_deref())?;
-    let store = |e: StoreError| (LoginError::Store(e), String::new());
+    methods: &AuthMethods,
+) -> Result<(String, SignedIn), StoreError> {
     let cookie = secrets::random_token(32);
     let session = SessionRow {
         id_hash: secrets::digest(&cookie),
@@ -223,9 +240,19 @@ fn open(
         expires_at: now + ttl,
         user_agent: origin.user_agent.map(|ua| ua.chars().take(300).collect()),
         ip: origin.ip,
+        amr: methods.to_stored(),
     };
-    session_store::insert(conn, &session).map_err(store)?;
-    users::touch_login(conn, user.id, now).map_err(store)?;
+    session_store::insert(conn, &session)?;
+    users::touch_login(conn, user.id, now)?;
+    let detail = methods.amr().join(" ");
+    let entry = Entry {
+        actor: Some(&user.username),
+        action: AuditAction::Login,
+        target: None,
+        detail: Some(&detail),
+        ip: session.ip.as_deref(),
+    };
+    audit::record(conn, now, &entry)?;
     let key = session.id_hash.clone();
     Ok((
         cookie,

@@ -57,6 +57,10 @@ pub enum Kind {
     Account,
     Client,
     UserCode,
+    /// The second step of a sign-in (a TOTP or recovery code). Its buckets are apart from
+    /// the password's, so a right password (which clears the password's narrow bucket)
+    /// does not forgive wrong codes.
+    SecondFactor,
 }
 
 impl Kind {
@@ -66,6 +70,7 @@ impl Kind {
             Kind::Account => "account",
             Kind::Client => "client",
             Kind::UserCode => "user-code",
+            Kind::SecondFactor => "second-factor",
         }
     }
 
@@ -74,6 +79,7 @@ impl Kind {
             "account" => Some(Kind::Account),
             "client" => Some(Kind::Client),
             "user-code" => Some(Kind::UserCode),
+            "second-factor" => Some(Kind::SecondFactor),
             _ => None,
         }
     }
@@ -147,6 +153,15 @@ impl<'a> Attempt<'a> {
         }
     }
 
+    /// A code at the second step of `username`'s sign-in.
+    pub fn second_factor(username: &'a str, ip: Option<&'a str>) -> Self {
+        Self {
+            kind: Kind::SecondFactor,
+            subject: username,
+            ip,
+        }
+    }
+
     pub fn client(client_id: &'a str, ip: Option<&'a str>) -> Self {
         Self {
             kind: Kind::Client,
@@ -168,7 +183,9 @@ impl<'a> Attempt<'a> {
     /// case games do not open fresh buckets; client ids exactly.
     fn normalised(&self) -> String {
         match self.kind {
-            Kind::Account | Kind::UserCode => self.subject.trim().to_lowercase(),
+            Kind::Account | Kind::UserCode | Kind::SecondFactor => {
+                self.subject.trim().to_lowercase()
+            }
             Kind::Client => self.subject.to_owned(),
         }
     }
@@ -181,6 +198,7 @@ impl<'a> Attempt<'a> {
             Kind::Account => (Scope::AccountAddress, Scope::Account, "account"),
             Kind::Client => (Scope::ClientAddress, Scope::Client, "client"),
             Kind::UserCode => (Scope::AccountAddress, Scope::Account, "user-code"),
+            Kind::SecondFactor => (Scope::AccountAddress, Scope::Account, "second-factor"),
         };
         let mut out = Vec::with_capacity(3);
         if let Some(ip) = self.ip {

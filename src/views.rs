@@ -143,6 +143,9 @@ pub struct Account {
     pub notice: Option<&'static str>,
     pub apps: Vec<AppItem>,
     pub sessions: Vec<SessionItem>,
+    /// Whether an authenticator is on, and the recovery codes left.
+    pub totp: bool,
+    pub recovery_codes_left: i64,
     pub sign_ins: Vec<SignInItem>,
 }
 
@@ -164,6 +167,39 @@ pub struct Reset<'a> {
     pub action: &'a str,
     pub error: Option<&'a str>,
     pub done: bool,
+}
+
+/// The secret a new authenticator is set up with, three ways.
+#[derive(Debug)]
+pub struct EnrolView {
+    /// A `data:` URI of the QR code (SVG).
+    pub qr: String,
+    pub secret: String,
+    pub uri: String,
+}
+
+/// The second step of a sign-in (`/login/second-factor`), or setting up an authenticator
+/// (there, or from the account page): the login page's look.
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactor<'a> {
+    pub username: &'a str,
+    pub action: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+    /// Set when the user is setting up an authenticator.
+    pub enrol: Option<EnrolView>,
+    /// Why an authenticator is being set up, after the username.
+    pub why: &'a str,
+}
+
+/// Recovery codes, shown once.
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodes<'a> {
+    pub headline: &'a str,
+    pub codes: &'a [String],
+    pub next: &'a str,
 }
 
 /// When something happened, as Tessera's pages show times.

@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod keys;
 pub mod locked;
+pub mod second_factors;
 pub mod users;
 
 use crate::audit::{self, AuditAction};
@@ -51,6 +52,10 @@ pub enum AdminError {
     /// back to `return_to`.
     #[error("password change required")]
     MustChangePassword { return_to: String },
+    /// Signed in with a password only, and the policy requires a second factor of
+    /// administrators: the second step first, then back to `return_to`.
+    #[error("second factor required")]
+    SecondFactor { return_to: String },
     /// Signed in, but not an administrator.
     #[error("administrators only")]
     Forbidden,

@@ -39,6 +39,8 @@ impl Authorizer for CodeStore {
             created_at: now,
             revoked_at: None,
             claims_request: facts.claims_request.clone(),
+            amr: Some(facts.methods.to_stored()),
+            acr: Some(facts.methods.acr().to_owned()),
         };
         let row = CodeRow {
             code_hash: secrets::digest(&code),

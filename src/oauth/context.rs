@@ -22,6 +22,8 @@ pub struct AuthzFacts {
     pub nonce: Option<String>,
     pub claims_request: Option<String>,
     pub session_id: Option<String>,
+    /// How the user authenticated, for the ID token's `amr` and `acr`.
+    pub methods: crate::auth_methods::AuthMethods,
 }
 
 pub struct Ctx {

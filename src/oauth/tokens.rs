@@ -108,6 +108,9 @@ pub struct IdTokenFacts<'a> {
     pub access_token: &'a str,
     /// The session the user signed in with (code exchange only; a refresh has none).
     pub sid: Option<&'a str>,
+    /// How the user authenticated (RFC 8176 `amr`) and the resulting `acr`; `None` for
+    /// grants stored before Tessera recorded it.
+    pub methods: Option<&'a crate::auth_methods::AuthMethods>,
 }
 
 /// Sign an ID token with the active key of `alg` (the client's
@@ -132,6 +135,10 @@ pub fn sign_id_token(
     }
     if let Some(sid) = facts.sid {
         claims.insert("sid".into(), sid.into());
+    }
+    if let Some(methods) = facts.methods {
+        claims.insert("amr".into(), methods.amr().into());
+        claims.insert("acr".into(), methods.acr().into());
     }
     keys.sign_with(alg, "JWT", &Value::Object(claims))
 }

@@ -12,7 +12,10 @@ use crate::throttle::Policy;
 use crate::views;
 
 /// The signed-in user, or the way to sign in (and back to `/account`).
-async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<SignedIn, AccountError> {
+pub(super) async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<SignedIn, AccountError> {
     super::session::current(req, state)
         .await
         .ok_or(AccountError::SignIn {
@@ -20,7 +23,7 @@ async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<SignedIn, Acco
         })
 }
 
-fn me(req: &HttpRequest, state: &AppState, s: &SignedIn) -> Me {
+pub(super) fn me(req: &HttpRequest, state: &AppState, s: &SignedIn) -> Me {
     Me {
         user_id: s.user.id,
         username: s.user.username.clone(),
@@ -31,7 +34,7 @@ fn me(req: &HttpRequest, state: &AppState, s: &SignedIn) -> Me {
 
 /// A POSTed form of a signed-in user whose password need not change first, with its CSRF
 /// token checked.
-async fn form(
+pub(super) async fn form(
     req: &HttpRequest,
     state: &AppState,
     body: &[u8],
@@ -70,6 +73,9 @@ fn notice(code: &str) -> Option<&'static str> {
         "password-changed" => "Password changed. Your other sessions have ended.",
         "app-revoked" => "Access revoked; the application's refresh tokens no longer work.",
         "signed-out" => "Session ended.",
+        "totp-enrolled" => "Authenticator on: Tessera asks for a code after your password.",
+        "totp-removed" => "Authenticator removed; your recovery codes no longer work.",
+        "totp-active" => "An authenticator is already set up. Remove it first to set up another.",
         _ => return None,
     })
 }
@@ -148,6 +154,8 @@ async fn page(
                     current: r.id_hash == s.session_key,
                 })
                 .collect(),
+            totp: o.totp,
+            recovery_codes_left: o.recovery_codes_left,
             sign_ins: o
                 .sign_ins
                 .iter()

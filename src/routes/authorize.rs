@@ -79,6 +79,7 @@ async fn handle(
         decision,
         ip: super::web::client_ip(req, &state.settings),
     };
+    let session = request.signed_in.clone();
     let settings = state.settings.clone();
     let keys = state.keys.current();
     let now = state.clock.unix();
@@ -96,6 +97,11 @@ async fn handle(
             )
         })
         .await?;
+    if let Outcome::StepUp { return_to } = &outcome
+        && let Some(session) = &session
+    {
+        return super::second_step::step_up(state, session, return_to).await;
+    }
     respond(state, outcome)
 }
 
@@ -126,6 +132,11 @@ fn respond(state: &AppState, outcome: Outcome) -> Result<HttpResponse, PageError
             // PKCE challenge) from the Referer; browsers apply a redirect's policy.
             .insert_header(("Referrer-Policy", "no-referrer"))
             .finish(),
+        // Handled before `respond` (it needs the session); a step-up without one is a
+        // sign-in.
+        Outcome::StepUp { return_to } => {
+            super::login::login_page(state, StatusCode::OK, None, "", &return_to, None)
+        }
         Outcome::Login(page) => super::login::login_page(
             state,
             StatusCode::OK,

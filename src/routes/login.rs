@@ -5,8 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs, safe_return_to};
 use crate::clients;
 use crate::error::PageError;
+use crate::second_factor::step::{self, SignIn};
 use crate::secrets::{self, SecretString};
-use crate::sessions::{self, COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
+use crate::sessions::{COOKIE, LOGIN_CSRF_COOKIE, LoginError, Origin};
 use crate::state::AppState;
 use crate::throttle::Policy;
 use crate::views;
@@ -125,11 +126,19 @@ pub async fn post(
     let ttl = state.settings.session_ttl.as_secs() as i64;
     let policy = Policy::from_settings(&state.settings);
     let attempt = {
-        let username = username.clone();
+        let (username, return_to) = (username.clone(), return_to.clone());
         state
             .store
             .run(move |conn| {
-                match sessions::login(conn, now, ttl, policy, &username, &password, origin) {
+                let signed = step::sign_in(
+                    conn,
+                    (now, ttl),
+                    policy,
+                    (&username, &password),
+                    origin,
+                    &return_to,
+                );
+                match signed {
                     Ok(ok) => Ok(Ok(ok)),
                     Err(LoginError::Invalid) => Ok(Err(None)),
                     Err(LoginError::Throttled(locked)) => Ok(Err(Some(locked.retry_after))),
@@ -143,7 +152,18 @@ pub async fn post(
             })?
     };
     match attempt {
-        Ok((cookie_value, _)) => {
+        Ok(SignIn::SecondStep(pending)) => {
+            tracing::info!(user = %username, "password accepted; second step next");
+            let mut res = HttpResponse::SeeOther()
+                .insert_header(("Location", step::PATH))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish();
+            let _ = res.add_cookie(&cookie(&state.settings, step::COOKIE, pending, step::TTL));
+            let _ =
+                res.add_removal_cookie(&super::web::removal(&state.settings, LOGIN_CSRF_COOKIE));
+            Ok(res)
+        }
+        Ok(SignIn::Session(cookie_value, _)) => {
             tracing::info!(user = %username, "login");
             let target = if return_to.is_empty() {
                 "/login".to_owned()

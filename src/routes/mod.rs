@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web as aweb};
 use crate::error::AppError;
 
 mod account;
+mod account_factors;
 mod admin;
 mod assets;
 mod authorize;
@@ -18,6 +19,7 @@ mod login;
 mod logout;
 mod metrics;
 mod reset;
+mod second_step;
 mod session;
 mod simplejwt;
 mod token;
@@ -76,11 +78,24 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
     .service(aweb::resource("/account/applications/{client_id}/revoke").post(account::revoke_app))
     .service(aweb::resource("/account/sessions/{id}/sign-out").post(account::sign_out))
     .service(
+        aweb::resource("/account/totp")
+            .get(account_factors::show)
+            .post(account_factors::confirm),
+    )
+    .service(aweb::resource("/account/totp/remove").post(account_factors::remove))
+    .service(aweb::resource("/account/recovery-codes").post(account_factors::recovery_codes))
+    .service(
         aweb::resource("/reset/{token}")
             .get(reset::get)
             .post(reset::post),
     )
     .service(aweb::resource("/login").get(login::get).post(login::post))
+    .service(
+        aweb::resource("/login/second-factor")
+            .get(second_step::get)
+            .post(second_step::post),
+    )
+    .service(aweb::resource(crate::error::STEP_UP_START).get(second_step::start))
     .service(
         aweb::resource("/logout")
             .get(logout::get)

@@ -102,6 +102,12 @@ pub fn stored_keys(store: &Store, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, Ke
 }
 
 impl KeyStore {
+    /// The key-encryption key, which also seals other secrets kept in the database (users'
+    /// TOTP secrets).
+    pub fn kek(&self) -> &Kek {
+        &self.kek
+    }
+
     /// Open the keys of a migrated database: find the KEK (`kek` from the settings, else
     /// the file `kek` in `keys_dir`, else a new file, only when the database holds no key),
     /// check it is the one the stored keys were sealed with, and import the folder's PEM

@@ -14,6 +14,14 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    /// The key-encryption key of keys kept in a database; a keys folder has none.
+    pub fn kek(&self) -> Option<&crate::kek::Kek> {
+        match self {
+            KeySource::Folder(_) => None,
+            KeySource::Database(s) => Some(s.kek()),
+        }
+    }
+
     /// Every key at `now`, newest first, with its state.
     pub fn list(&self, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
         match self {

@@ -225,6 +225,16 @@ pub fn obtain(
         audit::record(conn, ctx.now, &entry)?;
         return Err(SimpleJwtError::NoActiveAccount);
     }
+    // A password alone must not get around a second factor: a user with an authenticator
+    // (or one the policy requires one of) signs in through the pages, where the second step
+    // is; here they get the answer a wrong password gets.
+    if crate::second_factor::step::need(conn, &user, false)?.is_some() {
+        entry.action = AuditAction::LoginFailed;
+        entry.detail =
+            Some("via /api/token/: a second factor is required; sign in through the login page");
+        audit::record(conn, ctx.now, &entry)?;
+        return Err(SimpleJwtError::NoActiveAccount);
+    }
     let grant_id = uuid::Uuid::new_v4().to_string();
     family::start(
         conn,
@@ -237,6 +247,8 @@ pub fn obtain(
             created_at: ctx.now,
             revoked_at: None,
             claims_request: None,
+            amr: Some(crate::auth_methods::AuthMethods::password().to_stored()),
+            acr: None,
         },
     )?;
     let (access, refresh) = issue(conn, ctx, &user, &grant_id)?;

@@ -78,7 +78,7 @@ pub fn sign_ins_of(
 ) -> Result<Vec<AuditRow>, StoreError> {
     Ok(audit_log::table
         .filter(audit_log::actor.eq(username))
-        .filter(audit_log::action.eq_any(["login", "login.failed"]))
+        .filter(audit_log::action.eq_any(["login", "login.failed", "login.second-factor-failed"]))
         .order(audit_log::id.desc())
         .limit(limit)
         .select(AuditRow::as_select())

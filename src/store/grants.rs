@@ -16,6 +16,10 @@ pub struct GrantRow {
     pub revoked_at: Option<i64>,
     /// The OIDC `claims` request parameter of the authorization, for UserInfo.
     pub claims_request: Option<String>,
+    /// How the user authenticated (`AuthMethods::to_stored`); `None` before second factors.
+    pub amr: Option<String>,
+    /// The `acr` the ID tokens carry; `None` before second factors.
+    pub acr: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {

@@ -1,5 +1,5 @@
 //! Pruning rows nothing will ever read again: expired sessions, codes, refresh tokens and
-//! remembered revocations, the sealed answers of rotations once their refresh grace is
+//! remembered revocations, unfinished second steps, the sealed answers of rotations once their refresh grace is
 //! over, and forgotten failed-sign-in counts. Without it those tables only grow.
 use diesel::prelude::*;
 
@@ -20,6 +20,8 @@ pub struct Pruned {
     pub successors: usize,
     /// Failed-sign-in buckets quiet for a day and not locked.
     pub throttle: usize,
+    /// Sign-ins whose second step was never finished.
+    pub pending_logins: usize,
 }
 
 /// How long failed sign-ins are counted: a bucket quiet this long starts again.
@@ -67,5 +69,6 @@ pub fn prune(conn: &mut DbConnection, now: i64, grace: i64) -> Result<Pruned, St
                 ),
         )
         .execute(conn)?,
+        pending_logins: super::pending_logins::prune(conn, now)?,
     })
 }

@@ -61,6 +61,8 @@ diesel::table! {
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         claims_request -> Nullable<Text>,
+        amr -> Nullable<Text>,
+        acr -> Nullable<Text>,
     }
 }
 
@@ -132,6 +134,7 @@ diesel::table! {
         expires_at -> BigInt,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -175,6 +178,45 @@ diesel::table! {
         auth_time -> Nullable<BigInt>,
         session_id -> Nullable<Text>,
         decided_at -> Nullable<BigInt>,
+    totp_secrets (user_id) {
+        user_id -> BigInt,
+        secret -> Text,
+        nonce -> Text,
+        kek_id -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    pending_logins (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        session_hash -> Nullable<Text>,
+        amr -> Text,
+        return_to -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    server_settings (name) {
+        name -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+        updated_by -> Nullable<Text>,
     }
 }
 
@@ -201,6 +243,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     password_resets,
     device_codes,
+    totp_secrets,
+    recovery_codes,
+    pending_logins,
+    server_settings,
 );
 
 diesel::table! {

@@ -16,6 +16,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// How the user authenticated (`AuthMethods::to_stored`).
+    pub amr: String,
 }
 
 impl std::fmt::Debug for SessionRow {
@@ -66,4 +68,12 @@ pub fn delete_others_of(
             .filter(sessions::id_hash.ne(keep)),
     )
     .execute(conn)?)
+}
+
+/// Record the methods of a live session after a step-up; whether it still existed.
+pub fn set_amr(conn: &mut DbConnection, id_hash: &str, amr: &str) -> Result<bool, StoreError> {
+    Ok(diesel::update(sessions::table.find(id_hash))
+        .set(sessions::amr.eq(amr))
+        .execute(conn)?
+        == 1)
 }

@@ -344,7 +344,11 @@ on_both_backends!(
         );
         assert!(page.body.contains("(this browser)"));
         assert!(page.body.contains("Second factors"));
-        assert!(page.body.contains("None yet"));
+        assert!(
+            page.body
+                .contains("Off: you sign in with your password only.")
+        );
+        assert!(page.body.contains("href=\"/account/totp\""));
         assert!(
             page.body.contains("<span>signed in</span>"),
             "recent sign-ins: {}",

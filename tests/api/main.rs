@@ -41,6 +41,8 @@ mod resource_metadata;
 mod resource_verifier;
 mod rotation;
 mod security_algorithms;
+mod second_factor;
+mod second_factor_browser;
 mod security_client_auth;
 mod security_consent;
 mod security_forms;

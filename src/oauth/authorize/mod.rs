@@ -20,6 +20,7 @@ use super::tokens;
 use super::web::{FlowRequest, Interaction};
 use crate::clients::Client;
 use crate::config::Settings;
+use crate::second_factor::policy;
 use crate::sessions::SignedIn;
 use crate::signing::KeySet;
 use crate::store::PooledConn;
@@ -50,6 +51,11 @@ pub enum Outcome {
         form_post: Option<FormPost>,
     },
     Login(LoginPage),
+    /// The signed-in user must add a second factor first (the second step, or setting one
+    /// up), then come back to `return_to`.
+    StepUp {
+        return_to: String,
+    },
     Consent(ConsentPage),
 }
 
@@ -253,6 +259,34 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     let Some(signed_in) = signed_in else {
         return error_page(500, "Something went wrong", "Please try again.");
     };
+    // A password-only session is stepped up when the request asks for a second factor or
+    // the administrators' policy requires one of this user.
+    let methods = signed_in.methods();
+    if !methods.is_multi_factor() {
+        let required = params.wants_mfa
+            || match policy::current(&mut ctx.borrow_mut().conn) {
+                Ok(p) => p.covers(&signed_in.user),
+                Err(e) => {
+                    tracing::error!(error = %e, "authorize: second-factor policy lookup failed");
+                    return error_page(
+                        503,
+                        "Temporarily unavailable",
+                        "Please try again in a moment.",
+                    );
+                }
+            };
+        if required {
+            if prompt.none {
+                return target.error(
+                    "interaction_required",
+                    "a second factor is required and the user must provide it",
+                );
+            }
+            return Outcome::StepUp {
+                return_to: return_to(p),
+            };
+        }
+    }
 
     ctx.borrow_mut().authz = Some(AuthzFacts {
         user_id: signed_in.user.id,
@@ -262,6 +296,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         nonce: params.nonce.clone(),
         claims_request: params.claims.clone(),
         session_id: Some(signed_in.session.id_hash.clone()),
+        methods,
     });
     let solicitor = super::solicitor::Solicitor {
         ctx: ctx.clone(),

@@ -97,10 +97,12 @@ pub struct AuthorizeParams {
     pub id_token_hint: Option<String>,
     /// The OIDC `claims` request, as sent.
     pub claims: Option<String>,
+    /// Whether `acr_values` asks for a multi-factor sign-in (`auth_methods::ACR_MFA`).
+    pub wants_mfa: bool,
 }
 
 /// Parameters that must appear at most once, checked before anything else is read.
-const SINGLE: [&str; 9] = [
+const SINGLE: [&str; 10] = [
     "response_type",
     "scope",
     "state",
@@ -110,6 +112,7 @@ const SINGLE: [&str; 9] = [
     "code_challenge",
     "code_challenge_method",
     "response_mode",
+    "acr_values",
 ];
 
 impl AuthorizeParams {
@@ -184,6 +187,7 @@ impl AuthorizeParams {
             login_hint: get("login_hint"),
             id_token_hint: get("id_token_hint"),
             claims: get("claims"),
+            wants_mfa: crate::auth_methods::asks_for_mfa(get("acr_values").as_deref()),
         })
     }
 }

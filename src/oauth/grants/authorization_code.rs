@@ -4,6 +4,7 @@
 use super::issue::{self, UserGrant, invalid_grant};
 use super::request::CodeRequest;
 use super::{Issuing, TokenResponse};
+use crate::auth_methods::AuthMethods;
 use crate::clients::Client;
 use crate::domain::ScopeSet;
 use crate::family;
@@ -11,7 +12,7 @@ use crate::oauth::OAuthError;
 use crate::secrets;
 use crate::sessions;
 use crate::store::DbConnection;
-use crate::store::codes;
+use crate::store::{codes, grants};
 
 pub fn exchange(
     conn: &mut DbConnection,
@@ -60,6 +61,9 @@ pub fn exchange(
         (None, None) => {}
     }
     let user = issue::active_user(conn, code.user_id)?;
+    let methods = grants::by_id(conn, &code.grant_id)?
+        .and_then(|g| g.amr)
+        .map(|amr| AuthMethods::from_stored(&amr));
     let scope = ScopeSet::parse(&code.scope).map_err(OAuthError::ServerError)?;
     let grant = UserGrant {
         client,
@@ -69,6 +73,7 @@ pub fn exchange(
         nonce: code.nonce.as_deref(),
         claims_request: code.claims_request.as_deref(),
         sid: code.session_id.as_deref().map(sessions::sid),
+        methods,
     };
     let signed = issue::sign(issuing, &grant)?;
     codes::set_access(conn, &code.code_hash, &signed.access.jti, signed.access.exp)?;

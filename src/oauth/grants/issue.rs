@@ -34,6 +34,8 @@ pub struct UserGrant<'a> {
     pub claims_request: Option<&'a str>,
     /// The `sid` of the session the user signed in with, when known.
     pub sid: Option<String>,
+    /// How the user authenticated (from the grant), when known.
+    pub methods: Option<crate::auth_methods::AuthMethods>,
 }
 
 /// The signed tokens of a user grant, before any refresh token is added.
@@ -84,6 +86,7 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
             nonce: grant.nonce,
             access_token: &access.jwt,
             sid: grant.sid.as_deref(),
+            methods: grant.methods.as_ref(),
         };
         let user_claims = claims::user_claims(grant.user, &scope, &extra);
         Some(

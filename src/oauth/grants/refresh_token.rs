@@ -64,6 +64,10 @@ pub fn exchange(
         Some(asked) => asked.ordered_like(&family_scope),
         None => family_scope.clone(),
     };
+    let methods = grant_row
+        .as_ref()
+        .and_then(|g| g.amr.as_deref())
+        .map(crate::auth_methods::AuthMethods::from_stored);
     let auth_time = grant_row
         .and_then(|g| g.auth_time)
         .unwrap_or(row.created_at);
@@ -77,6 +81,7 @@ pub fn exchange(
             nonce: None,
             claims_request: None,
             sid: None,
+            methods: methods.clone(),
         };
         let signed = issue::sign(issuing, &grant)?;
         let response = issue::respond(conn, issuing, &grant, &row.grant_id, &family_scope, signed)?;

@@ -20,6 +20,7 @@ const FILTERS: [(&str, &str); 10] = [
     ("session.", "Sessions"),
     ("throttle.", "Throttling locks"),
     ("account.", "Changes users made to their own account"),
+    ("settings.", "Server settings"),
 ];
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {

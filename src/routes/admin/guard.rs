@@ -77,6 +77,20 @@ async fn admin_of(req: HttpRequest) -> Result<Admin, AdminError> {
         tracing::info!(user = %signed_in.user.username, path = %req.path(), "admin console refused: not an admin");
         return Err(AdminError::Forbidden);
     }
+    // Under a policy that covers administrators, a password-only session is stepped up
+    // before the console opens.
+    if !signed_in.methods().is_multi_factor() {
+        let policy = state
+            .store
+            .run(crate::second_factor::policy::current)
+            .await
+            .map_err(AdminError::Store)?;
+        if policy.covers(&signed_in.user) {
+            return Err(AdminError::SecondFactor {
+                return_to: return_to(&req),
+            });
+        }
+    }
     Ok(Admin {
         actor: Actor {
             user_id: signed_in.user.id,

@@ -34,6 +34,11 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .service(aweb::resource("/admin/users/{id}/enable").post(users::enable))
         .service(aweb::resource("/admin/users/{id}/reset-link").post(users::reset_link))
         .service(
+            aweb::resource("/admin/users/{id}/second-factors/reset")
+                .post(users::reset_second_factors),
+        )
+        .service(aweb::resource("/admin/second-factor-policy").post(set_second_factor_policy))
+        .service(
             aweb::resource("/admin/users/{id}/disable")
                 .get(users::disable_confirm)
                 .post(users::disable),
@@ -111,6 +116,10 @@ fn notice(code: &str) -> Option<&'static str> {
         "key-rotated" => "New signing key created and published; it signs from now on.",
         "key-retired" => "Key retired; it is no longer published.",
         "unlocked" => "Unlocked; its failed attempts are forgiven.",
+        "second-factors-reset" => {
+            "Second factors reset; the user sets up a new authenticator if one is required."
+        }
+        "policy-saved" => "Second-factor policy saved.",
         _ => return None,
     })
 }
@@ -156,11 +165,12 @@ async fn dashboard(admin: Admin, req: HttpRequest) -> Result<HttpResponse, Admin
     let keys = admin.state.keys.current();
     let active_kid = keys.active_kid().to_owned();
     let published = keys.published().len();
-    let (users, clients, recent) = admin::run(&admin.state.store, |conn| {
+    let (users, clients, recent, policy) = admin::run(&admin.state.store, |conn| {
         let users = crate::store::admin::users_count(conn, None)?;
         let clients = crate::store::admin::clients_count(conn)?;
         let (recent, _) = admin::audit_page(conn, None, None, 8)?;
-        Ok((users, clients, recent))
+        let policy = admin::second_factors::current_policy(conn)?;
+        Ok((users, clients, recent, policy))
     })
     .await?;
     Ok(render(&pages::Dashboard {
@@ -170,5 +180,22 @@ async fn dashboard(admin: Admin, req: HttpRequest) -> Result<HttpResponse, Admin
         keys: published,
         active_kid,
         recent: recent.iter().map(pages::AuditItem::from).collect(),
+        policy: policy.as_str(),
+        policies: crate::second_factor::policy::Policy::ALL
+            .iter()
+            .map(|p| (p.as_str(), p.describe()))
+            .collect(),
     }))
+}
+
+/// `POST /admin/second-factor-policy`: who must sign in with a second factor.
+async fn set_second_factor_policy(f: guard::AdminForm) -> Result<HttpResponse, AdminError> {
+    let raw = f.get("policy").to_owned();
+    let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
+    let now = state.clock.unix();
+    admin::run(&state.store, move |conn| {
+        admin::second_factors::set_policy(conn, now, &actor, &raw)
+    })
+    .await?;
+    Ok(done("/admin/", "policy-saved"))
 }

@@ -71,6 +71,9 @@ pub struct Dashboard {
     pub keys: usize,
     pub active_kid: String,
     pub recent: Vec<AuditItem>,
+    /// The second-factor policy in force, and the choices (value, words).
+    pub policy: &'static str,
+    pub policies: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Debug)]
@@ -188,6 +191,9 @@ pub struct User {
     pub consents: Vec<ConsentItem>,
     pub sessions: Vec<SessionItem>,
     pub is_self: bool,
+    /// Whether the user has an authenticator, and their recovery codes left.
+    pub totp: bool,
+    pub recovery_codes_left: i64,
 }
 
 #[derive(Debug)]

@@ -105,8 +105,11 @@ pub async fn show(
 ) -> Result<HttpResponse, AdminError> {
     let id = user_id(&path)?;
     let now = admin.state.clock.unix();
-    let detail = admin::run(&admin.state.store, move |conn| {
-        domain::detail(conn, id, now)
+    let (detail, factors) = admin::run(&admin.state.store, move |conn| {
+        Ok((
+            domain::detail(conn, id, now)?,
+            admin::second_factors::status(conn, id)?,
+        ))
     })
     .await?;
     let u = &detail.user;
@@ -127,6 +130,8 @@ pub async fn show(
             .map(|s| pages::SessionItem::new(s, &admin.session_key))
             .collect(),
         is_self: u.id == admin.actor.user_id,
+        totp: factors.totp,
+        recovery_codes_left: factors.recovery_codes_left,
     }))
 }
 
@@ -281,6 +286,21 @@ pub async fn reset_link(
         link: state.settings.endpoint(&crate::resets::path(&token)),
         expires: pages::when(now + ttl),
     }))
+}
+
+/// `POST /admin/users/{id}/second-factors/reset`.
+pub async fn reset_second_factors(
+    f: AdminForm,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id = user_id(&path)?;
+    let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
+    let now = state.clock.unix();
+    admin::run(&state.store, move |conn| {
+        admin::second_factors::reset(conn, now, &actor, id)
+    })
+    .await?;
+    Ok(done(&user_path(id), "second-factors-reset"))
 }
 
 /// Load the user a confirmation page is about (404 if gone).
