@@ -83,7 +83,7 @@ pub struct Me {
 }
 
 impl Me {
-    fn audit(
+    pub(crate) fn audit(
         &self,
         conn: &mut DbConnection,
         now: i64,

@@ -37,10 +37,13 @@ pub enum AuditAction {
     AccountPasswordRefused,
     AccountPasswordReset,
     UserResetLinkCreated,
+    PasskeyRegistered,
+    PasskeyRenamed,
+    PasskeyRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -68,6 +71,9 @@ impl AuditAction {
         AuditAction::AccountPasswordRefused,
         AuditAction::AccountPasswordReset,
         AuditAction::UserResetLinkCreated,
+        AuditAction::PasskeyRegistered,
+        AuditAction::PasskeyRenamed,
+        AuditAction::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +105,10 @@ impl AuditAction {
             AuditAction::AccountPasswordRefused => "account.password.failed",
             AuditAction::AccountPasswordReset => "account.password-reset",
             AuditAction::UserResetLinkCreated => "user.reset-link-created",
+            // Under `account.`: a user's own passkeys are changes to their own account.
+            AuditAction::PasskeyRegistered => "account.passkey-registered",
+            AuditAction::PasskeyRenamed => "account.passkey-renamed",
+            AuditAction::PasskeyRemoved => "account.passkey-removed",
         }
     }
 }

@@ -210,7 +210,18 @@ fn open(
     origin: Origin,
 ) -> Result<(String, SignedIn), (LoginError, String)> {
     let user = authenticate(conn, now, policy, username, password, origin.ip.as_deref())?;
-    let store = |e: StoreError| (LoginError::Store(e), String::new());
+    establish(conn, now, ttl, user, origin).map_err(|e| (LoginError::Store(e), String::new()))
+}
+
+/// Open a session for a user who just authenticated (by password, or by passkey in
+/// `crate::passkeys::sign_in`); returns the cookie value.
+pub fn establish(
+    conn: &mut DbConnection,
+    now: i64,
+    ttl: i64,
+    user: UserRow,
+    origin: Origin,
+) -> Result<(String, SignedIn), StoreError> {
     let cookie = secrets::random_token(32);
     let session = SessionRow {
         id_hash: secrets::digest(&cookie),
@@ -223,8 +234,8 @@ fn open(
         user_agent: origin.user_agent.map(|ua| ua.chars().take(300).collect()),
         ip: origin.ip,
     };
-    session_store::insert(conn, &session).map_err(store)?;
-    users::touch_login(conn, user.id, now).map_err(store)?;
+    session_store::insert(conn, &session)?;
+    users::touch_login(conn, user.id, now)?;
     let key = session.id_hash.clone();
     Ok((
         cookie,

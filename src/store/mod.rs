@@ -17,6 +17,7 @@ pub mod consents;
 pub mod django;
 pub mod grants;
 pub mod maintenance;
+pub mod passkeys;
 pub mod password_resets;
 pub mod refresh_tokens;
 pub mod schema;
