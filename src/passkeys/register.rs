@@ -60,6 +60,11 @@ pub fn finish(
     let answer: RegisterPublicKeyCredential = serde_json::from_str(answer).map_err(|_| {
         PasskeyError::Invalid("The browser's answer could not be read. Please try again.".into())
     })?;
+    // An authenticator that holds a passkey here already (the options excluded it) says so
+    // rather than "not accepted".
+    if store::by_credential_id(conn, &credential_key(answer.raw_id.as_ref()))?.is_some() {
+        return Err(PasskeyError::AlreadyRegistered);
+    }
     let passkey = webauthn
         .finish_passkey_registration(&answer, &state)
         .map_err(|e| PasskeyError::Refused(format!("registration: {e}")))?;

@@ -175,6 +175,16 @@ async fn audit(app: &TestApp) -> Vec<AuditRow> {
         .unwrap()
 }
 
+/// The id of the passkey named `name` on the account page `body`.
+fn passkey_id(body: &str, name: &str) -> String {
+    let at = body
+        .find(&format!("<strong>{name}</strong>"))
+        .unwrap_or_else(|| panic!("{name} listed: {body}"));
+    let rest = &body[at..];
+    let start = rest.find("/account/passkeys/").unwrap() + "/account/passkeys/".len();
+    rest[start..].split('/').next().unwrap().to_owned()
+}
+
 async fn is_signed_in_as(browser: &Browser, username: &str) -> bool {
     let page = browser.get("/account").await;
     page.status == 200 && page.body.contains(&format!("<strong>{username}</strong>"))
@@ -329,9 +339,7 @@ on_both_backends_named!(
         assert!(!is_signed_in_as(&b, "alice").await);
 
         // Bob cannot rename or remove Alice's passkey: his own are the only ones he sees.
-        let account = alice.get("/account").await;
-        let start = account.body.find("/account/passkeys/").unwrap() + "/account/passkeys/".len();
-        let phone_id: String = account.body[start..].split('/').next().unwrap().to_owned();
+        let phone_id = passkey_id(&alice.get("/account").await.body, "Phone");
         let (bob, bob_csrf) = signed_in(&app, "bob").await;
         let page = bob
             .post(
@@ -410,9 +418,7 @@ on_both_backends_named!(
         flow::create_user(&app, "alice");
         let (alice, csrf) = signed_in(&app, "alice").await;
         let key = register(&app, &alice, &csrf, "Phone").await;
-        let account = alice.get("/account").await;
-        let start = account.body.find("/account/passkeys/").unwrap() + "/account/passkeys/".len();
-        let id: String = account.body[start..].split('/').next().unwrap().to_owned();
+        let id = passkey_id(&alice.get("/account").await.body, "Phone");
         let posts = [
             ("/account/passkeys/options".to_owned(), form(&[])),
             (
@@ -567,8 +573,7 @@ on_both_backends_named!(
         assert!(page.body.contains("<strong>Laptop</strong>"));
         assert!(page.body.contains("not used yet"));
         // Rename the second.
-        let at = page.body.rfind("/account/passkeys/").unwrap() + "/account/passkeys/".len();
-        let id: String = page.body[at..].split('/').next().unwrap().to_owned();
+        let id = passkey_id(&page.body, "Laptop");
         let renamed = alice
             .post(
                 &format!("/account/passkeys/{id}/rename"),
