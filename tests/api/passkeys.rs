@@ -253,12 +253,15 @@ on_both_backends_named!(
         assert_eq!(replay.status, 400, "{}", replay.body);
         assert!(replay.body.contains("expired or was already used"));
         assert!(!is_signed_in_as(&thief, "alice").await);
-        // An answer to one challenge, posted with another ceremony, does not verify.
+        // An answer to one challenge, posted with another ceremony, does not verify. (Each
+        // login page shown sets a new form token, so the thief reads the page again.)
+        let (thief, thief_fields) = at_login(&app, "/login").await;
         let (_, options) = sign_in_options(&thief, &thief_fields).await;
         let (other_ceremony, _) = sign_in_options(&thief, &thief_fields).await;
         let page = finish_sign_in(&thief, &thief_fields, &other_ceremony, &key.get(&options)).await;
         refused_sign_in(&page);
         // A registration ceremony is no sign-in ceremony.
+        let (thief, thief_fields) = at_login(&app, "/login").await;
         let (registration, _) = register_options(&alice, &alice_csrf).await;
         let (_, options) = sign_in_options(&thief, &thief_fields).await;
         let page = finish_sign_in(&thief, &thief_fields, &registration, &key.get(&options)).await;
