@@ -105,7 +105,7 @@ pub struct Me {
 }
 
 impl Me {
-    fn audit(
+    pub(crate) fn audit(
         &self,
         conn: &mut DbConnection,
         now: i64,

@@ -46,10 +46,13 @@ pub enum AuditAction {
     SecondStepFailed,
     UserSecondFactorsReset,
     SecondFactorPolicySet,
+    PasskeyRegistered,
+    PasskeyRenamed,
+    PasskeyRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -86,6 +89,9 @@ impl AuditAction {
         AuditAction::SecondStepFailed,
         AuditAction::UserSecondFactorsReset,
         AuditAction::SecondFactorPolicySet,
+        AuditAction::PasskeyRegistered,
+        AuditAction::PasskeyRenamed,
+        AuditAction::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,6 +132,10 @@ impl AuditAction {
             AuditAction::SecondStepFailed => "login.second-factor-failed",
             AuditAction::UserSecondFactorsReset => "user.second-factors-reset",
             AuditAction::SecondFactorPolicySet => "settings.second-factor-policy",
+            // Under `account.`: a user's own passkeys are changes to their own account.
+            AuditAction::PasskeyRegistered => "account.passkey-registered",
+            AuditAction::PasskeyRenamed => "account.passkey-renamed",
+            AuditAction::PasskeyRemoved => "account.passkey-removed",
         }
     }
 }

@@ -11,6 +11,14 @@ pub enum Method {
     /// A one-time code (`otp`): a TOTP code or a single-use recovery code, both proving
     /// something the user has.
     Otp,
+    /// A passkey held in hardware (`hwk`), which cannot leave its device.
+    HardwareKey,
+    /// A passkey that may be synced between devices (`swk`): the authenticator reported it
+    /// backup-eligible.
+    SoftwareKey,
+    /// The authenticator verified the user itself (`user`), by PIN or biometric, before it
+    /// signed: with the key it makes a multi-factor authenticator (NIST SP 800-63B §5.1.9).
+    UserVerified,
 }
 
 /// The kind of factor a method proves; two different kinds make a multi-factor sign-in.
@@ -18,6 +26,8 @@ pub enum Method {
 pub enum Factor {
     Knowledge,
     Possession,
+    /// A PIN or biometric checked on the authenticator.
+    Verification,
 }
 
 impl Method {
@@ -25,6 +35,9 @@ impl Method {
         match self {
             Method::Password => "pwd",
             Method::Otp => "otp",
+            Method::HardwareKey => "hwk",
+            Method::SoftwareKey => "swk",
+            Method::UserVerified => "user",
         }
     }
 
@@ -32,6 +45,9 @@ impl Method {
         match s {
             "pwd" => Some(Method::Password),
             "otp" => Some(Method::Otp),
+            "hwk" => Some(Method::HardwareKey),
+            "swk" => Some(Method::SoftwareKey),
+            "user" => Some(Method::UserVerified),
             _ => None,
         }
     }
@@ -39,7 +55,8 @@ impl Method {
     pub fn factor(self) -> Factor {
         match self {
             Method::Password => Factor::Knowledge,
-            Method::Otp => Factor::Possession,
+            Method::Otp | Method::HardwareKey | Method::SoftwareKey => Factor::Possession,
+            Method::UserVerified => Factor::Verification,
         }
     }
 }
@@ -58,6 +75,21 @@ pub struct AuthMethods(Vec<Method>);
 impl AuthMethods {
     pub fn password() -> Self {
         Self(vec![Method::Password])
+    }
+
+    /// A passkey sign-in: the key (synced or not) and, when the authenticator checked a PIN
+    /// or biometric, `user` — which makes it multi-factor on its own.
+    pub fn passkey(backup_eligible: bool, user_verified: bool) -> Self {
+        let key = if backup_eligible {
+            Method::SoftwareKey
+        } else {
+            Method::HardwareKey
+        };
+        let mut methods = Self(vec![key]);
+        if user_verified {
+            methods.add(Method::UserVerified);
+        }
+        methods
     }
 
     /// Add a method (again is a no-op).
@@ -149,6 +181,18 @@ mod tests {
             AuthMethods::from_stored("pwd future otp pwd").amr(),
             ["pwd", "otp", "mfa"]
         );
+    }
+
+    #[test]
+    fn a_verified_passkey_is_multi_factor_and_a_bare_one_is_not() {
+        let synced = AuthMethods::passkey(true, true);
+        assert_eq!(synced.amr(), ["swk", "user", "mfa"]);
+        assert_eq!(synced.acr(), ACR_MFA);
+        let device_bound = AuthMethods::passkey(false, false);
+        assert_eq!(device_bound.amr(), ["hwk"]);
+        assert_eq!(device_bound.acr(), ACR_SINGLE);
+        let stored = AuthMethods::from_stored(&synced.to_stored());
+        assert_eq!(stored, synced);
     }
 
     #[test]

@@ -532,3 +532,136 @@ pub fn payload_too_large(path: &str) -> HttpResponse {
         )
     }
 }
+
+/// The words a refused passkey request shows: (title, message). Causes are logged here.
+fn passkey_words(e: &crate::passkeys::PasskeyError) -> (&'static str, String) {
+    use crate::passkeys::{CeremonyProblem, PasskeyError as E};
+    match e {
+        E::Unavailable => (
+            "Passkeys are not available",
+            "Passkeys need Tessera to be reached by a domain name. Ask an administrator.".into(),
+        ),
+        E::SignIn => (
+            "Please sign in",
+            "Sign in again, then go back to your account page.".into(),
+        ),
+        E::MustChangePassword => (
+            "Choose a new password first",
+            "Change your password, then come back to add a passkey.".into(),
+        ),
+        E::Csrf => (
+            "This form has expired",
+            "The page was open too long or came from somewhere else. Go back to your account page, reload it and try again."
+                .into(),
+        ),
+        E::Ceremony(CeremonyProblem::Unknown) => (
+            "This passkey request is not valid",
+            "It was already used, or it belongs to another session. Go back to your account page and try again."
+                .into(),
+        ),
+        E::Ceremony(CeremonyProblem::Expired) => (
+            "This passkey request has expired",
+            "Go back to your account page and try again.".into(),
+        ),
+        E::Invalid(m) => ("Please check your input", m.clone()),
+        E::Refused(cause) => {
+            tracing::info!(%cause, "passkey refused");
+            (
+                "The passkey was not accepted",
+                "Your device's answer did not check out. Go back to your account page and try again."
+                    .into(),
+            )
+        }
+        E::AlreadyRegistered => (
+            "This passkey is registered already",
+            "The device you chose already holds a passkey for an account here.".into(),
+        ),
+        E::Throttled { .. } => (
+            "Too many attempts",
+            "Please wait a moment and try again.".into(),
+        ),
+        E::NotFound => (
+            "Not found",
+            "There is no such passkey on your account. It may have been removed already.".into(),
+        ),
+        E::Store(StoreError::Pool(_)) | E::Store(StoreError::Blocking(_)) => {
+            tracing::warn!(error = %e, "passkey request: database unavailable");
+            (
+                "Temporarily unavailable",
+                "Please try again in a moment.".into(),
+            )
+        }
+        E::Store(_) => {
+            tracing::error!(error = %e, "passkey request failed");
+            (
+                "Something went wrong",
+                "Nothing was changed. Please try again; if it keeps failing, tell an administrator."
+                    .into(),
+            )
+        }
+    }
+}
+
+fn passkey_status(e: &crate::passkeys::PasskeyError) -> StatusCode {
+    use crate::passkeys::PasskeyError as E;
+    match e {
+        E::Unavailable | E::NotFound => StatusCode::NOT_FOUND,
+        E::SignIn => StatusCode::UNAUTHORIZED,
+        E::MustChangePassword | E::Csrf => StatusCode::FORBIDDEN,
+        E::Ceremony(_) | E::Invalid(_) | E::Refused(_) => StatusCode::BAD_REQUEST,
+        E::AlreadyRegistered => StatusCode::CONFLICT,
+        E::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        E::Store(StoreError::Pool(_)) | E::Store(StoreError::Blocking(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The account page's passkey forms: readable pages (sign-in and the forced password change
+/// are redirects, as on the rest of the account page).
+impl ResponseError for crate::passkeys::PasskeyError {
+    fn status_code(&self) -> StatusCode {
+        use crate::passkeys::PasskeyError as E;
+        match self {
+            E::SignIn | E::MustChangePassword => StatusCode::SEE_OTHER,
+            other => passkey_status(other),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::passkeys::PasskeyError as E;
+        match self {
+            E::SignIn => return redirect_with_return_to("/login", Some("/account")),
+            E::MustChangePassword => return to_password_change(None),
+            _ => {}
+        }
+        let (title, message) = passkey_words(self);
+        views::page(
+            self.status_code(),
+            &views::ErrorPage {
+                title,
+                message: &message,
+            },
+        )
+    }
+}
+
+/// A passkey request the page's script makes (a ceremony's options): JSON
+/// `{"error", "message"}` the script shows as it is.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct PasskeyScriptError(#[from] pub crate::passkeys::PasskeyError);
+
+impl ResponseError for PasskeyScriptError {
+    fn status_code(&self) -> StatusCode {
+        passkey_status(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message) = passkey_words(&self.0);
+        HttpResponse::build(self.status_code())
+            .insert_header(("Cache-Control", "no-store"))
+            .json(json!({ "error": title, "message": message }))
+    }
+}

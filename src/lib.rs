@@ -22,6 +22,7 @@ pub mod kek;
 pub mod metrics;
 pub mod oauth;
 pub mod observe;
+pub mod passkeys;
 pub mod resets;
 pub mod resource;
 pub mod routes;

@@ -167,7 +167,8 @@ impl Metrics {
         self.logins_failed.with_label_values(&[via]).inc();
     }
 
-    /// One attempt refused by the throttle (`login_page`, `api_token`, `client_auth`).
+    /// One attempt refused by the throttle (`login_page`, `login_passkey`, `api_token`,
+    /// `client_auth`).
     pub fn throttled(&self, via: &str) {
         self.throttled.with_label_values(&[via]).inc();
     }

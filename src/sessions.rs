@@ -229,6 +229,29 @@ pub fn open(
     origin: Origin,
     methods: &AuthMethods,
 ) -> Result<(String, SignedIn), StoreError> {
+    let (cookie, signed_in) = establish(conn, now, ttl, user, origin, methods)?;
+    let detail = methods.amr().join(" ");
+    let entry = Entry {
+        actor: Some(&signed_in.user.username),
+        action: AuditAction::Login,
+        target: None,
+        detail: Some(&detail),
+        ip: signed_in.session.ip.as_deref(),
+    };
+    audit::record(conn, now, &entry)?;
+    Ok((cookie, signed_in))
+}
+
+/// Open a session, unaudited: for a sign-in that writes its own audit entry (a passkey
+/// sign-in names the passkey, in `crate::passkeys::sign_in`); returns the cookie value.
+pub fn establish(
+    conn: &mut DbConnection,
+    now: i64,
+    ttl: i64,
+    user: UserRow,
+    origin: Origin,
+    methods: &AuthMethods,
+) -> Result<(String, SignedIn), StoreError> {
     let cookie = secrets::random_token(32);
     let session = SessionRow {
         id_hash: secrets::digest(&cookie),
@@ -244,15 +267,6 @@ pub fn open(
     };
     session_store::insert(conn, &session)?;
     users::touch_login(conn, user.id, now)?;
-    let detail = methods.amr().join(" ");
-    let entry = Entry {
-        actor: Some(&user.username),
-        action: AuditAction::Login,
-        target: None,
-        detail: Some(&detail),
-        ip: session.ip.as_deref(),
-    };
-    audit::record(conn, now, &entry)?;
     let key = session.id_hash.clone();
     Ok((
         cookie,

@@ -15,6 +15,7 @@ use crate::discovery::Discovery;
 use crate::domain::Password;
 use crate::metrics::Metrics;
 use crate::observe::{Observed, REQUEST_ID};
+use crate::passkeys::RelyingParty;
 use crate::signing::{KeyError, KeySource, KeyStore, Keys, Opened, spawn_reloader};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -227,12 +228,16 @@ impl Application {
             draining: draining.clone(),
             metrics,
             discovery: Arc::new(Discovery::render(&settings)),
+            passkeys: Arc::new(RelyingParty::from_issuer(&settings.issuer)),
             secrets: Arc::default(),
             settings: Arc::new(settings),
             store: prepared.store,
             keys: prepared.keys,
             clock,
         };
+        if let Some(why) = state.passkeys.unavailable_because() {
+            tracing::info!("passkeys are off: {why}");
+        }
         let workers = state.settings.workers;
         let client_request_timeout = state.settings.client_request_timeout;
         let keep_alive = state.settings.keep_alive;

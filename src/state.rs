@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::discovery::Discovery;
 use crate::metrics::Metrics;
 use crate::oauth::client_auth::SecretCache;
+use crate::passkeys::RelyingParty;
 use crate::signing::Keys;
 use crate::store::Store;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub discovery: Arc<Discovery>,
     pub secrets: Arc<SecretCache>,
     pub metrics: Metrics,
+    /// Tessera as a WebAuthn relying party (from the issuer), or why it cannot be one.
+    pub passkeys: Arc<RelyingParty>,
     /// Set once SIGTERM arrives: `/readyz` answers 503 from then on.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }

@@ -12,6 +12,8 @@ pub struct Login<'a> {
     pub csrf_token: &'a str,
     pub return_to: &'a str,
     pub username: &'a str,
+    /// Offer "Sign in with a passkey" (the issuer is a domain name).
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -130,6 +132,15 @@ pub struct SignInItem {
     pub ip: String,
 }
 
+/// One of the user's passkeys.
+#[derive(Debug)]
+pub struct PasskeyItem {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+}
+
 /// `/account` (and `/` when signed in): the user's own page.
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -147,6 +158,9 @@ pub struct Account {
     pub totp: bool,
     pub recovery_codes_left: i64,
     pub sign_ins: Vec<SignInItem>,
+    pub passkeys: Vec<PasskeyItem>,
+    /// Why passkeys cannot be used here, when they cannot.
+    pub passkeys_off: Option<String>,
 }
 
 /// `/account/password`: the change form (also the forced first change).
@@ -225,10 +239,22 @@ pub fn describe_scope(scope: &str) -> &'static str {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                    frame-ancestors 'none'; base-uri 'none'";
 
+/// Pages that run `/static/passkeys.js`: the same policy plus scripts from Tessera itself
+/// (no inline script, no other origin) and `fetch` back to it for a ceremony's options.
+const CSP_WITH_SCRIPT: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+                               style-src 'self'; img-src 'self' data:; \
+                               frame-ancestors 'none'; base-uri 'none'";
+
 /// Render a page with Tessera's security headers. Pages are never cached and never framed
 /// (clickjacking on the consent page would grant access).
 pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
     render(status, template, CSP.to_owned())
+}
+
+/// [`page`] for a page that loads Tessera's own script (the login and account pages, for
+/// passkeys); every other page keeps a policy that runs no script at all.
+pub fn page_with_script(status: StatusCode, template: &impl Template) -> HttpResponse {
+    render(status, template, CSP_WITH_SCRIPT.to_owned())
 }
 
 /// The `form_post` page: its one inline script is allowed by nonce.

@@ -76,6 +76,9 @@ fn notice(code: &str) -> Option<&'static str> {
         "totp-enrolled" => "Authenticator on: Tessera asks for a code after your password.",
         "totp-removed" => "Authenticator removed; your recovery codes no longer work.",
         "totp-active" => "An authenticator is already set up. Remove it first to set up another.",
+        "passkey-added" => "Passkey added. You can now sign in with it alone.",
+        "passkey-renamed" => "Passkey renamed.",
+        "passkey-removed" => "Passkey removed; it no longer signs you in.",
         _ => return None,
     })
 }
@@ -110,63 +113,80 @@ async fn page(
     }
     let me = me(req, state, &s);
     let now = state.clock.unix();
-    let o = run(state, move |conn| account::overview(conn, &me, now)).await?;
+    let (o, keys) = run(state, move |conn| {
+        let overview = account::overview(conn, &me, now)?;
+        Ok((overview, crate::passkeys::list(conn, &me)?))
+    })
+    .await?;
     let query = query_pairs(req);
     let u = &o.user;
-    Ok(views::page(
-        StatusCode::OK,
-        &views::Account {
-            username: u.username.clone(),
-            name: u.name.clone().unwrap_or_default(),
-            email: u.email.clone().unwrap_or_default(),
-            email_verified: u.email_verified,
-            is_admin: u.is_admin,
-            csrf_token: s.session.csrf_token.clone(),
-            notice: field(&query, "done").and_then(notice),
-            apps: o
-                .consents
-                .iter()
-                .map(|c| views::AppItem {
-                    client_id: c.client_id.clone(),
-                    name: c.client_name.clone(),
-                    scopes: c
-                        .scope
-                        .split_whitespace()
-                        .map(|sc| (sc.to_owned(), views::describe_scope(sc)))
-                        .collect(),
-                    since: views::when(c.created_at),
-                })
-                .collect(),
-            sessions: o
-                .sessions
-                .iter()
-                .map(|r| views::SessionItem {
-                    id: r.id_hash.clone(),
-                    started: views::when(r.created_at),
-                    ip: r.ip.clone().unwrap_or_default(),
-                    browser: r
-                        .user_agent
-                        .as_deref()
-                        .unwrap_or("")
-                        .chars()
-                        .take(80)
-                        .collect(),
-                    current: r.id_hash == s.session_key,
-                })
-                .collect(),
-            totp: o.totp,
-            recovery_codes_left: o.recovery_codes_left,
-            sign_ins: o
-                .sign_ins
-                .iter()
-                .map(|r| views::SignInItem {
-                    at: views::when(r.at),
-                    ok: r.action == crate::audit::AuditAction::Login.as_str(),
-                    ip: r.ip.clone().unwrap_or_default(),
-                })
-                .collect(),
-        },
-    ))
+    let account = views::Account {
+        username: u.username.clone(),
+        name: u.name.clone().unwrap_or_default(),
+        email: u.email.clone().unwrap_or_default(),
+        email_verified: u.email_verified,
+        is_admin: u.is_admin,
+        csrf_token: s.session.csrf_token.clone(),
+        notice: field(&query, "done").and_then(notice),
+        apps: o
+            .consents
+            .iter()
+            .map(|c| views::AppItem {
+                client_id: c.client_id.clone(),
+                name: c.client_name.clone(),
+                scopes: c
+                    .scope
+                    .split_whitespace()
+                    .map(|sc| (sc.to_owned(), views::describe_scope(sc)))
+                    .collect(),
+                since: views::when(c.created_at),
+            })
+            .collect(),
+        sessions: o
+            .sessions
+            .iter()
+            .map(|r| views::SessionItem {
+                id: r.id_hash.clone(),
+                started: views::when(r.created_at),
+                ip: r.ip.clone().unwrap_or_default(),
+                browser: r
+                    .user_agent
+                    .as_deref()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect(),
+                current: r.id_hash == s.session_key,
+            })
+            .collect(),
+        totp: o.totp,
+        recovery_codes_left: o.recovery_codes_left,
+        sign_ins: o
+            .sign_ins
+            .iter()
+            .map(|r| views::SignInItem {
+                at: views::when(r.at),
+                ok: r.action == crate::audit::AuditAction::Login.as_str(),
+                ip: r.ip.clone().unwrap_or_default(),
+            })
+            .collect(),
+        passkeys: keys
+            .iter()
+            .map(|k| views::PasskeyItem {
+                id: k.id.clone(),
+                name: k.name.clone(),
+                created: views::when(k.created_at),
+                last_used: k.last_used_at.map(views::when).unwrap_or_default(),
+            })
+            .collect(),
+        passkeys_off: state.passkeys.unavailable_because().map(str::to_owned),
+    };
+    // The passkey script runs only where passkeys work; otherwise no script at all.
+    Ok(if account.passkeys_off.is_none() {
+        views::page_with_script(StatusCode::OK, &account)
+    } else {
+        views::page(StatusCode::OK, &account)
+    })
 }
 
 /// `POST /account/profile`.

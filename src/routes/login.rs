@@ -22,16 +22,19 @@ pub fn login_page(
     error: Option<&str>,
 ) -> HttpResponse {
     let token = secrets::random_token(24);
-    let mut res = views::page(
-        status,
-        &views::Login {
-            client_name,
-            error,
-            csrf_token: &token,
-            return_to,
-            username,
-        },
-    );
+    let login = views::Login {
+        client_name,
+        error,
+        csrf_token: &token,
+        return_to,
+        username,
+        passkeys: state.passkeys.webauthn().is_ok(),
+    };
+    let mut res = if login.passkeys {
+        views::page_with_script(status, &login)
+    } else {
+        views::page(status, &login)
+    };
     let _ = res.add_cookie(&cookie(&state.settings, LOGIN_CSRF_COOKIE, token, 3600));
     res
 }

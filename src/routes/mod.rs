@@ -18,6 +18,7 @@ mod jwks;
 mod login;
 mod logout;
 mod metrics;
+mod passkeys;
 mod reset;
 mod second_step;
 mod session;
@@ -77,6 +78,10 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
     )
     .service(aweb::resource("/account/applications/{client_id}/revoke").post(account::revoke_app))
     .service(aweb::resource("/account/sessions/{id}/sign-out").post(account::sign_out))
+    .service(aweb::resource("/account/passkeys/options").post(passkeys::register_options))
+    .service(aweb::resource("/account/passkeys").post(passkeys::register))
+    .service(aweb::resource("/account/passkeys/{id}/rename").post(passkeys::rename))
+    .service(aweb::resource("/account/passkeys/{id}/remove").post(passkeys::remove))
     .service(
         aweb::resource("/account/totp")
             .get(account_factors::show)
@@ -90,6 +95,8 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .post(reset::post),
     )
     .service(aweb::resource("/login").get(login::get).post(login::post))
+    .service(aweb::resource("/login/passkey/options").post(passkeys::sign_in_options))
+    .service(aweb::resource("/login/passkey").post(passkeys::sign_in))
     .service(
         aweb::resource("/login/second-factor")
             .get(second_step::get)
@@ -132,6 +139,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .default_service(aweb::to(hello::other)),
     )
     .service(aweb::resource("/static/tessera.css").get(assets::css))
+    .service(aweb::resource("/static/passkeys.js").get(assets::passkeys_js))
     // HEAD too: load balancers and uptime checks often probe with it.
     .service(
         aweb::resource("/healthz")

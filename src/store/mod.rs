@@ -18,6 +18,7 @@ pub mod device_codes;
 pub mod django;
 pub mod grants;
 pub mod maintenance;
+pub mod passkeys;
 pub mod password_resets;
 pub mod pending_logins;
 pub mod refresh_tokens;

@@ -217,6 +217,26 @@ diesel::table! {
         value -> Text,
         updated_at -> BigInt,
         updated_by -> Nullable<Text>,
+    passkeys (id) {
+        id -> Text,
+        user_id -> BigInt,
+        credential_id -> Text,
+        name -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id_hash) {
+        id_hash -> Text,
+        kind -> Text,
+        user_id -> Nullable<BigInt>,
+        session_key -> Nullable<Text>,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -229,6 +249,8 @@ diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(device_codes -> clients (client_id));
+diesel::joinable!(passkeys -> users (user_id));
+diesel::joinable!(webauthn_ceremonies -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -247,6 +269,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     pending_logins,
     server_settings,
+    passkeys,
+    webauthn_ceremonies,
 );
 
 diesel::table! {

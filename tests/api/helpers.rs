@@ -188,6 +188,7 @@ pub async fn spawn_routed(
         None,
         None,
         Some(route),
+        false,
     )
     .await
 }
@@ -217,6 +218,20 @@ pub async fn spawn_on_manual_clock(backend: Backend) -> TestApp {
     spawn_with_clock(backend, &[], ManualClock::at(SystemClock.unix())).await
 }
 
+/// A server whose issuer names it `localhost` (on the port it bound): WebAuthn needs a
+/// domain name, and an IP address cannot be a passkey's relying party. `base` stays the
+/// loopback address (the server does not read the Host header); browsers go to the issuer.
+pub async fn spawn_on_localhost(backend: Backend) -> TestApp {
+    let clock = Arc::new(SystemClock);
+    start_routed(backend, &[], clock, None, None, None, true).await
+}
+
+/// [`spawn_on_localhost`] on a manual clock set to the wall clock's time.
+pub async fn spawn_on_localhost_manual_clock(backend: Backend) -> TestApp {
+    let clock = ManualClock::at(SystemClock.unix());
+    start_routed(backend, &[], clock.clone(), Some(clock), None, None, true).await
+}
+
 async fn start(
     backend: Backend,
     extra: &[(&str, &str)],
@@ -224,7 +239,7 @@ async fn start(
     manual: Option<Arc<ManualClock>>,
     before: Option<Before<'_>>,
 ) -> TestApp {
-    start_routed(backend, extra, clock, manual, before, None).await
+    start_routed(backend, extra, clock, manual, before, None, false).await
 }
 
 async fn start_routed(
@@ -234,6 +249,7 @@ async fn start_routed(
     manual: Option<Arc<ManualClock>>,
     before: Option<Before<'_>>,
     route: Option<&dyn Fn(&str) -> String>,
+    localhost: bool,
 ) -> TestApp {
     tessera::resource::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -244,7 +260,12 @@ async fn start_routed(
     let addr = listener.local_addr().expect("local addr");
     let mut env = test_env(&db, &keys_dir);
     env.insert("TESSERA_LISTEN".to_owned(), addr.to_string());
-    env.insert("TESSERA_ISSUER".to_owned(), format!("http://{addr}"));
+    let host = if localhost {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    env.insert("TESSERA_ISSUER".to_owned(), format!("http://{host}"));
     if let Some(route) = route {
         env.insert("TESSERA_DATABASE_URL".to_owned(), route(&db.url()));
     }
