@@ -37,10 +37,13 @@ pub enum AuditAction {
     AccountPasswordRefused,
     AccountPasswordReset,
     UserResetLinkCreated,
+    AccountResetMailSent,
+    AccountResetMailFailed,
+    AccountResetMailThrottled,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -68,6 +71,9 @@ impl AuditAction {
         AuditAction::AccountPasswordRefused,
         AuditAction::AccountPasswordReset,
         AuditAction::UserResetLinkCreated,
+        AuditAction::AccountResetMailSent,
+        AuditAction::AccountResetMailFailed,
+        AuditAction::AccountResetMailThrottled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +105,9 @@ impl AuditAction {
             AuditAction::AccountPasswordRefused => "account.password.failed",
             AuditAction::AccountPasswordReset => "account.password-reset",
             AuditAction::UserResetLinkCreated => "user.reset-link-created",
+            AuditAction::AccountResetMailSent => "account.reset-mail-sent",
+            AuditAction::AccountResetMailFailed => "account.reset-mail-failed",
+            AuditAction::AccountResetMailThrottled => "account.reset-mail-throttled",
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct Login<'a> {
     pub csrf_token: &'a str,
     pub return_to: &'a str,
     pub username: &'a str,
+    /// Reset by email is set up: offer "Forgot password?".
+    pub forgot: bool,
 }
 
 #[derive(Template)]
@@ -134,6 +136,19 @@ pub struct Reset<'a> {
     pub done: bool,
 }
 
+/// `/reset`: ask for a reset link by email ("Forgot password?"), and the answer, which is
+/// the same whether or not the account exists.
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct Forgot<'a> {
+    pub csrf_token: &'a str,
+    pub identifier: &'a str,
+    pub error: Option<&'a str>,
+    pub sent: bool,
+    /// How long an emailed link works.
+    pub minutes: i64,
+}
+
 /// When something happened, as Tessera's pages show times.
 pub fn when(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
@@ -161,6 +176,18 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
 /// (clickjacking on the consent page would grant access).
 pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
     render(status, template, CSP.to_owned())
+}
+
+/// A page with a copy button (a secret shown once): as `page`, plus Tessera's own script
+/// file `/static/copy.js`. No inline script, so an injected one still does not run.
+pub fn page_with_copy_button(status: StatusCode, template: &impl Template) -> HttpResponse {
+    render(
+        status,
+        template,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         frame-ancestors 'none'; base-uri 'none'"
+            .to_owned(),
+    )
 }
 
 /// The `form_post` page: its one inline script is allowed by nonce.

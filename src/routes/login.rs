@@ -29,6 +29,7 @@ pub fn login_page(
             csrf_token: &token,
             return_to,
             username,
+            forgot: state.settings.smtp.is_some(),
         },
     );
     let _ = res.add_cookie(&cookie(&state.settings, LOGIN_CSRF_COOKIE, token, 3600));

@@ -9,6 +9,7 @@ mod admin;
 mod assets;
 mod authorize;
 mod discovery;
+mod forgot;
 mod health;
 mod hello;
 mod introspect;
@@ -68,6 +69,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .get(reset::get)
             .post(reset::post),
     )
+    .service(aweb::resource("/reset").get(forgot::get).post(forgot::post))
     .service(aweb::resource("/login").get(login::get).post(login::post))
     .service(
         aweb::resource("/logout")
@@ -105,6 +107,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .default_service(aweb::to(hello::other)),
     )
     .service(aweb::resource("/static/tessera.css").get(assets::css))
+    .service(aweb::resource("/static/copy.js").get(assets::copy_js))
     // HEAD too: load balancers and uptime checks often probe with it.
     .service(
         aweb::resource("/healthz")

@@ -19,6 +19,7 @@ pub mod grants;
 pub mod maintenance;
 pub mod password_resets;
 pub mod refresh_tokens;
+pub mod reset_mail;
 pub mod schema;
 pub mod sessions;
 pub mod signing_keys;

@@ -188,6 +188,9 @@ pub struct User {
     pub consents: Vec<ConsentItem>,
     pub sessions: Vec<SessionItem>,
     pub is_self: bool,
+    /// A mail server is configured: the reset link can be emailed (if the user has an
+    /// address).
+    pub can_email: bool,
 }
 
 #[derive(Debug)]
@@ -268,6 +271,10 @@ pub struct ResetLink {
     pub username: String,
     pub link: String,
     pub expires: String,
+    /// The link went out by email to this address (and is not shown).
+    pub emailed_to: Option<String>,
+    /// Emailing failed: why (the link is shown instead).
+    pub mail_error: Option<String>,
 }
 
 #[derive(Debug)]
