@@ -105,7 +105,7 @@ async fn the_console_details_hold_in_chromium() {
     click(&admin, "button[type=submit]").await;
     wait_text(&admin, "main h1", |t| t == "Overview").await;
     // The administrator's name in the top bar, once.
-    assert_eq!(text(&admin, ".signout .me").await, ROOT);
+    assert_eq!(text(&admin, ".signout .me").await, "Root Admin");
     shoot(&admin, "admin-overview-desktop").await;
 
     // A client secret, shown once, with a copy button that works.
