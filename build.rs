@@ -22,6 +22,7 @@ fn main() {
         "TESSERA_TEST_POSTGRES_URL",
         "TESSERA_TEST_DJANGO_PYTHON",
         "TESSERA_TEST_OPENID_CLIENT",
+        "TESSERA_TEST_SMTP_PYTHON",
     ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -45,6 +46,7 @@ fn main() {
         "tessera_test_browser",
         "tessera_test_nginx",
         "tessera_test_openid_client",
+        "tessera_test_smtp",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -53,6 +55,9 @@ fn main() {
     }
     if ci || set("TESSERA_TEST_DJANGO_PYTHON") {
         println!("cargo::rustc-cfg=tessera_test_django");
+    }
+    if ci || set("TESSERA_TEST_SMTP_PYTHON") {
+        println!("cargo::rustc-cfg=tessera_test_smtp");
     }
     let driver = CHROMEDRIVERS.into_iter().find(|p| Path::new(p).exists());
     if let Some(driver) = driver.filter(|_| Path::new(CHROMIUM).exists()) {

@@ -49,10 +49,13 @@ pub enum AuditAction {
     PasskeyRegistered,
     PasskeyRenamed,
     PasskeyRemoved,
+    AccountResetMailSent,
+    AccountResetMailFailed,
+    AccountResetMailThrottled,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 39] = [
+    pub const ALL: [AuditAction; 42] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -92,6 +95,9 @@ impl AuditAction {
         AuditAction::PasskeyRegistered,
         AuditAction::PasskeyRenamed,
         AuditAction::PasskeyRemoved,
+        AuditAction::AccountResetMailSent,
+        AuditAction::AccountResetMailFailed,
+        AuditAction::AccountResetMailThrottled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +142,9 @@ impl AuditAction {
             AuditAction::PasskeyRegistered => "account.passkey-registered",
             AuditAction::PasskeyRenamed => "account.passkey-renamed",
             AuditAction::PasskeyRemoved => "account.passkey-removed",
+            AuditAction::AccountResetMailSent => "account.reset-mail-sent",
+            AuditAction::AccountResetMailFailed => "account.reset-mail-failed",
+            AuditAction::AccountResetMailThrottled => "account.reset-mail-throttled",
         }
     }
 }

@@ -134,6 +134,9 @@ pub struct Settings {
     pub client_request_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
     pub keep_alive: Duration,
+    /// The mail server reset emails go through (`smtp_url`, `smtp_from`, `smtp_timeout`);
+    /// `None`: Tessera sends no email and offers no "Forgot password?".
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 impl Settings {
@@ -187,6 +190,9 @@ struct FileSettings {
     database_timeout: Option<toml::Value>,
     client_request_timeout: Option<toml::Value>,
     keep_alive: Option<toml::Value>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
+    smtp_timeout: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -217,6 +223,9 @@ pub const SETTINGS: &[&str] = &[
     "database_timeout",
     "client_request_timeout",
     "keep_alive",
+    "smtp_url",
+    "smtp_from",
+    "smtp_timeout",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -357,6 +366,12 @@ impl Settings {
                 parsed.client_request_timeout.as_ref().map(toml_to_string),
             );
             put("keep_alive", parsed.keep_alive.as_ref().map(toml_to_string));
+            put("smtp_url", parsed.smtp_url);
+            put("smtp_from", parsed.smtp_from);
+            put(
+                "smtp_timeout",
+                parsed.smtp_timeout.as_ref().map(toml_to_string),
+            );
         }
         for key in crate::simplejwt::settings::NAMES {
             let var = format!("TESSERA_SIMPLEJWT_{}", key.to_uppercase());
@@ -527,7 +542,9 @@ impl Settings {
                 Some(crate::kek::Kek::parse(v).map_err(|e| invalid(origin, e.to_string()))?)
             }
         };
+        let smtp = smtp(raw)?;
         Ok(Settings {
+            smtp,
             database_timeout,
             client_request_timeout,
             keep_alive,
@@ -557,6 +574,31 @@ impl Settings {
             jwks_max_age,
         })
     }
+}
+
+/// The mail server, when `smtp_url` is set: then `smtp_from` must be too (a made-up sender
+/// is what spam filters drop first). The URL's password is never echoed.
+fn smtp(raw: &Raw) -> Result<Option<crate::mail::SmtpSettings>, ConfigError> {
+    let timeout = parse_with(raw, "smtp_timeout", "10", |s| {
+        bounded_seconds(s, 1.0, 120.0)
+    })?;
+    let Some((url, url_origin)) = raw.get("smtp_url").filter(|(v, _)| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let Some((from, from_origin)) = raw.get("smtp_from").filter(|(v, _)| !v.trim().is_empty())
+    else {
+        return Err(invalid(
+            "TESSERA_SMTP_FROM",
+            "required when an SMTP URL is set: the From address of reset emails, \
+             e.g. 'Tessera <noreply@example.com>'",
+        ));
+    };
+    crate::mail::SmtpSettings::parse(url, from, timeout)
+        .map(Some)
+        .map_err(|e| match e {
+            crate::mail::SettingsError::Url(reason) => invalid(url_origin, reason),
+            crate::mail::SettingsError::From(reason) => invalid(from_origin, reason),
+        })
 }
 
 fn parse_with<T>(

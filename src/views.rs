@@ -14,6 +14,8 @@ pub struct Login<'a> {
     pub username: &'a str,
     /// Offer "Sign in with a passkey" (the issuer is a domain name).
     pub passkeys: bool,
+    /// Reset by email is set up: offer "Forgot password?".
+    pub forgot: bool,
 }
 
 #[derive(Template)]
@@ -214,6 +216,17 @@ pub struct RecoveryCodes<'a> {
     pub headline: &'a str,
     pub codes: &'a [String],
     pub next: &'a str,
+/// `/reset`: ask for a reset link by email ("Forgot password?"), and the answer, which is
+/// the same whether or not the account exists.
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct Forgot<'a> {
+    pub csrf_token: &'a str,
+    pub identifier: &'a str,
+    pub error: Option<&'a str>,
+    pub sent: bool,
+    /// How long an emailed link works.
+    pub minutes: i64,
 }
 
 /// When something happened, as Tessera's pages show times.
@@ -255,6 +268,18 @@ pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
 /// passkeys); every other page keeps a policy that runs no script at all.
 pub fn page_with_script(status: StatusCode, template: &impl Template) -> HttpResponse {
     render(status, template, CSP_WITH_SCRIPT.to_owned())
+}
+
+/// A page with a copy button (a secret shown once): as `page`, plus Tessera's own script
+/// file `/static/copy.js`. No inline script, so an injected one still does not run.
+pub fn page_with_copy_button(status: StatusCode, template: &impl Template) -> HttpResponse {
+    render(
+        status,
+        template,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         frame-ancestors 'none'; base-uri 'none'"
+            .to_owned(),
+    )
 }
 
 /// The `form_post` page: its one inline script is allowed by nonce.

@@ -29,6 +29,7 @@ pub fn login_page(
         return_to,
         username,
         passkeys: state.passkeys.webauthn().is_ok(),
+        forgot: state.settings.smtp.is_some(),
     };
     let mut res = if login.passkeys {
         views::page_with_script(status, &login)

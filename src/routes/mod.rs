@@ -11,6 +11,7 @@ mod assets;
 mod authorize;
 mod device;
 mod discovery;
+mod forgot;
 mod health;
 mod hello;
 mod introspect;
@@ -94,6 +95,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .get(reset::get)
             .post(reset::post),
     )
+    .service(aweb::resource("/reset").get(forgot::get).post(forgot::post))
     .service(aweb::resource("/login").get(login::get).post(login::post))
     .service(aweb::resource("/login/passkey/options").post(passkeys::sign_in_options))
     .service(aweb::resource("/login/passkey").post(passkeys::sign_in))
@@ -140,6 +142,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
     )
     .service(aweb::resource("/static/tessera.css").get(assets::css))
     .service(aweb::resource("/static/passkeys.js").get(assets::passkeys_js))
+    .service(aweb::resource("/static/copy.js").get(assets::copy_js))
     // HEAD too: load balancers and uptime checks often probe with it.
     .service(
         aweb::resource("/healthz")

@@ -287,3 +287,11 @@ diesel::table! {
         retired_at_ms -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    reset_mail_throttle (bucket) {
+        bucket -> Text,
+        window_start -> BigInt,
+        requests -> BigInt,
+    }
+}

@@ -113,6 +113,61 @@ fn each_bad_setting_is_named() {
 }
 
 #[test]
+fn smtp_settings_are_checked_and_the_password_never_echoed() {
+    const FROM: (&str, &str) = ("TESSERA_SMTP_FROM", "Tessera <noreply@example.com>");
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (
+            &[("TESSERA_SMTP_URL", "http://mail.example.com"), FROM],
+            "invalid TESSERA_SMTP_URL:",
+        ),
+        (
+            &[
+                ("TESSERA_SMTP_URL", "smtp://u:hunter2@mail.example.com"),
+                FROM,
+            ],
+            "invalid TESSERA_SMTP_URL:",
+        ),
+        (
+            &[
+                ("TESSERA_SMTP_URL", "smtp://mail.example.com?tls=perhaps"),
+                FROM,
+            ],
+            "invalid TESSERA_SMTP_URL:",
+        ),
+        (
+            &[("TESSERA_SMTP_URL", "smtps://u:hunter2@mail.example.com")],
+            "invalid TESSERA_SMTP_FROM:",
+        ),
+        (
+            &[
+                ("TESSERA_SMTP_URL", "smtps://u:hunter2@mail.example.com"),
+                ("TESSERA_SMTP_FROM", "not an address"),
+            ],
+            "invalid TESSERA_SMTP_FROM:",
+        ),
+        (
+            &[
+                ("TESSERA_SMTP_URL", "smtps://u:hunter2@mail.example.com"),
+                FROM,
+                ("TESSERA_SMTP_TIMEOUT", "0"),
+            ],
+            "invalid TESSERA_SMTP_TIMEOUT:",
+        ),
+    ];
+    for (env, expected) in cases {
+        let out = run_with(env, &["migrate"]);
+        assert_ne!(out.code, 0, "{env:?} accepted");
+        let err = out.stderr.trim();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("error: {expected}")),
+            "{env:?}: {err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
+#[test]
 fn config_file_errors_name_the_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tessera.toml");

@@ -60,13 +60,16 @@ fn secret_page(
     client_name: String,
     secret: Option<SecretString>,
 ) -> HttpResponse {
-    render(&pages::Secret {
-        chrome: admin.chrome("clients", req),
-        heading,
-        client_id,
-        client_name,
-        secret: secret.map(|s| s.expose().to_owned()),
-    })
+    views::page_with_copy_button(
+        StatusCode::OK,
+        &pages::Secret {
+            chrome: admin.chrome("clients", req),
+            heading,
+            client_id,
+            client_name,
+            secret: secret.map(|s| s.expose().to_owned()),
+        },
+    )
 }
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {

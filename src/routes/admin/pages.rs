@@ -194,6 +194,9 @@ pub struct User {
     /// Whether the user has an authenticator, and their recovery codes left.
     pub totp: bool,
     pub recovery_codes_left: i64,
+    /// A mail server is configured: the reset link can be emailed (if the user has an
+    /// address).
+    pub can_email: bool,
 }
 
 #[derive(Debug)]
@@ -281,6 +284,10 @@ pub struct ResetLink {
     pub username: String,
     pub link: String,
     pub expires: String,
+    /// The link went out by email to this address (and is not shown).
+    pub emailed_to: Option<String>,
+    /// Emailing failed: why (the link is shown instead).
+    pub mail_error: Option<String>,
 }
 
 #[derive(Debug)]

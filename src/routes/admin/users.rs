@@ -132,6 +132,7 @@ pub async fn show(
         is_self: u.id == admin.actor.user_id,
         totp: factors.totp,
         recovery_codes_left: factors.recovery_codes_left,
+        can_email: admin.state.settings.smtp.is_some(),
     }))
 }
 
@@ -261,31 +262,107 @@ pub async fn sign_out(
 }
 
 /// Issue a one-time reset link and show it, once, in this response (a redirect would have
-/// to carry it in a URL the browser keeps in its history).
+/// to carry it in a URL the browser keeps in its history); or, with `send=email`, email it
+/// to the user and show only where it went. Sending waits at most the SMTP timeout; if it
+/// fails, the page says why and shows the link to hand over instead.
 pub async fn reset_link(
     req: HttpRequest,
     f: AdminForm,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id = user_id(&path)?;
+    let by_email = f.get("send") == "email";
     let ttl = match f.get("ttl").trim() {
+        _ if by_email => crate::reset_mail::EMAIL_TTL,
         "" => crate::resets::DEFAULT_TTL,
         raw => crate::resets::parse_ttl(raw)
             .map_err(|e| AdminError::Invalid(format!("Link lifetime: {e}.")))?,
     };
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
+    let smtp = match (by_email, &state.settings.smtp) {
+        (false, _) => None,
+        (true, Some(smtp)) => Some(smtp.clone()),
+        (true, None) => {
+            return Err(AdminError::Refused(
+                "No mail server is configured (TESSERA_SMTP_URL): create a link and hand it over instead."
+                    .into(),
+            ));
+        }
+    };
     let now = state.clock.unix();
-    let (username, token) = admin::run(&state.store, move |conn| {
-        domain::reset_link(conn, now, &actor, id, ttl)
-    })
-    .await?;
-    Ok(render(&pages::ResetLink {
-        chrome: f.admin.chrome("users", &req),
-        user_id: id,
-        username,
-        link: state.settings.endpoint(&crate::resets::path(&token)),
-        expires: pages::when(now + ttl),
-    }))
+    let recipient = if by_email {
+        let user = admin::run(&state.store, move |conn| domain::get(conn, id)).await?;
+        match user.email {
+            Some(email) => Some((user.name, email)),
+            None => {
+                return Err(AdminError::Refused(format!(
+                    "{} has no email address: add one to the profile, or create a link and hand it over.",
+                    user.username
+                )));
+            }
+        }
+    } else {
+        None
+    };
+    let (username, token) = {
+        let actor = actor.clone();
+        admin::run(&state.store, move |conn| {
+            domain::reset_link(conn, now, &actor, id, ttl)
+        })
+        .await?
+    };
+    let link = state.settings.endpoint(&crate::resets::path(&token));
+    let (mut emailed_to, mut mail_error) = (None, None);
+    if let (Some(smtp), Some((name, email))) = (smtp, recipient) {
+        let outgoing = crate::reset_mail::Outgoing {
+            username: username.clone(),
+            name,
+            email,
+            token: crate::secrets::SecretString::new(token),
+            expires_at: now + ttl,
+        };
+        let endpoint = |path: &str| state.settings.endpoint(path);
+        match crate::reset_mail::deliver(
+            &state.store,
+            &state.clock,
+            &smtp,
+            &endpoint,
+            Some(&actor.username),
+            actor.ip.as_deref(),
+            &outgoing,
+        )
+        .await
+        {
+            Ok(()) => emailed_to = Some(outgoing.email),
+            Err(e) => {
+                mail_error = Some(format!(
+                    "The email to {} was not sent: {e}.",
+                    outgoing.email
+                ))
+            }
+        }
+    }
+    let status = if mail_error.is_some() {
+        StatusCode::BAD_GATEWAY
+    } else {
+        StatusCode::OK
+    };
+    Ok(views::page(
+        status,
+        &pages::ResetLink {
+            chrome: f.admin.chrome("users", &req),
+            user_id: id,
+            username,
+            link: if emailed_to.is_some() {
+                String::new()
+            } else {
+                link
+            },
+            expires: pages::when(now + ttl),
+            emailed_to,
+            mail_error,
+        },
+    ))
 }
 
 /// `POST /admin/users/{id}/second-factors/reset`.
