@@ -216,6 +216,8 @@ pub struct RecoveryCodes<'a> {
     pub headline: &'a str,
     pub codes: &'a [String],
     pub next: &'a str,
+}
+
 /// `/reset`: ask for a reset link by email ("Forgot password?"), and the answer, which is
 /// the same whether or not the account exists.
 #[derive(Template)]

@@ -164,6 +164,7 @@ pub fn start(
             last_polled_at: None,
             user_id: None,
             auth_time: None,
+            amr: None,
             session_id: None,
             decided_at: None,
         };
@@ -236,7 +237,8 @@ pub fn lookup(
 ) -> Result<Pending, DeviceError> {
     let user_code = UserCode::parse(typed).ok_or(DeviceError::Malformed)?;
     let attempt = Attempt::user_code(&who.user.username, who.ip);
-    if let Some(locked) = throttle::check(conn, policy, &attempt, now)? {
+    let checked = throttle::check(conn, policy, &attempt, now)?;
+    if let Some(locked) = checked.locked {
         return Err(DeviceError::Throttled {
             retry_after: locked.retry_after,
         });
@@ -257,7 +259,7 @@ pub fn lookup(
         }
         return Err(DeviceError::Unknown);
     };
-    throttle::succeeded(conn, policy, &attempt, now)?;
+    throttle::succeeded(conn, policy, &attempt, &checked, now)?;
     let scope = ScopeSet::parse(&row.scope)
         .map_err(|e| StoreError::Corrupt(format!("device code: {e}")))?;
     Ok(Pending {
@@ -284,6 +286,7 @@ pub fn decide(
             status: if allow { APPROVED } else { DENIED },
             user_id: who.user.id,
             auth_time: who.session.auth_time,
+            amr: &who.session.amr,
             session_id: Some(&who.session.id_hash),
         };
         if !device_codes::decide(conn, &pending.user_code.digest(), &decision, now)? {

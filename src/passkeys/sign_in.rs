@@ -90,7 +90,8 @@ pub fn finish(
         }
     };
     let attempt = Attempt::sign_in(&user.username, ip.as_deref());
-    if let Some(locked) = throttle::check(conn, policy, &attempt, now)? {
+    let checked = throttle::check(conn, policy, &attempt, now)?;
+    if let Some(locked) = checked.locked {
         let detail = format!(
             "passkey \"{}\": throttled ({}), {} s left",
             row.name,
@@ -138,7 +139,7 @@ pub fn finish(
         _ => None,
     };
     store::record_use(conn, &row.id, updated.as_deref(), now)?;
-    throttle::succeeded(conn, policy, &attempt, now)?;
+    throttle::succeeded(conn, policy, &attempt, &checked, now)?;
     let proof = Proof {
         user_verified: result.user_verified(),
         backup_eligible: result.backup_eligible(),

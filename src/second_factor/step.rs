@@ -204,7 +204,8 @@ pub fn prove(
 ) -> Result<Proved, StepError> {
     let user = &pending.user;
     let attempt = Attempt::second_factor(&user.username, ip);
-    if let Some(locked) = throttle::check(conn, throttle, &attempt, now)? {
+    let checked = throttle::check(conn, throttle, &attempt, now)?;
+    if let Some(locked) = checked.locked {
         let detail = format!(
             "throttled ({}), {} s left",
             locked.scope.as_str(),
@@ -245,7 +246,7 @@ pub fn prove(
     };
     match result {
         Ok(proved) => {
-            throttle::succeeded(conn, throttle, &attempt, now)?;
+            throttle::succeeded(conn, throttle, &attempt, &checked, now)?;
             if let Proved::RecoveryCode { left } = &proved {
                 let detail = format!("{left} left");
                 audit_user(

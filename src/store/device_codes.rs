@@ -26,6 +26,7 @@ pub struct DeviceCodeRow {
     pub last_polled_at: Option<i64>,
     pub user_id: Option<i64>,
     pub auth_time: Option<i64>,
+    pub amr: Option<String>,
     pub session_id: Option<String>,
     pub decided_at: Option<i64>,
 }
@@ -83,6 +84,7 @@ pub struct Decision<'a> {
     pub status: &'static str,
     pub user_id: i64,
     pub auth_time: i64,
+    pub amr: &'a str,
     pub session_id: Option<&'a str>,
 }
 
@@ -102,6 +104,7 @@ pub fn decide(
         device_codes::status.eq(decision.status),
         device_codes::user_id.eq(decision.user_id),
         device_codes::auth_time.eq(decision.auth_time),
+        device_codes::amr.eq(decision.amr),
         device_codes::session_id.eq(decision.session_id),
         device_codes::decided_at.eq(now),
     ))

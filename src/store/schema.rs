@@ -176,8 +176,13 @@ diesel::table! {
         last_polled_at -> Nullable<BigInt>,
         user_id -> Nullable<BigInt>,
         auth_time -> Nullable<BigInt>,
+        amr -> Nullable<Text>,
         session_id -> Nullable<Text>,
         decided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     totp_secrets (user_id) {
         user_id -> BigInt,
         secret -> Text,
@@ -217,6 +222,10 @@ diesel::table! {
         value -> Text,
         updated_at -> BigInt,
         updated_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     passkeys (id) {
         id -> Text,
         user_id -> BigInt,

@@ -15,6 +15,8 @@ CREATE TABLE device_codes (
     last_polled_at BIGINT,
     user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
     auth_time BIGINT,
+    -- How the approving user signed in (the session's methods), for the ID token's amr.
+    amr TEXT,
     session_id TEXT,
     decided_at BIGINT
 );

@@ -6,6 +6,7 @@
 use super::issue::{self, UserGrant, invalid_grant};
 use super::request::DeviceCodeRequest;
 use super::{Issuing, TokenResponse};
+use crate::auth_methods::AuthMethods;
 use crate::clients::Client;
 use crate::domain::ScopeSet;
 use crate::family;
@@ -88,6 +89,11 @@ pub fn exchange(
         created_at: now,
         revoked_at: None,
         claims_request: None,
+        amr: row.amr.clone(),
+        acr: row
+            .amr
+            .as_deref()
+            .map(|amr| AuthMethods::from_stored(amr).acr().to_owned()),
     };
     family::start(conn, &grant_row)?;
     let grant = UserGrant {
@@ -98,6 +104,7 @@ pub fn exchange(
         nonce: None,
         claims_request: None,
         sid: row.session_id.as_deref().map(sessions::sid),
+        methods: row.amr.as_deref().map(AuthMethods::from_stored),
     };
     let signed = issue::sign(issuing, &grant)?;
     issue::respond(conn, issuing, &grant, &grant_row.id, &scope, signed)

@@ -9,7 +9,7 @@ use crate::admin::{self, AdminError};
 const PER_PAGE: i64 = 50;
 
 /// The filter menu: (action prefix, label).
-const FILTERS: [(&str, &str); 10] = [
+const FILTERS: [(&str, &str); 11] = [
     ("", "Everything"),
     ("login", "Sign-ins (and failures)"),
     ("consent.", "Consents"),
