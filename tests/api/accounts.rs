@@ -344,10 +344,7 @@ on_both_backends!(
         );
         assert!(page.body.contains("(this browser)"));
         assert!(page.body.contains("Second factors"));
-        assert!(
-            page.body
-                .contains("Off: you sign in with your password only.")
-        );
+        assert!(page.body.contains("Off: your password alone signs you in."));
         assert!(page.body.contains("href=\"/account/totp\""));
         assert!(
             page.body.contains("<span>signed in</span>"),

@@ -638,7 +638,16 @@ on_both_backends_named!(
         .await;
         assert_eq!(res.status(), 200);
         let tokens: Value = res.json().await.unwrap();
-        assert!(tokens["id_token"].is_string());
+        // A device-bound passkey with user verification: two factors in one (RFC 8176).
+        let id_token = tokens["id_token"].as_str().expect("an ID token");
+        let payload = id_token.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["amr"], serde_json::json!(["hwk", "user", "mfa"]));
+        assert_eq!(claims["acr"], "mfa");
 
         let rows = audit(&app).await;
         for action in ["account.passkey-registered", "account.passkey-renamed"] {
