@@ -27,6 +27,7 @@ static POOL: LazyLock<Pool> = LazyLock::new(Pool::start);
 
 impl Pool {
     fn start() -> Self {
+        return_large_blocks_to_the_system();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (tx, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
@@ -61,6 +62,21 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
         }
     }
 }
+
+/// glibc raises its mmap threshold each time a large mmapped block is freed, so after the
+/// first hash every Argon2id buffer (12-19 MiB) came from the hashing thread's arena, and
+/// the arenas kept what fragmentation left behind: measured 49 + 61 MiB resident after
+/// three seconds of eight concurrent logins, against 21 MiB at rest. A fixed threshold turns
+/// the adjustment off, so blocks of 1 MiB and more are always mmapped and handed back when
+/// freed. The cost is the page faults of a fresh buffer per hash, small beside the hash.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_blocks_to_the_system() {
+    // SAFETY: mallopt only changes allocator parameters; it is safe to call at any time.
+    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_blocks_to_the_system() {}
 
 #[cfg(target_os = "linux")]
 fn lower_priority() {
