@@ -52,7 +52,7 @@ impl DatabaseUrl {
         } else {
             Err(format!(
                 "expected sqlite://PATH or postgres://..., got '{}'",
-                redact_url(raw)
+                crate::secrets::redact_url(raw)
             ))
         }
     }
@@ -62,17 +62,6 @@ impl DatabaseUrl {
             Self::Sqlite(_) => "sqlite",
             Self::Postgres(_) => "postgres",
         }
-    }
-}
-
-/// A URL with any password replaced, for messages and logs.
-pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => raw.to_owned(),
     }
 }
 
@@ -809,7 +798,7 @@ mod tests {
     #[test]
     fn postgres_passwords_are_not_echoed() {
         assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
+            crate::secrets::redact_url("postgres://u:secret@h/db"),
             "postgres://u:***@h/db"
         );
     }

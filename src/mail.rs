@@ -43,7 +43,7 @@ impl SmtpSettings {
     /// each with optional `user:password@`. `from`: `noreply@example.com` or
     /// `Example <noreply@example.com>`.
     pub fn parse(url: &str, from: &str, timeout: Duration) -> Result<Self, SettingsError> {
-        let shown = crate::config::redact_url(url);
+        let shown = crate::secrets::redact_url(url);
         let bad = |reason: String| SettingsError::Url(reason);
         let parsed = Url::parse(url).map_err(|_| {
             bad(format!(

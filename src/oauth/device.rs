@@ -26,8 +26,6 @@ use crate::throttle::{self, Attempt, Policy};
 pub const LIFETIME: i64 = 600;
 /// The polling interval a device starts with, in seconds.
 pub const INTERVAL: i64 = 5;
-/// What each too-early poll adds to the interval (RFC 8628 §3.5).
-pub const SLOW_DOWN_STEP: i64 = 5;
 /// The page where users type the code.
 pub const VERIFICATION_PATH: &str = "/device";
 

@@ -21,7 +21,7 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding
 use rsa::traits::PublicKeyParts;
 
 use super::alg::SigningAlg;
-use super::keydir::{KeyError, KeyInfo};
+use super::key::{KeyError, KeyInfo};
 use super::verifying::VerifyingKey;
 
 const KEY_BITS: usize = 2048;

@@ -2,6 +2,7 @@
 //! tests, files in a keys folder), the in-memory key set built from them (an active signer
 //! per algorithm, verifiers by `kid`, the rendered JWKS), and hot reload when they change.
 mod alg;
+mod key;
 mod keydir;
 mod keyset;
 mod keystore;
