@@ -203,8 +203,12 @@ pub struct SecondFactor<'a> {
     pub action: &'a str,
     pub csrf_token: &'a str,
     pub error: Option<&'a str>,
+    /// Whether a code is asked for (not when a passkey is the user's only second factor).
+    pub code: bool,
     /// Set when the user is setting up an authenticator.
     pub enrol: Option<EnrolView>,
+    /// Whether the user may answer with one of their passkeys.
+    pub passkey: bool,
     /// Why an authenticator is being set up, after the username.
     pub why: &'a str,
 }

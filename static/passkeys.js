@@ -1,8 +1,9 @@
-// Tessera's passkey ceremonies, for the login page and the account page. The element marked
-// `data-options` (the account page's form, or the login form's passkey button) first asks
-// Tessera for the ceremony's options, hands them to the browser's WebAuthn API, and submits
-// the authenticator's answer in the form's hidden fields: Tessera then answers as it does
-// any form (a redirect, or a page that says what went wrong).
+// Tessera's passkey ceremonies, for the login page, the second step and the account page.
+// The element marked `data-options` (the account page's form, or the passkey button of the
+// login page or the second step) first asks Tessera for the ceremony's options, hands them
+// to the browser's WebAuthn API, and submits the authenticator's answer in the form's hidden
+// fields: Tessera then answers as it does any form (a redirect, or a page that says what
+// went wrong). A button's `data-cancelled` says what to tell a user who used no passkey.
 "use strict";
 
 (function () {
@@ -125,9 +126,10 @@
         : await navigator.credentials.create(creationOptions(answer.options));
     } catch (e) {
       say(
-        signIn
-          ? "No passkey was used. You can try again, or sign in with your password."
-          : "No passkey was created. You can try again."
+        trigger.getAttribute("data-cancelled") ||
+          (signIn
+            ? "No passkey was used. You can try again, or sign in with your password."
+            : "No passkey was created. You can try again.")
       );
       return;
     }

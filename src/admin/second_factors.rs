@@ -4,6 +4,7 @@
 use super::{Actor, AdminError};
 use crate::audit::AuditAction;
 use crate::second_factor::policy::{self, Policy};
+use crate::store::passkeys as passkey_store;
 use crate::store::second_factors as factor_store;
 use crate::store::{DbConnection, pending_logins, transaction};
 
@@ -49,8 +50,10 @@ pub fn set_policy(
     })
 }
 
-/// Remove a user's authenticator and recovery codes, and end their pending sign-ins. Under
-/// a policy that covers them, they set up a new authenticator at their next sign-in.
+/// Remove a user's authenticator, recovery codes and passkeys (a passkey answers the second
+/// step too, and signs in by itself: a lost phone may hold one), and end their pending
+/// sign-ins. Under a policy that covers them, they set up a new authenticator at their
+/// next sign-in.
 pub fn reset(
     conn: &mut DbConnection,
     now: i64,
@@ -60,18 +63,20 @@ pub fn reset(
     transaction(conn, |conn| {
         let user = super::users::get(conn, user_id)?;
         let had = factor_store::remove_all(conn, user_id)?;
+        let passkeys = passkey_store::delete_of_user(conn, user_id)?;
         pending_logins::delete_of(conn, user_id)?;
-        let detail = if had {
-            "authenticator and recovery codes removed"
-        } else {
-            "nothing was set up"
+        let detail = match (had, passkeys) {
+            (false, 0) => "nothing was set up".to_owned(),
+            (true, 0) => "authenticator and recovery codes removed".to_owned(),
+            (false, n) => format!("{n} passkey(s) removed"),
+            (true, n) => format!("authenticator, recovery codes and {n} passkey(s) removed"),
         };
         actor.audit(
             conn,
             now,
             AuditAction::UserSecondFactorsReset,
             &user.username,
-            Some(detail),
+            Some(&detail),
         )?;
         Ok(user.username)
     })

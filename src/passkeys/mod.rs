@@ -2,8 +2,9 @@
 //! taken from the issuer), the ceremonies' state kept in the database between their two
 //! requests (any instance finishes what another started; each state works once and for
 //! `CEREMONY_TTL` seconds), registering on the account page (`register`), signing in with
-//! a discoverable credential and no username (`sign_in`), and listing, renaming and
-//! removing a user's own passkeys. Free of HTTP types.
+//! a discoverable credential and no username (`sign_in`), using one as the second step
+//! after a password (`second_step`), and listing, renaming and removing a user's own
+//! passkeys. Free of HTTP types.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
@@ -15,6 +16,7 @@ use crate::store::passkeys::{self as store, CeremonyRow, PasskeyRow};
 use crate::store::{DbConnection, StoreError, transaction};
 
 pub mod register;
+pub mod second_step;
 pub mod sign_in;
 
 /// How long a ceremony may take, from the options to the browser's answer: the
@@ -128,6 +130,8 @@ pub enum CeremonyProblem {
 enum Kind {
     Register,
     SignIn,
+    /// The second step of a password sign-in, bound to its pending sign-in.
+    SecondStep,
 }
 
 impl Kind {
@@ -135,6 +139,7 @@ impl Kind {
         match self {
             Kind::Register => "register",
             Kind::SignIn => "sign-in",
+            Kind::SecondStep => "second-step",
         }
     }
 }
@@ -147,12 +152,29 @@ pub struct Started {
     pub options: serde_json::Value,
 }
 
+/// Who alone may finish a ceremony: a user, and the digest of what binds it to one browser
+/// (the session registering a passkey, or the pending sign-in a second step finishes).
+#[derive(Clone, Copy, Debug)]
+struct Owner<'a> {
+    user_id: i64,
+    key: &'a str,
+}
+
+impl<'a> From<&'a Me> for Owner<'a> {
+    fn from(me: &'a Me) -> Self {
+        Owner {
+            user_id: me.user_id,
+            key: &me.session_key,
+        }
+    }
+}
+
 /// Store a ceremony's state; returns the id the browser holds (only its digest is kept).
 fn begin(
     conn: &mut DbConnection,
     now: i64,
     kind: Kind,
-    owner: Option<&Me>,
+    owner: Option<Owner<'_>>,
     state: &impl serde::Serialize,
 ) -> Result<String, PasskeyError> {
     let state = serde_json::to_string(state)
@@ -163,8 +185,8 @@ fn begin(
         &CeremonyRow {
             id_hash: secrets::digest(&ceremony),
             kind: kind.as_str().to_owned(),
-            user_id: owner.map(|m| m.user_id),
-            session_key: owner.map(|m| m.session_key.clone()),
+            user_id: owner.map(|o| o.user_id),
+            session_key: owner.map(|o| o.key.to_owned()),
             state,
             created_at: now,
             expires_at: now + CEREMONY_TTL,
@@ -175,21 +197,19 @@ fn begin(
 }
 
 /// Take a ceremony of `kind` (it works once, whatever happens next) and read its state.
-/// Another session's registration reads as unknown, like one that never existed.
+/// Another session's registration (or another pending sign-in's second step) reads as
+/// unknown, like one that never existed.
 fn take<S: serde::de::DeserializeOwned>(
     conn: &mut DbConnection,
     now: i64,
     kind: Kind,
-    owner: Option<&Me>,
+    owner: Option<Owner<'_>>,
     ceremony: &str,
 ) -> Result<S, PasskeyError> {
     let unknown = PasskeyError::Ceremony(CeremonyProblem::Unknown);
     let row = store::take(conn, &secrets::digest(ceremony))?.ok_or(unknown)?;
     let owned = match owner {
-        Some(me) => {
-            row.user_id == Some(me.user_id)
-                && row.session_key.as_deref() == Some(me.session_key.as_str())
-        }
+        Some(o) => row.user_id == Some(o.user_id) && row.session_key.as_deref() == Some(o.key),
         None => row.user_id.is_none(),
     };
     if row.kind != kind.as_str() || !owned {

@@ -41,7 +41,7 @@ pub fn start(
         selection.insert("residentKey".into(), "required".into());
         selection.insert("requireResidentKey".into(), true.into());
     }
-    let ceremony = super::begin(conn, now, Kind::Register, Some(me), &state)?;
+    let ceremony = super::begin(conn, now, Kind::Register, Some(me.into()), &state)?;
     Ok(Started { ceremony, options })
 }
 
@@ -56,7 +56,7 @@ pub fn finish(
     name: &PasskeyName,
     answer: &str,
 ) -> Result<PasskeyRow, PasskeyError> {
-    let state: PasskeyRegistration = super::take(conn, now, Kind::Register, Some(me), ceremony)?;
+    let state: PasskeyRegistration = super::take(conn, now, Kind::Register, Some(me.into()), ceremony)?;
     let answer: RegisterPublicKeyCredential = serde_json::from_str(answer).map_err(|_| {
         PasskeyError::Invalid("The browser's answer could not be read. Please try again.".into())
     })?;

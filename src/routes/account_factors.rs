@@ -46,11 +46,13 @@ async fn enrol_page(
             action: PATH,
             csrf_token: &s.session.csrf_token,
             error,
+            code: true,
             enrol: Some(EnrolView {
                 qr: e.qr,
                 secret: e.secret_base32,
                 uri: e.uri,
             }),
+            passkey: false,
             why: "scan the code with your authenticator app, then type the code it shows to turn it on.",
         },
     ))

@@ -22,6 +22,7 @@ mod metrics;
 mod passkeys;
 mod reset;
 mod second_step;
+mod second_step_passkey;
 mod session;
 mod simplejwt;
 mod token;
@@ -103,6 +104,13 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         aweb::resource("/login/second-factor")
             .get(second_step::get)
             .post(second_step::post),
+    )
+    .service(
+        aweb::resource("/login/second-factor/passkey/options")
+            .post(second_step_passkey::options),
+    )
+    .service(
+        aweb::resource("/login/second-factor/passkey").post(second_step_passkey::answer),
     )
     .service(aweb::resource(crate::error::STEP_UP_START).get(second_step::start))
     .service(

@@ -1,12 +1,14 @@
 //! `/login/second-factor`: the second step of a sign-in (a code, a recovery code, or
-//! setting up a required authenticator), and the step-up of a password-only session that
-//! the authorization endpoint or the console sends here.
+//! setting up a required authenticator; a passkey is in `second_step_passkey`), and the
+//! step-up of a password-only session that the authorization endpoint or the console sends
+//! here.
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::login::login_page;
 use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs};
 use crate::error::PageError;
+use crate::auth_methods::Method;
 use crate::second_factor::step::{self, Done, Need, Pending, Proved, StepError};
 use crate::second_factor::{SecondFactorError, totp};
 use crate::sessions::{COOKIE, Origin, SignedIn};
@@ -14,7 +16,7 @@ use crate::state::AppState;
 use crate::throttle::Policy;
 use crate::views::{self, EnrolView};
 
-fn unavailable(cause: crate::store::StoreError) -> PageError {
+pub(super) fn unavailable(cause: crate::store::StoreError) -> PageError {
     PageError::Unavailable {
         cause,
         retry: "Tessera cannot sign you in right now. Please try again in a moment.",
@@ -37,7 +39,7 @@ fn factor_error(e: SecondFactorError) -> PageError {
 
 /// The login page again, for a pending sign-in that expired, was finished elsewhere, or
 /// never existed; the stale cookie goes.
-fn start_over(state: &AppState, return_to: &str) -> HttpResponse {
+pub(super) fn start_over(state: &AppState, return_to: &str) -> HttpResponse {
     let mut res = login_page(
         state,
         StatusCode::UNAUTHORIZED,
@@ -50,16 +52,36 @@ fn start_over(state: &AppState, return_to: &str) -> HttpResponse {
     res
 }
 
-async fn pending(req: &HttpRequest, state: &AppState) -> Result<Option<Pending>, PageError> {
+/// The browser's live pending sign-in. Passkeys registered under an issuer that is now an
+/// IP address cannot answer, so such a user is asked for what works without them.
+pub(super) async fn pending(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<Pending>, PageError> {
+    pending_or_store_error(req, state).await.map_err(unavailable)
+}
+
+pub(super) async fn pending_or_store_error(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<Pending>, crate::store::StoreError> {
     let Some(cookie) = cookie_value(req, step::COOKIE) else {
         return Ok(None);
     };
     let now = state.clock.unix();
-    state
+    let found = state
         .store
         .run(move |conn| step::current(conn, &cookie, now))
-        .await
-        .map_err(unavailable)
+        .await?;
+    Ok(found.map(|mut p| {
+        if state.passkeys.webauthn().is_err() {
+            p.passkey = false;
+            if p.need == Need::Passkey {
+                p.need = Need::Enrol;
+            }
+        }
+        p
+    }))
 }
 
 fn kek(state: &AppState) -> Result<crate::kek::Kek, PageError> {
@@ -71,15 +93,16 @@ fn kek(state: &AppState) -> Result<crate::kek::Kek, PageError> {
         .ok_or_else(|| factor_error(SecondFactorError::NoKek))
 }
 
-/// The page for `pending`: the code form, or the enrolment with its QR code.
-async fn page(
+/// The page for `pending`: the code form, or the enrolment with its QR code, and the
+/// passkey button when the user has one.
+pub(super) async fn page(
     state: &AppState,
     pending: &Pending,
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let enrol = match pending.need {
-        Need::Code => None,
+        Need::Code | Need::Passkey => None,
         Need::Enrol => {
             let kek = kek(state)?;
             let (user_id, account) = (pending.user.id, pending.user.username.clone());
@@ -104,7 +127,9 @@ async fn page(
             action: step::PATH,
             csrf_token: &pending.row.csrf_token,
             error,
+            code: pending.need != Need::Passkey,
             enrol,
+            passkey: pending.passkey,
             why: "a second factor is required to sign in here. Set one up now.",
         },
     ))
@@ -161,7 +186,13 @@ pub async fn post(
                     Err(StepError::Factor(SecondFactorError::Store(e))) => return Err(e),
                     Err(e) => return Ok(Err((e, pending))),
                 };
-            let done = step::complete(conn, (now, ttl), pending, origin, session_key.as_deref())?;
+            let done = step::complete(
+                conn,
+                (now, ttl),
+                pending,
+                (origin, session_key.as_deref()),
+                Method::Otp,
+            )?;
             Ok(Ok((proved, done)))
         })
         .await
@@ -197,12 +228,8 @@ pub async fn post(
         }
         Err((StepError::Factor(e), _)) => return Err(factor_error(e)),
     };
-    let target = if return_to.is_empty() {
-        "/login".to_owned()
-    } else {
-        return_to
-    };
-    let mut res = match &proved {
+    let target = next(return_to);
+    let res = match &proved {
         Proved::Enrolled(codes) => views::page(
             StatusCode::OK,
             &views::RecoveryCodes {
@@ -211,21 +238,48 @@ pub async fn post(
                 next: &target,
             },
         ),
-        _ => HttpResponse::SeeOther()
-            .insert_header(("Location", target.clone()))
-            .insert_header(("Cache-Control", "no-store"))
-            .finish(),
+        _ => onward(&target),
     };
+    Ok(finished(&state, res, done, &target, &username))
+}
+
+/// Where a finished second step leads: the page that asked for it, or the login page
+/// (which says who is signed in).
+pub(super) fn next(return_to: String) -> String {
+    if return_to.is_empty() {
+        "/login".to_owned()
+    } else {
+        return_to
+    }
+}
+
+pub(super) fn onward(target: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", target.to_owned()))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// `res` with the new session's cookie (if the step opened one) and without the pending
+/// sign-in's; the login page again if another request finished the step first.
+pub(super) fn finished(
+    state: &AppState,
+    mut res: HttpResponse,
+    done: Done,
+    target: &str,
+    username: &str,
+) -> HttpResponse {
+    let ttl = state.settings.session_ttl.as_secs() as i64;
     match done {
         Done::Session(value) => {
             tracing::info!(user = %username, "login with a second factor");
             let _ = res.add_cookie(&cookie(&state.settings, COOKIE, value, ttl));
         }
         Done::SteppedUp => tracing::info!(user = %username, "session stepped up"),
-        Done::Gone => return Ok(start_over(&state, &target)),
+        Done::Gone => return start_over(state, target),
     }
     let _ = res.add_removal_cookie(&super::web::removal(&state.settings, step::COOKIE));
-    Ok(res)
+    res
 }
 
 /// `GET /login/second-factor/start?return_to=...`: where the console sends a signed-in

@@ -2,14 +2,16 @@
 //! one the policy or an `acr_values` request demands a second factor of) gets no session:
 //! a pending sign-in is stored instead, bound to the browser by its own cookie, valid for
 //! [`TTL`]. Only a right code (or recovery code, or, for a user without an authenticator,
-//! the confirmation code of a new one) turns it into a session; wrong codes are throttled
-//! in buckets of their own. The same step raises an existing password-only session (a
+//! the confirmation code of a new one), or one of the user's passkeys
+//! (`crate::passkeys::second_step`), turns it into a session; wrong codes and refused
+//! passkeys are throttled in buckets of their own. The same step raises an existing password-only session (a
 //! step-up), recording the new method in the session.
 use crate::audit::{self, AuditAction};
 use crate::auth_methods::{AuthMethods, Method};
 use crate::kek::Kek;
 use crate::secrets::{self, SecretString};
 use crate::sessions::{self, LoginError, Origin, SignedIn};
+use crate::store::passkeys as passkey_store;
 use crate::store::pending_logins::{self as pending_store, PendingRow};
 use crate::store::second_factors as factor_store;
 use crate::store::sessions as session_store;
@@ -30,25 +32,47 @@ pub const PATH: &str = "/login/second-factor";
 /// What the second step asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Need {
-    /// A code from the user's authenticator, or a recovery code.
+    /// A code from the user's authenticator, or a recovery code (or one of their passkeys).
     Code,
+    /// One of the user's passkeys: they have no authenticator app, and a passkey already is
+    /// something they have, so the policy is met without making them set one up.
+    Passkey,
     /// No authenticator yet, but one is required: set one up now.
     Enrol,
 }
 
+fn has_totp(conn: &mut DbConnection, user_id: i64) -> Result<bool, StoreError> {
+    Ok(factor_store::totp_of(conn, user_id)?.is_some_and(|r| r.confirmed_at.is_some()))
+}
+
+fn has_passkey(conn: &mut DbConnection, user_id: i64) -> Result<bool, StoreError> {
+    Ok(!passkey_store::of_user(conn, user_id)?.is_empty())
+}
+
+/// What a user who must take the second step is asked for.
+fn asked(conn: &mut DbConnection, user_id: i64) -> Result<Need, StoreError> {
+    Ok(if has_totp(conn, user_id)? {
+        Need::Code
+    } else if has_passkey(conn, user_id)? {
+        Need::Passkey
+    } else {
+        Need::Enrol
+    })
+}
+
 /// What the user must do after the password; `demanded` when the request itself asks for
-/// a second factor (`acr_values`).
+/// a second factor (`acr_values`). A passkey alone does not add a step after a password
+/// (it signs in by itself, from the login page); an authenticator app does.
 pub fn need(
     conn: &mut DbConnection,
     user: &UserRow,
     demanded: bool,
 ) -> Result<Option<Need>, StoreError> {
-    let active = factor_store::totp_of(conn, user.id)?.is_some_and(|r| r.confirmed_at.is_some());
-    if active {
+    if has_totp(conn, user.id)? {
         return Ok(Some(Need::Code));
     }
     if demanded || policy::current(conn)?.covers(user) {
-        return Ok(Some(Need::Enrol));
+        return Ok(Some(asked(conn, user.id)?));
     }
     Ok(None)
 }
@@ -122,6 +146,8 @@ pub struct Pending {
     pub row: PendingRow,
     pub user: UserRow,
     pub need: Need,
+    /// The user has a passkey, which the step accepts beside (or instead of) a code.
+    pub passkey: bool,
 }
 
 /// The pending sign-in a cookie names, unless it expired or its user was disabled.
@@ -136,12 +162,14 @@ pub fn current(
     let Some(user) = users::by_id(conn, row.user_id)?.filter(|u| u.is_active) else {
         return Ok(None);
     };
-    let need = if factor_store::totp_of(conn, user.id)?.is_some_and(|r| r.confirmed_at.is_some()) {
-        Need::Code
-    } else {
-        Need::Enrol
-    };
-    Ok(Some(Pending { row, user, need }))
+    let need = asked(conn, user.id)?;
+    let passkey = has_passkey(conn, user.id)?;
+    Ok(Some(Pending {
+        row,
+        user,
+        need,
+        passkey,
+    }))
 }
 
 /// Why a code was not accepted.
@@ -230,6 +258,8 @@ pub fn prove(
                 left: recovery::left(conn, user.id)?,
             })
         }),
+        // No authenticator app, no recovery codes: no code can be right.
+        Need::Passkey => Err(SecondFactorError::NotEnrolled),
         Need::Enrol => transaction(conn, |conn| {
             totp::verify(conn, kek, user.id, input, now)?;
             let codes = recovery::issue(conn, user.id, now)?;
@@ -295,20 +325,21 @@ pub enum Done {
     Gone,
 }
 
-/// Turn a proved pending sign-in into a session (or raise the session it steps up). The
-/// pending row is taken first, so it completes at most once. A step-up completes only in
-/// the browser whose session it raises (`session_key`, from that browser's cookie).
+/// Turn a pending sign-in proved by `proof` (a code, or a passkey) into a session (or raise
+/// the session it steps up). The pending row is taken first, so it completes at most once.
+/// A step-up completes only in the browser whose session it raises (`session_key`, from
+/// that browser's cookie).
 pub fn complete(
     conn: &mut DbConnection,
     (now, ttl): (i64, i64),
     pending: Pending,
-    origin: Origin,
-    session_key: Option<&str>,
+    (origin, session_key): (Origin, Option<&str>),
+    proof: Method,
 ) -> Result<Done, StoreError> {
     if !pending_store::take(conn, &pending.row.id_hash)? {
         return Ok(Done::Gone);
     }
-    let methods = AuthMethods::from_stored(&pending.row.amr).with(Method::Otp);
+    let methods = AuthMethods::from_stored(&pending.row.amr).with(proof);
     match &pending.row.session_hash {
         Some(hash) => {
             if session_key != Some(hash.as_str())

@@ -100,6 +100,12 @@ pub fn delete(conn: &mut DbConnection, user_id: i64, id: &str) -> Result<Passkey
     Ok(row)
 }
 
+/// Delete all of a user's passkeys (an administrator's reset of their second factors);
+/// how many there were.
+pub fn delete_of_user(conn: &mut DbConnection, user_id: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(passkeys::table.filter(passkeys::user_id.eq(user_id))).execute(conn)?)
+}
+
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webauthn_ceremonies)]
 pub struct CeremonyRow {

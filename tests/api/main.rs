@@ -36,6 +36,8 @@ mod metrics;
 mod nginx;
 mod openid_client;
 mod pages;
+mod passkey_second_factor;
+mod passkey_second_factor_browser;
 mod passkeys;
 mod passkeys_browser;
 mod properties;

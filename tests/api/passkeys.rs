@@ -22,7 +22,7 @@ macro_rules! on_both_backends_named {
     };
 }
 
-fn form(fields: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn form(fields: &[(&str, &str)]) -> Vec<(String, String)> {
     fields
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -39,7 +39,7 @@ fn readable(page: &Page, status: u16, words: &str) {
 }
 
 /// A browser signed in as `username` (by password), with its session's CSRF token.
-async fn signed_in(app: &TestApp, username: &str) -> (Browser, String) {
+pub(crate) async fn signed_in(app: &TestApp, username: &str) -> (Browser, String) {
     let browser = Browser::new(app);
     browser.sign_in(username).await;
     let page = browser.get("/account").await;
@@ -83,7 +83,7 @@ async fn finish_registration(
 }
 
 /// Register a new software passkey for the signed-in user.
-async fn register(app: &TestApp, browser: &Browser, csrf: &str, name: &str) -> SoftPasskey {
+pub(crate) async fn register(app: &TestApp, browser: &Browser, csrf: &str, name: &str) -> SoftPasskey {
     let mut key = SoftPasskey::new(&app.settings.issuer);
     let (ceremony, options) = register_options(browser, csrf).await;
     let answer = key.create(&options);
@@ -97,14 +97,14 @@ async fn register(app: &TestApp, browser: &Browser, csrf: &str, name: &str) -> S
 }
 
 /// A signed-out browser on the login page: (browser, the form's fields).
-async fn at_login(app: &TestApp, path: &str) -> (Browser, Vec<(String, String)>) {
+pub(crate) async fn at_login(app: &TestApp, path: &str) -> (Browser, Vec<(String, String)>) {
     let browser = Browser::new(app);
     let page = browser.get(path).await;
     assert!(page.is_login(), "{}", page.body);
     (browser, flow::inputs(&page.body))
 }
 
-fn field(fields: &[(String, String)], name: &str) -> String {
+pub(crate) fn field(fields: &[(String, String)], name: &str) -> String {
     fields
         .iter()
         .find(|(k, _)| k == name)
@@ -112,7 +112,7 @@ fn field(fields: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn sign_in_options(browser: &Browser, fields: &[(String, String)]) -> (String, Value) {
+pub(crate) async fn sign_in_options(browser: &Browser, fields: &[(String, String)]) -> (String, Value) {
     let page = browser
         .post(
             "/login/passkey/options",
@@ -127,7 +127,7 @@ async fn sign_in_options(browser: &Browser, fields: &[(String, String)]) -> (Str
     )
 }
 
-async fn finish_sign_in(
+pub(crate) async fn finish_sign_in(
     browser: &Browser,
     fields: &[(String, String)],
     ceremony: &str,
@@ -168,7 +168,7 @@ fn refused_sign_in(page: &Page) {
     );
 }
 
-async fn audit(app: &TestApp) -> Vec<AuditRow> {
+pub(crate) async fn audit(app: &TestApp) -> Vec<AuditRow> {
     app.store
         .run(|conn| tessera::store::audit::page(conn, None, 0, 500))
         .await
@@ -185,7 +185,7 @@ fn passkey_id(body: &str, name: &str) -> String {
     rest[start..].split('/').next().unwrap().to_owned()
 }
 
-async fn is_signed_in_as(browser: &Browser, username: &str) -> bool {
+pub(crate) async fn is_signed_in_as(browser: &Browser, username: &str) -> bool {
     let page = browser.get("/account").await;
     page.status == 200 && page.body.contains(&format!("<strong>{username}</strong>"))
 }

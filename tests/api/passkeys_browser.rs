@@ -46,7 +46,7 @@ impl WebDriverCompatibleCommand for WebAuthnCommand {
 
 /// Add a virtual platform authenticator that holds discoverable credentials and verifies
 /// its user (as a phone's or laptop's built-in one does); returns its id.
-async fn add_authenticator(c: &Client) -> String {
+pub(crate) async fn add_authenticator(c: &Client) -> String {
     let answer = c
         .issue_cmd(WebAuthnCommand {
             path: "authenticator".into(),
@@ -63,7 +63,7 @@ async fn add_authenticator(c: &Client) -> String {
     answer.as_str().expect("an authenticator id").to_owned()
 }
 
-async fn credentials(c: &Client, authenticator: &str) -> Vec<Value> {
+pub(crate) async fn credentials(c: &Client, authenticator: &str) -> Vec<Value> {
     let answer = c
         .issue_cmd(WebAuthnCommand {
             path: format!("authenticator/{authenticator}/credentials"),

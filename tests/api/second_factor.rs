@@ -28,7 +28,7 @@ fn totp(secret: &str) -> Totp {
 }
 
 /// The code `secret` shows at the server's current time.
-fn code(app: &TestApp, secret: &str) -> String {
+pub(crate) fn code(app: &TestApp, secret: &str) -> String {
     totp(secret).generate(app.clock.unix() as u64).to_string()
 }
 
@@ -76,7 +76,7 @@ async fn signed_in(app: &TestApp, username: &str) -> (Browser, String) {
 }
 
 /// Set up an authenticator from the account page; its secret and recovery codes.
-async fn enrol(app: &TestApp, username: &str) -> (String, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, username: &str) -> (String, Vec<String>) {
     let (browser, csrf) = signed_in(app, username).await;
     let page = browser.get("/account/totp").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -482,7 +482,7 @@ on_both_backends!(
 );
 
 /// The claims of a JWT, unverified (the tests elsewhere check signatures).
-fn jwt_claims(jwt: &str) -> Value {
+pub(crate) fn jwt_claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -493,7 +493,7 @@ fn jwt_claims(jwt: &str) -> Value {
 }
 
 /// Exchange the code of `page`'s redirect; the ID token's claims.
-async fn id_token(app: &TestApp, client: &flow::Client, page: &Page, verifier: &str) -> Value {
+pub(crate) async fn id_token(app: &TestApp, client: &flow::Client, page: &Page, verifier: &str) -> Value {
     let code = page.redirect_param("code").expect("a code");
     let res = flow::token(
         app,
