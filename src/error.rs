@@ -660,8 +660,11 @@ impl ResponseError for PasskeyScriptError {
 
     fn error_response(&self) -> HttpResponse {
         let (title, message) = passkey_words(&self.0);
-        HttpResponse::build(self.status_code())
-            .insert_header(("Cache-Control", "no-store"))
-            .json(json!({ "error": title, "message": message }))
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header(("Cache-Control", "no-store"));
+        if let crate::passkeys::PasskeyError::Throttled { retry_after } = &self.0 {
+            res.insert_header(("Retry-After", retry_after.to_string()));
+        }
+        res.json(json!({ "error": title, "message": message }))
     }
 }

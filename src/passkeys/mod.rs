@@ -174,7 +174,7 @@ fn begin(
     conn: &mut DbConnection,
     now: i64,
     kind: Kind,
-    owner: Option<Owner<'_>>,
+    (owner, address): (Option<Owner<'_>>, Option<&str>),
     state: &impl serde::Serialize,
 ) -> Result<String, PasskeyError> {
     let state = serde_json::to_string(state)
@@ -190,6 +190,7 @@ fn begin(
             state,
             created_at: now,
             expires_at: now + CEREMONY_TTL,
+            address: address.map(str::to_owned),
         },
         now,
     )?;

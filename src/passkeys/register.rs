@@ -41,7 +41,7 @@ pub fn start(
         selection.insert("residentKey".into(), "required".into());
         selection.insert("requireResidentKey".into(), true.into());
     }
-    let ceremony = super::begin(conn, now, Kind::Register, Some(me.into()), &state)?;
+    let ceremony = super::begin(conn, now, Kind::Register, (Some(me.into()), None), &state)?;
     Ok(Started { ceremony, options })
 }
 

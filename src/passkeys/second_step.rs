@@ -41,7 +41,13 @@ pub fn start(
         .map_err(|e| PasskeyError::Refused(format!("second-step options: {e}")))?;
     let options = serde_json::to_value(options)
         .map_err(|e| PasskeyError::Store(StoreError::Corrupt(e.to_string())))?;
-    let ceremony = super::begin(conn, now, Kind::SecondStep, Some(owner(pending)), &state)?;
+    let ceremony = super::begin(
+        conn,
+        now,
+        Kind::SecondStep,
+        (Some(owner(pending)), None),
+        &state,
+    )?;
     Ok(Started { ceremony, options })
 }
 

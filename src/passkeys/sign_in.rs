@@ -42,11 +42,27 @@ pub struct Answer {
     pub origin: Origin,
 }
 
+/// The live sign-in ceremonies one address may hold: a person needs one at a time, a few
+/// people behind one address a few more.
+pub const OPEN_PER_ADDRESS: i64 = 20;
+/// The live sign-in ceremonies there may be in all, whoever asked: a bound on what
+/// unauthenticated requests from many addresses can make Tessera store.
+pub const OPEN_IN_ALL: i64 = 10_000;
+
+/// Begin a passkey sign-in for a browser at `address`. Nobody is signed in yet, so each
+/// request would store a ceremony for anyone: past [`OPEN_PER_ADDRESS`] live ones for the
+/// address, or [`OPEN_IN_ALL`] in all, the request is refused until one expires.
 pub fn start(
     conn: &mut DbConnection,
     webauthn: &webauthn_rs::Webauthn,
     now: i64,
+    address: Option<&str>,
 ) -> Result<Started, PasskeyError> {
+    let (mine, all, earliest) = store::unowned_live(conn, address, now)?;
+    if mine >= OPEN_PER_ADDRESS || all >= OPEN_IN_ALL {
+        let retry_after = earliest.map_or(super::CEREMONY_TTL, |e| (e - now).max(1));
+        return Err(PasskeyError::Throttled { retry_after });
+    }
     let (options, state) = webauthn
         .start_discoverable_authentication()
         .map_err(|e| PasskeyError::Refused(format!("sign-in options: {e}")))?;
@@ -57,7 +73,7 @@ pub fn start(
     if let Some(o) = options.as_object_mut() {
         o.remove("mediation");
     }
-    let ceremony = super::begin(conn, now, Kind::SignIn, None, &state)?;
+    let ceremony = super::begin(conn, now, Kind::SignIn, (None, address), &state)?;
     Ok(Started { ceremony, options })
 }
 

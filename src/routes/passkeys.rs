@@ -160,10 +160,16 @@ pub async fn sign_in_options(
     }
     let relying = state.passkeys.clone();
     let now = state.clock.unix();
+    let address = client_ip(&req, &state.settings);
     let started = run(&state, move |conn| {
-        passkeys::sign_in::start(conn, relying.webauthn()?, now)
+        passkeys::sign_in::start(conn, relying.webauthn()?, now, address.as_deref())
     })
-    .await?;
+    .await
+    .inspect_err(|e| {
+        if matches!(e, PasskeyError::Throttled { .. }) {
+            state.metrics.throttled("passkey_options");
+        }
+    })?;
     Ok(options(started))
 }
 

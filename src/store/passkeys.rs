@@ -119,6 +119,35 @@ pub struct CeremonyRow {
     pub state: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The address that asked for an unauthenticated sign-in's options.
+    pub address: Option<String>,
+}
+
+/// The live ceremonies nobody is signed in for (passkey sign-ins): how many `address` holds,
+/// how many there are in all, and when the earliest of that address's expires.
+pub fn unowned_live(
+    conn: &mut DbConnection,
+    address: Option<&str>,
+    now: i64,
+) -> Result<(i64, i64, Option<i64>), StoreError> {
+    use diesel::dsl::{count_star, min};
+    let live = || {
+        webauthn_ceremonies::table
+            .filter(webauthn_ceremonies::user_id.is_null())
+            .filter(webauthn_ceremonies::expires_at.gt(now))
+    };
+    let (mine, earliest): (i64, Option<i64>) = match address {
+        Some(a) => live()
+            .filter(webauthn_ceremonies::address.eq(a))
+            .select((count_star(), min(webauthn_ceremonies::expires_at)))
+            .first(conn)?,
+        None => live()
+            .filter(webauthn_ceremonies::address.is_null())
+            .select((count_star(), min(webauthn_ceremonies::expires_at)))
+            .first(conn)?,
+    };
+    let all: i64 = live().count().get_result(conn)?;
+    Ok((mine, all, earliest))
 }
 
 /// Store a new ceremony, first deleting expired ones (nothing else reads them again).

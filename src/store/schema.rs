@@ -246,6 +246,7 @@ diesel::table! {
         state -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+        address -> Nullable<Text>,
     }
 }
 

@@ -77,6 +77,12 @@ async fn begin(browser: &Browser, csrf: &str) -> (String, Value) {
     )
 }
 
+async fn sign_in_options_page(browser: &Browser, csrf: &str) -> Page {
+    browser
+        .post("/login/passkey/options", &form(&[("csrf_token", csrf)]))
+        .await
+}
+
 fn challenge(options: &Value) -> &str {
     options["publicKey"]["challenge"].as_str().unwrap()
 }
@@ -469,5 +475,61 @@ on_both_backends_named!(
         assert_eq!(claims["amr"], serde_json::json!(["pwd", "hwk", "mfa"]));
         assert_eq!(claims["acr"], "mfa");
         assert_eq!(claims["nonce"], "n-pk2");
+    }
+);
+
+on_both_backends_named!(
+    passkey_sign_in_options_are_capped_per_address,
+    manual_clock,
+    |app: TestApp| async move {
+        let key = with_passkey(&app, "alice").await;
+        let (browser, fields) = at_login(&app, "/login").await;
+        let csrf = crate::passkeys::field(&fields, "csrf_token");
+        // Up to the cap, every request stores a ceremony; past it, none is stored.
+        let cap = tessera::passkeys::sign_in::OPEN_PER_ADDRESS;
+        let mut ceremonies = Vec::new();
+        for _ in 0..cap {
+            let page = sign_in_options_page(&browser, &csrf).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            let v: Value = serde_json::from_str(&page.body).unwrap();
+            ceremonies.push((
+                v["ceremony"].as_str().unwrap().to_owned(),
+                v["options"].clone(),
+            ));
+        }
+        let refused = sign_in_options_page(&browser, &csrf).await;
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        assert_eq!(
+            refused.headers["retry-after"],
+            tessera::passkeys::CEREMONY_TTL.to_string()
+        );
+        let v: Value = serde_json::from_str(&refused.body).unwrap();
+        assert!(v["message"].as_str().unwrap().contains("wait"));
+        let now = app.clock.unix();
+        let stored: i64 = app
+            .store
+            .run(move |conn| {
+                tessera::store::passkeys::unowned_live(conn, None, now).map(|(_, all, _)| all)
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored, cap, "the refused request stored nothing");
+        // The ceremonies already handed out still work, and finishing one frees its place.
+        let (ceremony, options) = ceremonies.pop().unwrap();
+        let ok = finish_sign_in(&browser, &fields, &ceremony, &key.get(&options)).await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        let (again, again_fields) = at_login(&app, "/login").await;
+        sign_in_options(&again, &again_fields).await;
+        let again_csrf = crate::passkeys::field(&again_fields, "csrf_token");
+        assert_eq!(sign_in_options_page(&again, &again_csrf).await.status, 429);
+        // Signed-in registrations and second steps are not counted against the address.
+        let (alice, alice_csrf) = signed_in(&app, "alice").await;
+        let page = alice
+            .post("/account/passkeys/options", &form(&[("csrf_token", &alice_csrf)]))
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        // Once the ceremonies expire, the address may ask again.
+        app.advance(tessera::passkeys::CEREMONY_TTL);
+        assert_eq!(sign_in_options_page(&browser, &csrf).await.status, 200);
     }
 );

@@ -1,0 +1,2 @@
+DROP INDEX webauthn_ceremonies_address;
+ALTER TABLE webauthn_ceremonies DROP COLUMN address;
