@@ -270,8 +270,9 @@ pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
     render(status, template, CSP.to_owned())
 }
 
-/// [`page`] for a page that loads Tessera's own script (the login and account pages, for
-/// passkeys); every other page keeps a policy that runs no script at all.
+/// [`page`] for a page that loads Tessera's own script (the login and account pages, and
+/// the second step of a user with a passkey); every other page keeps a policy that runs no
+/// script at all.
 pub fn page_with_script(status: StatusCode, template: &impl Template) -> HttpResponse {
     render(status, template, CSP_WITH_SCRIPT.to_owned())
 }

@@ -25,6 +25,8 @@
   if (block) {
     block.hidden = false;
   }
+  // A button shown before this script ran starts disabled, so it is never pressed in vain.
+  trigger.disabled = false;
 
   function fromBase64url(text) {
     const base64 = text.replace(/-/g, "+").replace(/_/g, "/");

@@ -120,7 +120,13 @@ pub(super) async fn page(
             })
         }
     };
-    Ok(views::page(
+    // The passkey button needs the page's script; without it, no script runs at all.
+    let render = if pending.passkey {
+        views::page_with_script
+    } else {
+        views::page
+    };
+    Ok(render(
         status,
         &views::SecondFactor {
             username: &pending.user.username,

@@ -147,6 +147,8 @@ on_both_backends_named!(
     passkey_second_step_needs_a_pending_sign_in,
     |app: TestApp| async move {
         let key = with_passkey(&app, "alice").await;
+        flow::create_user(&app, "carol");
+        let (carol, carol_csrf) = signed_in(&app, "carol").await;
         require_everyone(&app).await;
         // A browser that never typed a password has nothing to finish.
         let stranger = Browser::new(&app);
@@ -163,8 +165,6 @@ on_both_backends_named!(
         assert!(page.is_login());
         assert!(!is_signed_in_as(&stranger, "alice").await);
         // A signed-in session is no pending sign-in either.
-        flow::create_user(&app, "carol");
-        let (carol, carol_csrf) = signed_in(&app, "carol").await;
         assert_eq!(options_page(&carol, &carol_csrf).await.status, 401);
         // The ceremony the stranger could not use is still Alice's.
         let ok = answer(&alice, &csrf, &ceremony, &credential).await;
@@ -530,6 +530,6 @@ on_both_backends_named!(
         assert_eq!(page.status, 200, "{}", page.body);
         // Once the ceremonies expire, the address may ask again.
         app.advance(tessera::passkeys::CEREMONY_TTL);
-        assert_eq!(sign_in_options_page(&browser, &csrf).await.status, 200);
+        assert_eq!(sign_in_options_page(&again, &again_csrf).await.status, 200);
     }
 );

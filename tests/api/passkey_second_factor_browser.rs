@@ -100,12 +100,20 @@ async fn passkey_second_step_in_chromium_through_the_code_flow() {
     );
     assert!(fits_the_screen(&c).await, "the second step fits a phone");
     shoot(&c, "second-step-passkey-phone").await;
-    click(&c, "#passkey-second-step").await;
-    let allow = c
+    // The button is enabled once the page's script can use it.
+    click(&c, "#passkey-second-step:enabled").await;
+    let allow = match c
         .wait()
         .for_element(fantoccini::Locator::Css("button[value=allow]"))
         .await
-        .unwrap();
+    {
+        Ok(allow) => allow,
+        Err(e) => panic!(
+            "{e:?} at {:?}: {}",
+            c.current_url().await,
+            c.source().await.unwrap_or_default()
+        ),
+    };
     allow.click().await.unwrap();
     let landed = wait_for_url(&c, &callback).await;
     let code = landed
