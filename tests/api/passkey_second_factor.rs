@@ -533,3 +533,39 @@ on_both_backends_named!(
         assert_eq!(sign_in_options_page(&again, &again_csrf).await.status, 200);
     }
 );
+
+on_both_backends_named!(
+    passkey_second_factors_reset_by_an_admin_include_passkeys,
+    |app: TestApp| async move {
+        let key = with_passkey(&app, "alice").await;
+        let alice_id = app
+            .store
+            .run(|conn| tessera::store::users::by_username(conn, "alice"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let (before, _) = crate::passkeys::passkey_sign_in(&app, &key).await;
+        assert!(is_signed_in_as(&before, "alice").await);
+        let console = crate::admin::Console::root(&app).await;
+        let done = console
+            .post(&format!("/admin/users/{alice_id}/second-factors/reset"), &[])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let reset = audit(&app)
+            .await
+            .into_iter()
+            .find(|r| r.action == "user.second-factors-reset")
+            .expect("the reset is audited");
+        assert_eq!(reset.detail.as_deref(), Some("1 passkey(s) removed"));
+        // The lost passkey signs nobody in, and answers no second step.
+        let (after, page) = crate::passkeys::passkey_sign_in(&app, &key).await;
+        assert_eq!(page.status, 401, "{}", page.body);
+        assert!(!is_signed_in_as(&after, "alice").await);
+        require_everyone(&app).await;
+        let (browser, _) = past_password(&app, "alice").await;
+        let step = browser.get(STEP).await;
+        assert!(step.body.contains("Set up an authenticator"), "{}", step.body);
+        assert!(!step.body.contains("Use a passkey"));
+    }
+);

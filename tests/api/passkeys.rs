@@ -147,7 +147,7 @@ pub(crate) async fn finish_sign_in(
 }
 
 /// Sign in with `key` alone in a fresh browser; the final answer and the browser.
-async fn passkey_sign_in(app: &TestApp, key: &SoftPasskey) -> (Browser, Page) {
+pub(crate) async fn passkey_sign_in(app: &TestApp, key: &SoftPasskey) -> (Browser, Page) {
     let (browser, fields) = at_login(app, "/login").await;
     let (ceremony, options) = sign_in_options(&browser, &fields).await;
     let page = finish_sign_in(&browser, &fields, &ceremony, &key.get(&options)).await;
