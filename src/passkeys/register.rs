@@ -56,7 +56,8 @@ pub fn finish(
     name: &PasskeyName,
     answer: &str,
 ) -> Result<PasskeyRow, PasskeyError> {
-    let state: PasskeyRegistration = super::take(conn, now, Kind::Register, Some(me.into()), ceremony)?;
+    let state: PasskeyRegistration =
+        super::take(conn, now, Kind::Register, Some(me.into()), ceremony)?;
     let answer: RegisterPublicKeyCredential = serde_json::from_str(answer).map_err(|_| {
         PasskeyError::Invalid("The browser's answer could not be read. Please try again.".into())
     })?;

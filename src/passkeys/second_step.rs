@@ -21,14 +21,22 @@ fn owner(pending: &Pending) -> Owner<'_> {
     }
 }
 
+/// The live ceremonies one pending sign-in may hold (each press of the button starts one).
+pub const OPEN_PER_PENDING: i64 = 10;
+
 /// Begin the ceremony for `pending`: the options name every passkey of its user, and no
-/// one else's.
+/// one else's. Past [`OPEN_PER_PENDING`] unfinished ones, none is stored.
 pub fn start(
     conn: &mut DbConnection,
     webauthn: &webauthn_rs::Webauthn,
     now: i64,
     pending: &Pending,
 ) -> Result<Started, PasskeyError> {
+    if store::owned_live(conn, &pending.row.id_hash, now)? >= OPEN_PER_PENDING {
+        return Err(PasskeyError::Throttled {
+            retry_after: super::CEREMONY_TTL,
+        });
+    }
     let mut keys = Vec::new();
     for row in store::of_user(conn, pending.user.id)? {
         keys.push(parse_passkey(&row)?);
@@ -139,8 +147,7 @@ fn verify(
         .map_err(|e| {
             let reason = match e {
                 WebauthnError::CredentialPossibleCompromise => {
-                    "signature counter did not increase: possibly a cloned authenticator"
-                        .to_owned()
+                    "signature counter did not increase: possibly a cloned authenticator".to_owned()
                 }
                 other => other.to_string(),
             };

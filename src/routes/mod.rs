@@ -106,12 +106,9 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .post(second_step::post),
     )
     .service(
-        aweb::resource("/login/second-factor/passkey/options")
-            .post(second_step_passkey::options),
+        aweb::resource("/login/second-factor/passkey/options").post(second_step_passkey::options),
     )
-    .service(
-        aweb::resource("/login/second-factor/passkey").post(second_step_passkey::answer),
-    )
+    .service(aweb::resource("/login/second-factor/passkey").post(second_step_passkey::answer))
     .service(aweb::resource(crate::error::STEP_UP_START).get(second_step::start))
     .service(
         aweb::resource("/logout")

@@ -7,8 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::login::login_page;
 use super::web::{cookie, cookie_value, csrf_ok, field, form_pairs};
-use crate::error::PageError;
 use crate::auth_methods::Method;
+use crate::error::PageError;
 use crate::second_factor::step::{self, Done, Need, Pending, Proved, StepError};
 use crate::second_factor::{SecondFactorError, totp};
 use crate::sessions::{COOKIE, Origin, SignedIn};
@@ -58,7 +58,9 @@ pub(super) async fn pending(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<Pending>, PageError> {
-    pending_or_store_error(req, state).await.map_err(unavailable)
+    pending_or_store_error(req, state)
+        .await
+        .map_err(unavailable)
 }
 
 pub(super) async fn pending_or_store_error(

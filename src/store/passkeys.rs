@@ -150,6 +150,15 @@ pub fn unowned_live(
     Ok((mine, all, earliest))
 }
 
+/// How many live ceremonies `key` (a session's or a pending sign-in's digest) holds.
+pub fn owned_live(conn: &mut DbConnection, key: &str, now: i64) -> Result<i64, StoreError> {
+    Ok(webauthn_ceremonies::table
+        .filter(webauthn_ceremonies::session_key.eq(key))
+        .filter(webauthn_ceremonies::expires_at.gt(now))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Store a new ceremony, first deleting expired ones (nothing else reads them again).
 pub fn begin(conn: &mut DbConnection, row: &CeremonyRow, now: i64) -> Result<(), StoreError> {
     diesel::delete(webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.le(now)))

@@ -118,7 +118,13 @@ async fn answer(browser: &Browser, csrf: &str, ceremony: &str, credential: &str)
 /// The whole passkey second step in `browser`, answered by `key`.
 async fn use_passkey(browser: &Browser, csrf: &str, key: &SoftPasskey) -> Page {
     let (ceremony, options) = begin(browser, csrf).await;
-    answer(browser, csrf, &ceremony, &key.assert_challenge(challenge(&options))).await
+    answer(
+        browser,
+        csrf,
+        &ceremony,
+        &key.assert_challenge(challenge(&options)),
+    )
+    .await
 }
 
 fn refused(page: &Page, status: u16, words: &str) {
@@ -340,6 +346,14 @@ on_both_backends_named!(
             refused(&page, 400, "This form expired");
             assert!(!is_signed_in_as(&browser, "alice").await);
         }
+        // One pending sign-in holds a bounded number of unfinished ceremonies.
+        let cap = tessera::passkeys::second_step::OPEN_PER_PENDING;
+        for _ in 1..cap {
+            begin(&browser, &csrf).await;
+        }
+        let over = options_page(&browser, &csrf).await;
+        assert_eq!(over.status, 429, "{}", over.body);
+        assert!(over.headers.contains_key("retry-after"));
         // The ceremony was not spent by the forged posts.
         let ok = answer(&browser, &csrf, &ceremony, &credential).await;
         assert_eq!(ok.status, 303, "{}", ok.body);
@@ -362,7 +376,10 @@ on_both_backends_named!(
             statuses.push(use_passkey(&browser, &csrf, &key).await.status);
         }
         assert!(statuses.contains(&429), "{statuses:?}");
-        assert!(statuses.iter().all(|s| [401, 429].contains(s)), "{statuses:?}");
+        assert!(
+            statuses.iter().all(|s| [401, 429].contains(s)),
+            "{statuses:?}"
+        );
         // Locked: neither the right passkey nor the right code gets in, in any browser.
         key.user_verified = true;
         key.counter = 1;
@@ -435,7 +452,11 @@ on_both_backends_named!(
         let login = bob.get("/login").await;
         bob.login(&login, "bob", flow::PASSWORD).await;
         let page = bob.get(STEP).await;
-        assert!(page.body.contains("Set up an authenticator"), "{}", page.body);
+        assert!(
+            page.body.contains("Set up an authenticator"),
+            "{}",
+            page.body
+        );
         assert!(!page.body.contains("Use a passkey"));
     }
 );
@@ -525,7 +546,10 @@ on_both_backends_named!(
         // Signed-in registrations and second steps are not counted against the address.
         let (alice, alice_csrf) = signed_in(&app, "alice").await;
         let page = alice
-            .post("/account/passkeys/options", &form(&[("csrf_token", &alice_csrf)]))
+            .post(
+                "/account/passkeys/options",
+                &form(&[("csrf_token", &alice_csrf)]),
+            )
             .await;
         assert_eq!(page.status, 200, "{}", page.body);
         // Once the ceremonies expire, the address may ask again.
@@ -549,7 +573,10 @@ on_both_backends_named!(
         assert!(is_signed_in_as(&before, "alice").await);
         let console = crate::admin::Console::root(&app).await;
         let done = console
-            .post(&format!("/admin/users/{alice_id}/second-factors/reset"), &[])
+            .post(
+                &format!("/admin/users/{alice_id}/second-factors/reset"),
+                &[],
+            )
             .await;
         assert_eq!(done.status, 303, "{}", done.body);
         let reset = audit(&app)
@@ -565,7 +592,11 @@ on_both_backends_named!(
         require_everyone(&app).await;
         let (browser, _) = past_password(&app, "alice").await;
         let step = browser.get(STEP).await;
-        assert!(step.body.contains("Set up an authenticator"), "{}", step.body);
+        assert!(
+            step.body.contains("Set up an authenticator"),
+            "{}",
+            step.body
+        );
         assert!(!step.body.contains("Use a passkey"));
     }
 );

@@ -138,7 +138,12 @@ async fn passkey_second_step_in_chromium_through_the_code_flow() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let tokens: Value = res.json().await.unwrap();
-    let payload = tokens["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
     let claims: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
@@ -160,9 +165,7 @@ async fn passkey_second_step_in_chromium_through_the_code_flow() {
         "the sign-in is audited with its methods"
     );
     assert!(
-        !rows
-            .iter()
-            .any(|r| r.action == "account.totp-enrolled"),
+        !rows.iter().any(|r| r.action == "account.totp-enrolled"),
         "no authenticator app was set up"
     );
     c.close().await.unwrap();

@@ -83,7 +83,12 @@ async fn finish_registration(
 }
 
 /// Register a new software passkey for the signed-in user.
-pub(crate) async fn register(app: &TestApp, browser: &Browser, csrf: &str, name: &str) -> SoftPasskey {
+pub(crate) async fn register(
+    app: &TestApp,
+    browser: &Browser,
+    csrf: &str,
+    name: &str,
+) -> SoftPasskey {
     let mut key = SoftPasskey::new(&app.settings.issuer);
     let (ceremony, options) = register_options(browser, csrf).await;
     let answer = key.create(&options);
@@ -112,7 +117,10 @@ pub(crate) fn field(fields: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-pub(crate) async fn sign_in_options(browser: &Browser, fields: &[(String, String)]) -> (String, Value) {
+pub(crate) async fn sign_in_options(
+    browser: &Browser,
+    fields: &[(String, String)],
+) -> (String, Value) {
     let page = browser
         .post(
             "/login/passkey/options",

@@ -493,7 +493,12 @@ pub(crate) fn jwt_claims(jwt: &str) -> Value {
 }
 
 /// Exchange the code of `page`'s redirect; the ID token's claims.
-pub(crate) async fn id_token(app: &TestApp, client: &flow::Client, page: &Page, verifier: &str) -> Value {
+pub(crate) async fn id_token(
+    app: &TestApp,
+    client: &flow::Client,
+    page: &Page,
+    verifier: &str,
+) -> Value {
     let code = page.redirect_param("code").expect("a code");
     let res = flow::token(
         app,
