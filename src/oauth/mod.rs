@@ -14,6 +14,7 @@ mod error;
 pub mod grants;
 pub mod introspect;
 pub mod logout;
+pub mod target;
 mod registrar;
 mod solicitor;
 pub mod token;
