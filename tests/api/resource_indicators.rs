@@ -176,6 +176,8 @@ async fn code_with(app: &TestApp, client: &flow::Client, extra: &[(&str, &str)])
         ("scope", "openid notes:read files:read"),
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
+        // Every run shows the consent page, so each can check what it names.
+        ("prompt", "consent"),
     ];
     params.extend_from_slice(extra);
     let page = browser.get(&auth_url(&client.id, &params)).await;

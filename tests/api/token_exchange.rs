@@ -141,14 +141,9 @@ on_both_backends!(
         let expired_edit = jwt::edit(&app, &subject, |c| {
             c.insert("exp".into(), json!(now - 5));
         });
-        let refresh_token = flow::tokens_for(&app, &s.web, "alice", "openid offline_access").await["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let id_token = flow::tokens_for(&app, &s.web, "alice", "openid").await["id_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let other = flow::tokens_for(&app, &s.web, "alice", "openid").await;
+        let refresh_token = other["refresh_token"].as_str().unwrap().to_owned();
+        let id_token = other["id_token"].as_str().unwrap().to_owned();
         for (bad, why) in [
             ("garbage".to_owned(), "garbage"),
             (foreign_issuer, "another issuer"),

@@ -105,8 +105,9 @@ async fn save(req: HttpRequest, f: AdminForm, editing: Option<String>) -> Result
     let (state, actor) = (f.admin.state.clone(), f.admin.actor.clone());
     let now = state.clock.unix();
     let target = editing.clone();
+    let keys = state.keys.clone();
     let saved = admin::run(&state.store, move |conn| {
-        domain::check_alg_in(&state.keys, now, new.alg)?;
+        domain::check_alg_in(&keys, now, new.alg)?;
         match &target {
             Some(id) => domain::update(conn, now, &actor, id, &new),
             None => domain::create(conn, now, &actor, &new),
