@@ -413,3 +413,101 @@ on_both_backends!(
         assert_eq!(actions, ["resource.created", "resource.deleted"]);
     }
 );
+
+on_both_backends!(
+    resource_indicators_console_registers_edits_and_deletes_apis,
+    |app: TestApp| async move {
+        let console = crate::admin::Console::root(&app).await;
+        let page = console.get("/admin/resources").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("No APIs are registered yet"));
+        // Refusals: the form again with why, nothing stored.
+        for (fields, words) in [
+            (vec![("identifier", "notes"), ("name", "Notes API"), ("scopes", "notes:read")], "absolute http(s) URI"),
+            (vec![("identifier", NOTES), ("name", ""), ("scopes", "notes:read")], "name must be"),
+            (vec![("identifier", NOTES), ("name", "Notes API"), ("scopes", "")], "at least one scope"),
+            (vec![("identifier", NOTES), ("name", "Notes API"), ("scopes", "notes:read"), ("alg", "EdDSA")], "no EdDSA signing key"),
+        ] {
+            let page = console.post("/admin/resources/new", &fields).await;
+            assert_eq!(page.status, 400, "{words}: {}", page.body);
+            assert!(page.body.contains(words), "{words}: {}", page.body);
+        }
+        // Without the session's CSRF token nothing happens.
+        let forged = console
+            .browser
+            .post(
+                "/admin/resources/new",
+                &[
+                    ("identifier".into(), NOTES.into()),
+                    ("name".into(), "Notes API".into()),
+                    ("scopes".into(), "notes:read".into()),
+                ],
+            )
+            .await;
+        assert_ne!(forged.status, 303, "{}", forged.body);
+        assert!(registry::list(&mut app.store.conn().unwrap()).unwrap().is_empty());
+
+        let page = console
+            .post(
+                "/admin/resources/new",
+                &[("identifier", NOTES), ("name", "Notes API"), ("scopes", "notes:read"), ("access_token_ttl", "120")],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let page = console.get("/admin/resources").await;
+        assert!(page.body.contains("Notes API") && page.body.contains(NOTES));
+        let again = console
+            .post("/admin/resources/new", &[("identifier", NOTES), ("name", "Again"), ("scopes", "x")])
+            .await;
+        assert_eq!(again.status, 400);
+        assert!(again.body.contains("already registered"), "{}", again.body);
+
+        // Edit: the identifier stays whatever the form says.
+        let edit = format!("/admin/resources/edit?id={}", urlencoding(NOTES));
+        let page = console.get(&edit).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = console
+            .post(&edit, &[("identifier", FILES), ("name", "Notes"), ("scopes", "notes:read notes:write"), ("access_token_ttl", "")])
+            .await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        let stored = registry::get(&mut app.store.conn().unwrap(), NOTES).unwrap();
+        assert_eq!(stored.name, "Notes");
+        assert_eq!(stored.scopes.to_string(), "notes:read notes:write");
+        assert_eq!(stored.access_token_ttl, None);
+
+        // The client form takes the resources a client may use, and refuses unknown ones.
+        let page = console
+            .post(
+                "/admin/clients/new",
+                &[("name", "Worker"), ("client_type", "confidential"), ("grant_type", "client_credentials"),
+                  ("scopes", "notes:read"), ("resources", "https://unknown.example")],
+            )
+            .await;
+        assert_eq!(page.status, 400);
+        assert!(page.body.contains("is registered"), "{}", page.body);
+        let page = console
+            .post(
+                "/admin/clients/new",
+                &[("name", "Worker"), ("client_type", "confidential"), ("grant_type", "client_credentials"),
+                  ("scopes", "notes:read"), ("resources", NOTES)],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+
+        let delete = format!("/admin/resources/delete?id={}", urlencoding(NOTES));
+        let page = console.confirm(&delete).await;
+        assert_eq!(page.status, 303, "{}", page.body);
+        assert!(registry::list(&mut app.store.conn().unwrap()).unwrap().is_empty());
+        let actions: Vec<String> = crate::admin::audit_actions(&app)
+            .await
+            .into_iter()
+            .map(|(action, _, _)| action)
+            .filter(|a| a.starts_with("resource."))
+            .collect();
+        assert_eq!(actions, ["resource.deleted", "resource.updated", "resource.created"]);
+    }
+);
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
