@@ -120,7 +120,8 @@ pub struct Resource {
 
 impl Resource {
     pub fn from_row(row: ResourceRow) -> Result<Self, StoreError> {
-        let corrupt = |what: String| StoreError::Corrupt(format!("resource {}: {what}", row.identifier));
+        let corrupt =
+            |what: String| StoreError::Corrupt(format!("resource {}: {what}", row.identifier));
         Ok(Self {
             scopes: ScopeSet::parse(&row.scopes).map_err(corrupt)?,
             alg: SigningAlg::parse(&row.signing_alg).map_err(corrupt)?,

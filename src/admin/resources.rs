@@ -74,7 +74,10 @@ impl ResourceForm {
             identifier: r.identifier.clone(),
             name: r.name.clone(),
             scopes: r.scopes.to_string(),
-            access_token_ttl: r.access_token_ttl.map(|t| t.to_string()).unwrap_or_default(),
+            access_token_ttl: r
+                .access_token_ttl
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
             alg: r.alg.as_str().to_owned(),
         }
     }
@@ -147,7 +150,8 @@ pub fn update(
         ));
     }
     transaction(conn, |conn| {
-        let existing = resource_store::by_identifier(conn, identifier)?.ok_or(AdminError::NotFound)?;
+        let existing =
+            resource_store::by_identifier(conn, identifier)?.ok_or(AdminError::NotFound)?;
         let mut row = new.to_row(now);
         row.created_at = existing.created_at;
         resource_store::update(conn, &row)?;
@@ -166,7 +170,8 @@ pub fn delete(
     identifier: &str,
 ) -> Result<String, AdminError> {
     transaction(conn, |conn| {
-        let existing = resource_store::by_identifier(conn, identifier)?.ok_or(AdminError::NotFound)?;
+        let existing =
+            resource_store::by_identifier(conn, identifier)?.ok_or(AdminError::NotFound)?;
         resource_store::delete(conn, identifier)?;
         let target = format!("{} ({identifier})", existing.name);
         actor.audit(conn, now, AuditAction::ResourceDeleted, &target, None)?;

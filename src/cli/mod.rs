@@ -11,14 +11,14 @@ use clap::{Args, Parser, Subcommand};
 
 mod manage;
 
+use crate::admin::resources::ResourceForm;
 use crate::audit::{self, AuditAction};
 use crate::clients::{self, NewClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
-use crate::admin::resources::ResourceForm;
 use crate::django::import::{self as django_import, AdminFrom};
-use crate::resources::ResourceId;
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
+use crate::resources::ResourceId;
 use crate::signing::{KeyInfo, KeyState, SigningAlg};
 use crate::startup::{self, Application};
 use crate::store::Store;
@@ -337,9 +337,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             manage::resource_create(&settings, &clock, &form)
         }
-        Command::Resource(ResourceCommand::List { json }) => {
-            manage::resource_list(&settings, json)
-        }
+        Command::Resource(ResourceCommand::List { json }) => manage::resource_list(&settings, json),
         Command::Resource(ResourceCommand::Delete { identifier }) => {
             manage::resource_delete(&settings, &clock, &identifier)
         }

@@ -97,22 +97,34 @@ mod tests {
         assert!(parse_single(&[]).unwrap().is_none());
         assert!(parse_single(&[""]).unwrap().is_none());
         assert_eq!(
-            parse_single(&["https://a.example"]).unwrap().unwrap().as_str(),
+            parse_single(&["https://a.example"])
+                .unwrap()
+                .unwrap()
+                .as_str(),
             "https://a.example"
         );
         let two = parse_single(&["https://a.example", "https://b.example"]).unwrap_err();
         assert_eq!(two.code(), "invalid_target");
-        assert_eq!(parse_single(&["not a uri"]).unwrap_err().code(), "invalid_target");
         assert_eq!(
-            parse_single(&["https://a.example/#frag"]).unwrap_err().code(),
+            parse_single(&["not a uri"]).unwrap_err().code(),
+            "invalid_target"
+        );
+        assert_eq!(
+            parse_single(&["https://a.example/#frag"])
+                .unwrap_err()
+                .code(),
             "invalid_target"
         );
     }
 
     #[test]
     fn authorization_requests_may_name_several() {
-        let many = parse_many(&["https://a.example", "https://b.example", "https://a.example"])
-            .unwrap();
+        let many = parse_many(&[
+            "https://a.example",
+            "https://b.example",
+            "https://a.example",
+        ])
+        .unwrap();
         assert_eq!(many.len(), 2);
         assert!(parse_many(&["https://a.example?x=1"]).is_err());
     }

@@ -83,7 +83,10 @@ pub async fn refused(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
     let body: Value = res.json().await.unwrap();
     assert!(body["error_description"].is_string(), "{body}");
-    (status, body["error"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 fn machine(app: &TestApp, resources: &[&str]) -> flow::Client {
@@ -96,7 +99,11 @@ fn machine(app: &TestApp, resources: &[&str]) -> flow::Client {
     )
 }
 
-async fn credentials(app: &TestApp, client: &flow::Client, extra: &[(&str, &str)]) -> reqwest::Response {
+async fn credentials(
+    app: &TestApp,
+    client: &flow::Client,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
     let mut form = vec![("grant_type", "client_credentials")];
     form.extend_from_slice(extra);
     token(app, client, &form).await
@@ -112,7 +119,10 @@ on_both_backends!(
             (&[("resource", "https://unknown.example.com")], "unknown"),
             (&[("resource", FILES)], "registered, but not this client's"),
             (&[("resource", NOTES), ("resource", FILES)], "two resources"),
-            (&[("resource", "https://notes.example.com/#x")], "a fragment"),
+            (
+                &[("resource", "https://notes.example.com/#x")],
+                "a fragment",
+            ),
             (&[("resource", "notes")], "not an absolute URI"),
         ];
         for (extra, why) in cases {
@@ -120,7 +130,12 @@ on_both_backends!(
             assert_eq!((status, error.as_str()), (400, "invalid_target"), "{why}");
         }
         // A resource whose scopes share nothing with what the client asks is no token.
-        let res = credentials(&app, &client, &[("resource", NOTES), ("scope", "files:read")]).await;
+        let res = credentials(
+            &app,
+            &client,
+            &[("resource", NOTES), ("scope", "files:read")],
+        )
+        .await;
         assert_eq!(refused(res).await, (400, "invalid_scope".to_owned()));
     }
 );
@@ -140,7 +155,10 @@ on_both_backends!(
         assert_eq!(c["aud"], NOTES);
         assert_eq!(c["scope"], "notes:read");
         assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 120);
-        assert_eq!(jsonwebtoken::decode_header(access).unwrap().alg, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(
+            jsonwebtoken::decode_header(access).unwrap().alg,
+            jsonwebtoken::Algorithm::RS256
+        );
 
         // Without a resource the token is Tessera's own, with the client's lifetime.
         let plain: Value = credentials(&app, &client, &[]).await.json().await.unwrap();
@@ -168,7 +186,11 @@ on_both_backends!(
 
 /// Sign in as alice and run an authorization request to its code, checking the consent
 /// page on the way: (code, verifier, consent page body).
-async fn code_with(app: &TestApp, client: &flow::Client, extra: &[(&str, &str)]) -> (String, String, String) {
+async fn code_with(
+    app: &TestApp,
+    client: &flow::Client,
+    extra: &[(&str, &str)],
+) -> (String, String, String) {
     let browser = Browser::new(app);
     browser.sign_in("alice").await;
     let (verifier, challenge) = pkce();
@@ -184,10 +206,20 @@ async fn code_with(app: &TestApp, client: &flow::Client, extra: &[(&str, &str)])
     assert!(page.is_consent(), "{}: {}", page.status, page.body);
     let consent = page.body.clone();
     let done = browser.consent(&page, true).await;
-    (done.redirect_param("code").expect("a code"), verifier, consent)
+    (
+        done.redirect_param("code").expect("a code"),
+        verifier,
+        consent,
+    )
 }
 
-async fn redeem(app: &TestApp, client: &flow::Client, code: &str, verifier: &str, resource: Option<&str>) -> reqwest::Response {
+async fn redeem(
+    app: &TestApp,
+    client: &flow::Client,
+    code: &str,
+    verifier: &str,
+    resource: Option<&str>,
+) -> reqwest::Response {
     let mut form = vec![
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -200,7 +232,12 @@ async fn redeem(app: &TestApp, client: &flow::Client, code: &str, verifier: &str
     token(app, client, &form).await
 }
 
-async fn refresh(app: &TestApp, client: &flow::Client, refresh_token: &str, resource: &str) -> reqwest::Response {
+async fn refresh(
+    app: &TestApp,
+    client: &flow::Client,
+    refresh_token: &str,
+    resource: &str,
+) -> reqwest::Response {
     token(
         app,
         client,
@@ -237,7 +274,10 @@ on_both_backends!(
                 .get(&auth_url(&client.id, &[("resource", resource)]))
                 .await;
             assert_eq!(page.status, 302, "{resource}: {}", page.body);
-            assert_eq!(page.redirect_param("error").as_deref(), Some("invalid_target"));
+            assert_eq!(
+                page.redirect_param("error").as_deref(),
+                Some("invalid_target")
+            );
             assert_eq!(page.redirect_param("state").as_deref(), Some("st-123"));
         }
     }
@@ -268,7 +308,10 @@ on_both_backends!(
         assert_eq!(claims(&notes_token)["aud"], NOTES);
         assert_eq!(body["scope"], "notes:read");
         // The ID token is still the client's, with the user's claims.
-        assert_eq!(claims(body["id_token"].as_str().unwrap())["aud"], client.id.as_str());
+        assert_eq!(
+            claims(body["id_token"].as_str().unwrap())["aud"],
+            client.id.as_str()
+        );
         // ...nor can its refresh token.
         let refresh_token = body["refresh_token"].as_str().unwrap();
         let res = refresh(&app, &client, refresh_token, FILES).await;
@@ -285,7 +328,13 @@ on_both_backends!(
             .json()
             .await
             .unwrap();
-        let res = refresh(&app, &client, body["refresh_token"].as_str().unwrap(), FILES).await;
+        let res = refresh(
+            &app,
+            &client,
+            body["refresh_token"].as_str().unwrap(),
+            FILES,
+        )
+        .await;
         assert_eq!(res.status(), 200);
         let next: Value = res.json().await.unwrap();
         let files = claims(next["access_token"].as_str().unwrap());
@@ -329,18 +378,36 @@ on_both_backends!(
         let for_files = issue(FILES).await;
         let verifier_for = |api: &str| {
             let jwks = JwksCache::new(&app.url("/.well-known/jwks.json")).unwrap();
-            Verifier::new(jwks, Expectations::access(&app.settings.issuer).audience(api))
+            Verifier::new(
+                jwks,
+                Expectations::access(&app.settings.issuer).audience(api),
+            )
         };
         let notes_api = verifier_for(NOTES);
         let files_api = verifier_for(FILES);
-        assert_eq!(notes_api.verify(&for_notes).await.unwrap().sub(), Some(client.id.as_str()));
-        assert_eq!(files_api.verify(&for_files).await.unwrap().sub(), Some(client.id.as_str()));
-        assert_eq!(notes_api.verify(&for_files).await.unwrap_err(), TokenProblem::Invalid);
-        assert_eq!(files_api.verify(&for_notes).await.unwrap_err(), TokenProblem::Invalid);
+        assert_eq!(
+            notes_api.verify(&for_notes).await.unwrap().sub(),
+            Some(client.id.as_str())
+        );
+        assert_eq!(
+            files_api.verify(&for_files).await.unwrap().sub(),
+            Some(client.id.as_str())
+        );
+        assert_eq!(
+            notes_api.verify(&for_files).await.unwrap_err(),
+            TokenProblem::Invalid
+        );
+        assert_eq!(
+            files_api.verify(&for_notes).await.unwrap_err(),
+            TokenProblem::Invalid
+        );
         // A verifier left at the default audience (the issuer) refuses both.
         let jwks = JwksCache::new(&app.url("/.well-known/jwks.json")).unwrap();
         let default = Verifier::new(jwks, Expectations::access(&app.settings.issuer));
-        assert_eq!(default.verify(&for_notes).await.unwrap_err(), TokenProblem::Invalid);
+        assert_eq!(
+            default.verify(&for_notes).await.unwrap_err(),
+            TokenProblem::Invalid
+        );
     }
 );
 
@@ -349,23 +416,102 @@ on_both_backends!(
     |app: TestApp| async move {
         let out = app.cli(
             &[
-                "resource", "create", "--identifier", NOTES, "--name", "Notes API",
-                "--scope", "notes:read", "--scope", "notes:write", "--access-token-ttl", "600",
+                "resource",
+                "create",
+                "--identifier",
+                NOTES,
+                "--name",
+                "Notes API",
+                "--scope",
+                "notes:read",
+                "--scope",
+                "notes:write",
+                "--access-token-ttl",
+                "600",
             ],
             None,
         );
         assert_eq!(out.code, 0, "{}", out.stderr);
         // Refusals: one line, non-zero, nothing written.
         for (args, why) in [
-            (vec!["resource", "create", "--identifier", NOTES, "--name", "Again", "--scope", "x"], "already registered"),
-            (vec!["resource", "create", "--identifier", "https://a.example/?q", "--name", "Q", "--scope", "x"], "query"),
-            (vec!["resource", "create", "--identifier", "https://b.example", "--name", "B", "--scope", "x", "--access-token-ttl", "5"], "ttl too short"),
-            (vec!["resource", "create", "--identifier", "https://c.example", "--name", "C", "--scope", "x", "--alg", "ES256"], "no ES256 key"),
-            (vec!["client", "create", "--name", "X", "--grant-type", "client_credentials", "--resource", "https://unknown.example"], "unknown resource"),
+            (
+                vec![
+                    "resource",
+                    "create",
+                    "--identifier",
+                    NOTES,
+                    "--name",
+                    "Again",
+                    "--scope",
+                    "x",
+                ],
+                "already registered",
+            ),
+            (
+                vec![
+                    "resource",
+                    "create",
+                    "--identifier",
+                    "https://a.example/?q",
+                    "--name",
+                    "Q",
+                    "--scope",
+                    "x",
+                ],
+                "query",
+            ),
+            (
+                vec![
+                    "resource",
+                    "create",
+                    "--identifier",
+                    "https://b.example",
+                    "--name",
+                    "B",
+                    "--scope",
+                    "x",
+                    "--access-token-ttl",
+                    "5",
+                ],
+                "ttl too short",
+            ),
+            (
+                vec![
+                    "resource",
+                    "create",
+                    "--identifier",
+                    "https://c.example",
+                    "--name",
+                    "C",
+                    "--scope",
+                    "x",
+                    "--alg",
+                    "ES256",
+                ],
+                "no ES256 key",
+            ),
+            (
+                vec![
+                    "client",
+                    "create",
+                    "--name",
+                    "X",
+                    "--grant-type",
+                    "client_credentials",
+                    "--resource",
+                    "https://unknown.example",
+                ],
+                "unknown resource",
+            ),
         ] {
             let out = app.cli(&args, None);
             assert_ne!(out.code, 0, "{why}: {}", out.stdout);
-            assert_eq!(out.stderr.trim().lines().count(), 1, "{why}: {}", out.stderr);
+            assert_eq!(
+                out.stderr.trim().lines().count(),
+                1,
+                "{why}: {}",
+                out.stderr
+            );
             assert!(out.stderr.starts_with("error: "), "{why}: {}", out.stderr);
         }
         let list = app.cli(&["resource", "list", "--json"], None);
@@ -377,8 +523,19 @@ on_both_backends!(
         assert_eq!(list[0]["alg"], "RS256");
 
         let out = app.cli(
-            &["client", "create", "--name", "Worker", "--grant-type", "client_credentials",
-              "--scope", "notes:read", "--resource", NOTES, "--json"],
+            &[
+                "client",
+                "create",
+                "--name",
+                "Worker",
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "notes:read",
+                "--resource",
+                NOTES,
+                "--json",
+            ],
             None,
         );
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -423,10 +580,35 @@ on_both_backends!(
         assert!(page.body.contains("No APIs are registered yet"));
         // Refusals: the form again with why, nothing stored.
         for (fields, words) in [
-            (vec![("identifier", "notes"), ("name", "Notes API"), ("scopes", "notes:read")], "absolute http(s) URI"),
-            (vec![("identifier", NOTES), ("name", ""), ("scopes", "notes:read")], "name must be"),
-            (vec![("identifier", NOTES), ("name", "Notes API"), ("scopes", "")], "at least one scope"),
-            (vec![("identifier", NOTES), ("name", "Notes API"), ("scopes", "notes:read"), ("alg", "EdDSA")], "no EdDSA signing key"),
+            (
+                vec![
+                    ("identifier", "notes"),
+                    ("name", "Notes API"),
+                    ("scopes", "notes:read"),
+                ],
+                "absolute http(s) URI",
+            ),
+            (
+                vec![
+                    ("identifier", NOTES),
+                    ("name", ""),
+                    ("scopes", "notes:read"),
+                ],
+                "name must be",
+            ),
+            (
+                vec![("identifier", NOTES), ("name", "Notes API"), ("scopes", "")],
+                "at least one scope",
+            ),
+            (
+                vec![
+                    ("identifier", NOTES),
+                    ("name", "Notes API"),
+                    ("scopes", "notes:read"),
+                    ("alg", "EdDSA"),
+                ],
+                "no EdDSA signing key",
+            ),
         ] {
             let page = console.post("/admin/resources/new", &fields).await;
             assert_eq!(page.status, 400, "{words}: {}", page.body);
@@ -445,19 +627,31 @@ on_both_backends!(
             )
             .await;
         assert_ne!(forged.status, 303, "{}", forged.body);
-        assert!(registry::list(&mut app.store.conn().unwrap()).unwrap().is_empty());
+        assert!(
+            registry::list(&mut app.store.conn().unwrap())
+                .unwrap()
+                .is_empty()
+        );
 
         let page = console
             .post(
                 "/admin/resources/new",
-                &[("identifier", NOTES), ("name", "Notes API"), ("scopes", "notes:read"), ("access_token_ttl", "120")],
+                &[
+                    ("identifier", NOTES),
+                    ("name", "Notes API"),
+                    ("scopes", "notes:read"),
+                    ("access_token_ttl", "120"),
+                ],
             )
             .await;
         assert_eq!(page.status, 303, "{}", page.body);
         let page = console.get("/admin/resources").await;
         assert!(page.body.contains("Notes API") && page.body.contains(NOTES));
         let again = console
-            .post("/admin/resources/new", &[("identifier", NOTES), ("name", "Again"), ("scopes", "x")])
+            .post(
+                "/admin/resources/new",
+                &[("identifier", NOTES), ("name", "Again"), ("scopes", "x")],
+            )
             .await;
         assert_eq!(again.status, 400);
         assert!(again.body.contains("already registered"), "{}", again.body);
@@ -467,7 +661,15 @@ on_both_backends!(
         let page = console.get(&edit).await;
         assert_eq!(page.status, 200, "{}", page.body);
         let page = console
-            .post(&edit, &[("identifier", FILES), ("name", "Notes"), ("scopes", "notes:read notes:write"), ("access_token_ttl", "")])
+            .post(
+                &edit,
+                &[
+                    ("identifier", FILES),
+                    ("name", "Notes"),
+                    ("scopes", "notes:read notes:write"),
+                    ("access_token_ttl", ""),
+                ],
+            )
             .await;
         assert_eq!(page.status, 303, "{}", page.body);
         let stored = registry::get(&mut app.store.conn().unwrap(), NOTES).unwrap();
@@ -479,8 +681,13 @@ on_both_backends!(
         let page = console
             .post(
                 "/admin/clients/new",
-                &[("name", "Worker"), ("client_type", "confidential"), ("grant_type", "client_credentials"),
-                  ("scopes", "notes:read"), ("resources", "https://unknown.example")],
+                &[
+                    ("name", "Worker"),
+                    ("client_type", "confidential"),
+                    ("grant_type", "client_credentials"),
+                    ("scopes", "notes:read"),
+                    ("resources", "https://unknown.example"),
+                ],
             )
             .await;
         assert_eq!(page.status, 400);
@@ -488,8 +695,13 @@ on_both_backends!(
         let page = console
             .post(
                 "/admin/clients/new",
-                &[("name", "Worker"), ("client_type", "confidential"), ("grant_type", "client_credentials"),
-                  ("scopes", "notes:read"), ("resources", NOTES)],
+                &[
+                    ("name", "Worker"),
+                    ("client_type", "confidential"),
+                    ("grant_type", "client_credentials"),
+                    ("scopes", "notes:read"),
+                    ("resources", NOTES),
+                ],
             )
             .await;
         assert_eq!(page.status, 200, "{}", page.body);
@@ -497,14 +709,21 @@ on_both_backends!(
         let delete = format!("/admin/resources/delete?id={}", urlencoding(NOTES));
         let page = console.confirm(&delete).await;
         assert_eq!(page.status, 303, "{}", page.body);
-        assert!(registry::list(&mut app.store.conn().unwrap()).unwrap().is_empty());
+        assert!(
+            registry::list(&mut app.store.conn().unwrap())
+                .unwrap()
+                .is_empty()
+        );
         let actions: Vec<String> = crate::admin::audit_actions(&app)
             .await
             .into_iter()
             .map(|(action, _, _)| action)
             .filter(|a| a.starts_with("resource."))
             .collect();
-        assert_eq!(actions, ["resource.deleted", "resource.updated", "resource.created"]);
+        assert_eq!(
+            actions,
+            ["resource.deleted", "resource.updated", "resource.created"]
+        );
     }
 );
 

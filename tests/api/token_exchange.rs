@@ -48,7 +48,11 @@ async fn alice_token(app: &TestApp, web: &flow::Client) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn exchange(app: &TestApp, client: &flow::Client, extra: &[(&str, &str)]) -> reqwest::Response {
+async fn exchange(
+    app: &TestApp,
+    client: &flow::Client,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
     let mut form = vec![("grant_type", EXCHANGE)];
     form.extend_from_slice(extra);
     token(app, client, &form).await
@@ -85,22 +89,55 @@ on_both_backends!(
         let res = exchange(&app, &s.web, &with(&[("resource", FILES)])).await;
         assert_eq!(refused(res).await, (400, "unauthorized_client".to_owned()));
         let cases: [(Vec<(&str, &str)>, &str, &str); 8] = [
-            (with(&[("resource", NOTES)]), "invalid_target", "an API not on the service's list"),
-            (with(&[("audience", NOTES)]), "invalid_target", "the same, as audience"),
-            (with(&[("resource", "https://unknown.example")]), "invalid_target", "an unknown API"),
-            (with(&[]), "invalid_target", "no API named"),
-            (with(&[("resource", FILES), ("audience", NOTES)]), "invalid_target", "resource and audience disagree"),
             (
-                vec![("subject_token", subject.as_str()), ("subject_token_type", "urn:ietf:params:oauth:token-type:id_token"), ("resource", FILES)],
+                with(&[("resource", NOTES)]),
+                "invalid_target",
+                "an API not on the service's list",
+            ),
+            (
+                with(&[("audience", NOTES)]),
+                "invalid_target",
+                "the same, as audience",
+            ),
+            (
+                with(&[("resource", "https://unknown.example")]),
+                "invalid_target",
+                "an unknown API",
+            ),
+            (with(&[]), "invalid_target", "no API named"),
+            (
+                with(&[("resource", FILES), ("audience", NOTES)]),
+                "invalid_target",
+                "resource and audience disagree",
+            ),
+            (
+                vec![
+                    ("subject_token", subject.as_str()),
+                    (
+                        "subject_token_type",
+                        "urn:ietf:params:oauth:token-type:id_token",
+                    ),
+                    ("resource", FILES),
+                ],
                 "invalid_request",
                 "an ID token type",
             ),
             (
-                with(&[("resource", FILES), ("requested_token_type", "urn:ietf:params:oauth:token-type:refresh_token")]),
+                with(&[
+                    ("resource", FILES),
+                    (
+                        "requested_token_type",
+                        "urn:ietf:params:oauth:token-type:refresh_token",
+                    ),
+                ]),
                 "invalid_request",
                 "a refresh token asked for",
             ),
-            (with(&[("resource", FILES), ("scope", "files:read admin")]), "invalid_scope", "a scope beyond the subject's"),
+            (
+                with(&[("resource", FILES), ("scope", "files:read admin")]),
+                "invalid_scope",
+                "a scope beyond the subject's",
+            ),
         ];
         for (form, code, why) in &cases {
             let res = exchange(&app, &s.service, form).await;
@@ -111,16 +148,37 @@ on_both_backends!(
         let refusals = audited(&app, "token.exchange-refused");
         assert_eq!(refusals.len(), 1 + cases.len(), "{refusals:?}");
         let (actor, target, detail) = &refusals[0];
-        assert_eq!(actor.as_deref(), Some(format!("client:{}", s.web.id).as_str()));
+        assert_eq!(
+            actor.as_deref(),
+            Some(format!("client:{}", s.web.id).as_str())
+        );
         assert_eq!(target.as_deref(), Some(FILES));
-        assert!(detail.as_deref().unwrap().starts_with("unauthorized_client"), "{detail:?}");
-        assert!(refusals[1].2.as_deref().unwrap().starts_with("invalid_target"));
+        assert!(
+            detail
+                .as_deref()
+                .unwrap()
+                .starts_with("unauthorized_client"),
+            "{detail:?}"
+        );
+        assert!(
+            refusals[1]
+                .2
+                .as_deref()
+                .unwrap()
+                .starts_with("invalid_target")
+        );
         // A request whose client does not authenticate is not the trail's (the client
         // authentication throttle counts it).
-        let stranger = flow::Client { id: s.service.id.clone(), secret: Some("wrong".into()) };
+        let stranger = flow::Client {
+            id: s.service.id.clone(),
+            secret: Some("wrong".into()),
+        };
         let res = exchange(&app, &stranger, &with(&[("resource", FILES)])).await;
         assert_eq!(refused(res).await.1, "invalid_client");
-        assert_eq!(audited(&app, "token.exchange-refused").len(), 1 + cases.len());
+        assert_eq!(
+            audited(&app, "token.exchange-refused").len(),
+            1 + cases.len()
+        );
         assert!(audited(&app, "token.exchanged").is_empty());
     }
 );
@@ -155,10 +213,18 @@ on_both_backends!(
             let res = exchange(
                 &app,
                 &s.service,
-                &[("subject_token", &bad), ("subject_token_type", ACCESS), ("resource", FILES)],
+                &[
+                    ("subject_token", &bad),
+                    ("subject_token_type", ACCESS),
+                    ("resource", FILES),
+                ],
             )
             .await;
-            assert_eq!(refused(res).await, (400, "invalid_request".to_owned()), "subject: {why}");
+            assert_eq!(
+                refused(res).await,
+                (400, "invalid_request".to_owned()),
+                "subject: {why}"
+            );
             let res = exchange(
                 &app,
                 &s.service,
@@ -171,17 +237,31 @@ on_both_backends!(
                 ],
             )
             .await;
-            assert_eq!(refused(res).await, (400, "invalid_request".to_owned()), "actor: {why}");
+            assert_eq!(
+                refused(res).await,
+                (400, "invalid_request".to_owned()),
+                "actor: {why}"
+            );
         }
         // An actor token needs its type, and only access tokens act.
         for extra in [
             vec![("actor_token", subject.as_str())],
-            vec![("actor_token", subject.as_str()), ("actor_token_type", "urn:ietf:params:oauth:token-type:jwt")],
+            vec![
+                ("actor_token", subject.as_str()),
+                ("actor_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+            ],
             vec![("actor_token_type", ACCESS)],
         ] {
-            let mut form = vec![("subject_token", subject.as_str()), ("subject_token_type", ACCESS), ("resource", FILES)];
+            let mut form = vec![
+                ("subject_token", subject.as_str()),
+                ("subject_token_type", ACCESS),
+                ("resource", FILES),
+            ];
             form.extend(extra);
-            assert_eq!(refused(exchange(&app, &s.service, &form).await).await.1, "invalid_request");
+            assert_eq!(
+                refused(exchange(&app, &s.service, &form).await).await.1,
+                "invalid_request"
+            );
         }
         // A revoked subject token is refused.
         let res = app
@@ -196,7 +276,11 @@ on_both_backends!(
         let res = exchange(
             &app,
             &s.service,
-            &[("subject_token", &subject), ("subject_token_type", ACCESS), ("resource", FILES)],
+            &[
+                ("subject_token", &subject),
+                ("subject_token_type", ACCESS),
+                ("resource", FILES),
+            ],
         )
         .await;
         assert_eq!(refused(res).await, (400, "invalid_request".to_owned()));
@@ -214,7 +298,11 @@ on_both_backends!(
         let res = exchange(
             &app,
             &s.service,
-            &[("subject_token", &subject), ("subject_token_type", ACCESS), ("resource", FILES)],
+            &[
+                ("subject_token", &subject),
+                ("subject_token_type", ACCESS),
+                ("resource", FILES),
+            ],
         )
         .await;
         assert_eq!(refused(res).await, (400, "invalid_request".to_owned()));
@@ -313,19 +401,33 @@ on_both_backends!(
         .await
         .unwrap();
         let c = claims(chained["access_token"].as_str().unwrap());
-        assert_eq!(c["act"], json!({ "sub": other.id, "act": { "sub": s.service.id } }));
+        assert_eq!(
+            c["act"],
+            json!({ "sub": other.id, "act": { "sub": s.service.id } })
+        );
         assert_eq!(c["sub"], sub);
 
         let issued = audited(&app, "token.exchanged");
         assert_eq!(issued.len(), 3, "{issued:?}");
-        assert_eq!(issued[0].0.as_deref(), Some(format!("client:{}", s.service.id).as_str()));
+        assert_eq!(
+            issued[0].0.as_deref(),
+            Some(format!("client:{}", s.service.id).as_str())
+        );
         assert_eq!(issued[0].1.as_deref(), Some(FILES));
 
         // Discovery says it can.
         let doc: Value = app.get_json("/.well-known/openid-configuration").await;
         let grants = doc["grant_types_supported"].as_array().unwrap();
         assert!(grants.iter().any(|g| g == EXCHANGE), "{doc}");
-        let doc: Value = app.get_json("/.well-known/oauth-authorization-server").await;
-        assert!(doc["grant_types_supported"].as_array().unwrap().iter().any(|g| g == EXCHANGE));
+        let doc: Value = app
+            .get_json("/.well-known/oauth-authorization-server")
+            .await;
+        assert!(
+            doc["grant_types_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g == EXCHANGE)
+        );
     }
 );

@@ -19,8 +19,8 @@ use super::registrar::DbRegistrar;
 use super::tokens;
 use super::web::{FlowRequest, Interaction};
 use crate::clients::Client;
-use crate::resources;
 use crate::config::Settings;
+use crate::resources;
 use crate::second_factor::policy;
 use crate::sessions::SignedIn;
 use crate::signing::KeySet;
@@ -324,8 +324,12 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         claims_request: params.claims.clone(),
         session_id: Some(signed_in.session.id_hash.clone()),
         methods,
-        resources: (!apis.is_empty())
-            .then(|| apis.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>().join(" ")),
+        resources: (!apis.is_empty()).then(|| {
+            apis.iter()
+                .map(|(_, id)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
     });
     let solicitor = super::solicitor::Solicitor {
         ctx: ctx.clone(),

@@ -4,8 +4,8 @@ use super::issue::Aimed;
 use super::request::CredentialsRequest;
 use super::{Issuing, TokenResponse};
 use crate::clients::Client;
-use crate::oauth::{OAuthError, target};
 use crate::oauth::tokens::{self, AccessClaims};
+use crate::oauth::{OAuthError, target};
 
 /// Scopes that describe a user; a machine token without a user has no use for them.
 const USER_SCOPES: [&str; 6] = [

@@ -53,8 +53,7 @@ pub fn exchange(
     let exp = (now + aimed.ttl).min(subject.exp);
     let user_claim = match subject.auth_time {
         Some(_) => {
-            let Some(user) = users::by_subject(conn, &subject.sub)?.filter(|u| u.is_active)
-            else {
+            let Some(user) = users::by_subject(conn, &subject.sub)?.filter(|u| u.is_active) else {
                 return Err(OAuthError::InvalidRequest(
                     "subject_token's user is disabled or gone".into(),
                 ));
@@ -145,7 +144,10 @@ pub fn audit(
         .join(" ");
     let actor = format!("client:{}", client.id);
     let (action, detail) = match answer {
-        Ok(issued) => (AuditAction::TokenExchanged, format!("scope {}", issued.scope)),
+        Ok(issued) => (
+            AuditAction::TokenExchanged,
+            format!("scope {}", issued.scope),
+        ),
         Err(refused) => (
             AuditAction::TokenExchangeRefused,
             format!("{}: {}", refused.code(), refused.description()),

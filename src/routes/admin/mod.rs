@@ -9,11 +9,11 @@ use crate::views;
 
 mod audit;
 mod clients;
-mod resources;
 mod guard;
 mod keys;
 mod locked;
 mod pages;
+mod resources;
 mod users;
 
 use guard::Admin;

@@ -47,7 +47,8 @@ fn form_page(
     } else {
         "/admin/resources/new".to_owned()
     };
-    let delete = editing.then(|| format!("/admin/resources/delete?id={}", encoded(&values.identifier)));
+    let delete =
+        editing.then(|| format!("/admin/resources/delete?id={}", encoded(&values.identifier)));
     views::page(
         status,
         &ResourceFormPage {
@@ -88,14 +89,32 @@ pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminE
 }
 
 pub async fn new_form(admin: Admin, req: HttpRequest) -> HttpResponse {
-    form_page(&admin, &req, StatusCode::OK, ResourceForm::default(), false, None)
+    form_page(
+        &admin,
+        &req,
+        StatusCode::OK,
+        ResourceForm::default(),
+        false,
+        None,
+    )
 }
 
 /// Register or change a resource; a problem shows the form again with why.
-async fn save(req: HttpRequest, f: AdminForm, editing: Option<String>) -> Result<HttpResponse, AdminError> {
+async fn save(
+    req: HttpRequest,
+    f: AdminForm,
+    editing: Option<String>,
+) -> Result<HttpResponse, AdminError> {
     let values = form_values(&f, editing.as_deref());
     let again = |m: String, values: ResourceForm| {
-        Ok(form_page(&f.admin, &req, StatusCode::BAD_REQUEST, values, editing.is_some(), Some(m)))
+        Ok(form_page(
+            &f.admin,
+            &req,
+            StatusCode::BAD_REQUEST,
+            values,
+            editing.is_some(),
+            Some(m),
+        ))
     };
     let new = match values.parse() {
         Ok(new) => new,
