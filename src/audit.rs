@@ -52,10 +52,15 @@ pub enum AuditAction {
     AccountResetMailSent,
     AccountResetMailFailed,
     AccountResetMailThrottled,
+    ResourceCreated,
+    ResourceUpdated,
+    ResourceDeleted,
+    TokenExchanged,
+    TokenExchangeRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 42] = [
+    pub const ALL: [AuditAction; 47] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -98,6 +103,11 @@ impl AuditAction {
         AuditAction::AccountResetMailSent,
         AuditAction::AccountResetMailFailed,
         AuditAction::AccountResetMailThrottled,
+        AuditAction::ResourceCreated,
+        AuditAction::ResourceUpdated,
+        AuditAction::ResourceDeleted,
+        AuditAction::TokenExchanged,
+        AuditAction::TokenExchangeRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +155,11 @@ impl AuditAction {
             AuditAction::AccountResetMailSent => "account.reset-mail-sent",
             AuditAction::AccountResetMailFailed => "account.reset-mail-failed",
             AuditAction::AccountResetMailThrottled => "account.reset-mail-throttled",
+            AuditAction::ResourceCreated => "resource.created",
+            AuditAction::ResourceUpdated => "resource.updated",
+            AuditAction::ResourceDeleted => "resource.deleted",
+            AuditAction::TokenExchanged => "token.exchanged",
+            AuditAction::TokenExchangeRefused => "token.exchange-refused",
         }
     }
 }

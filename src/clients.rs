@@ -1,6 +1,7 @@
 //! Client registration: turning a parsed request into a stored client and its one-time secret.
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
+use crate::resources::{self, ResourceError, ResourceId};
 use crate::secrets::{self, HashError, SecretString};
 use crate::signing::{KeyInfo, KeyState, SigningAlg};
 use crate::store::clients::{self as client_store, ClientRow};
@@ -20,6 +21,8 @@ pub struct NewClient {
     pub scopes: ScopeSet,
     /// What its ID tokens and access tokens are signed with (RS256 unless asked).
     pub algs: TokenAlgs,
+    /// The registered resources (RFC 8707) it may ask tokens for.
+    pub resources: Vec<ResourceId>,
 }
 
 /// The algorithms a client's tokens are signed with.
@@ -84,6 +87,15 @@ pub enum ClientError {
     Store(#[from] StoreError),
 }
 
+impl From<ResourceError> for ClientError {
+    fn from(e: ResourceError) -> Self {
+        match e {
+            ResourceError::Invalid(m) => ClientError::Invalid(m),
+            ResourceError::Store(s) => ClientError::Store(s),
+        }
+    }
+}
+
 impl NewClient {
     /// Check the combination of fields; each field alone was checked when parsed.
     pub fn validate(&self) -> Result<(), ClientError> {
@@ -120,6 +132,7 @@ pub fn register(
     client: &NewClient,
 ) -> Result<Registered, ClientError> {
     client.validate()?;
+    resources::check_registered(conn, &client.resources)?;
     let client_id = secrets::random_token(16);
     let client_secret = match client.kind {
         ClientKind::Public => None,
@@ -145,6 +158,7 @@ pub fn register(
         updated_at: now,
         id_token_signed_response_alg: client.algs.id_token.as_str().to_owned(),
         access_token_signed_response_alg: client.algs.access_token.as_str().to_owned(),
+        allowed_resources: join(&client.resources, ResourceId::as_str),
     };
     client_store::insert(conn, &row)?;
     Ok(Registered {
@@ -198,6 +212,8 @@ pub struct Client {
     /// The Argon2id PHC string of the secret, for confidential clients.
     pub secret_hash: Option<String>,
     pub algs: TokenAlgs,
+    /// Identifiers of the resources (RFC 8707) it may ask tokens for.
+    pub allowed_resources: Vec<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -249,6 +265,12 @@ impl Client {
             refresh_token_ttl: row.refresh_token_ttl,
             secret_hash: row.secret_hash,
             algs,
+            allowed_resources: row
+                .allowed_resources
+                .split(' ')
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
             id: row.id,
             name: row.name,
         })
@@ -260,6 +282,11 @@ impl Client {
 
     pub fn may_use(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// Whether it may ask tokens for the resource `identifier` (RFC 8707).
+    pub fn may_target(&self, identifier: &str) -> bool {
+        self.allowed_resources.iter().any(|r| r == identifier)
     }
 
     /// Whether `uri` is one of the registered redirect URIs, compared as exact strings

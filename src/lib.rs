@@ -27,6 +27,7 @@ pub mod passkeys;
 pub mod reset_mail;
 pub mod resets;
 pub mod resource;
+pub mod resources;
 pub mod routes;
 pub mod second_factor;
 pub mod secrets;

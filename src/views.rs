@@ -27,6 +27,8 @@ pub struct Consent<'a> {
     pub scopes: Vec<(&'a str, &'static str)>,
     pub params: &'a [(String, String)],
     pub csrf_token: &'a str,
+    /// The APIs (RFC 8707 resources) the access is for: (name, identifier).
+    pub apis: &'a [(String, String)],
 }
 
 /// `/device`: the signed-in user types the code a device shows.

@@ -6,6 +6,7 @@ use crate::clients::{self as client_domain, ClientError, NewClient, TokenAlgs};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::family;
+use crate::resources::{self, ResourceId};
 use crate::secrets::{self, SecretString};
 use crate::signing::{Keys, SigningAlg};
 use crate::store::admin as admin_store;
@@ -48,6 +49,8 @@ pub struct ClientForm {
     /// JOSE names; empty means RS256.
     pub id_token_alg: String,
     pub access_token_alg: String,
+    /// Identifiers of the resources it may use, one per line.
+    pub resources: String,
 }
 
 /// A client registration, parsed and checked.
@@ -65,6 +68,18 @@ fn uris(raw: &str, what: &str) -> Result<Vec<RedirectUri>, AdminError> {
             .map_err(|m| AdminError::Invalid(format!("{what}: {}", capitalise(&m))))?;
         if !out.contains(&uri) {
             out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
+fn resource_ids(raw: &str) -> Result<Vec<ResourceId>, AdminError> {
+    let mut out: Vec<ResourceId> = Vec::new();
+    for part in raw.split_whitespace() {
+        let id = ResourceId::parse(part)
+            .map_err(|m| AdminError::Invalid(format!("Resources: {}", capitalise(&m))))?;
+        if !out.contains(&id) {
+            out.push(id);
         }
     }
     Ok(out)
@@ -134,6 +149,7 @@ impl ClientForm {
                 id_token: alg(&self.id_token_alg, "ID token algorithm")?,
                 access_token: alg(&self.access_token_alg, "Access token algorithm")?,
             },
+            resources: resource_ids(&self.resources)?,
         };
         client.validate()?;
         Ok(ClientSpec {
@@ -158,6 +174,7 @@ impl ClientForm {
                 refresh_token_ttl: String::new(),
                 id_token_alg: row.id_token_signed_response_alg.clone(),
                 access_token_alg: row.access_token_signed_response_alg.clone(),
+                resources: row.allowed_resources.replace(' ', "\n"),
             };
         };
         let lines = |uris: &[RedirectUri]| {
@@ -187,6 +204,7 @@ impl ClientForm {
                 .unwrap_or_default(),
             id_token_alg: client.algs.id_token.as_str().to_owned(),
             access_token_alg: client.algs.access_token.as_str().to_owned(),
+            resources: client.allowed_resources.join("\n"),
         }
     }
 }
@@ -270,6 +288,13 @@ pub fn update(
         row.refresh_token_ttl = spec.refresh_token_ttl;
         row.id_token_signed_response_alg = c.algs.id_token.as_str().to_owned();
         row.access_token_signed_response_alg = c.algs.access_token.as_str().to_owned();
+        resources::check_registered(conn, &c.resources).map_err(ClientError::from)?;
+        row.allowed_resources = c
+            .resources
+            .iter()
+            .map(ResourceId::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
         let target = format!("{} ({id})", row.name);
@@ -401,6 +426,7 @@ mod tests {
             updated_at: 0,
             id_token_signed_response_alg: "ES256".into(),
             access_token_signed_response_alg: "RS256".into(),
+            allowed_resources: String::new(),
         };
         let back = ClientForm::from_row(&row);
         assert_eq!(back.id_token_alg, "ES256");

@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod keys;
 pub mod locked;
+pub mod resources;
 pub mod second_factors;
 pub mod users;
 

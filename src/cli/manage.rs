@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::Failure;
+use crate::admin::resources::ResourceForm;
 use crate::admin::{self, Actor, AdminError};
 use crate::clients::Client;
 use crate::clock::SharedClock;
@@ -158,6 +159,7 @@ pub fn client_list(settings: &Settings, as_json: bool) -> Result<(), Failure> {
                 "redirect_uris": c.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
                 "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
                 "scope": c.scopes.to_string(),
+                "resources": c.allowed_resources,
             }));
         }
         println!("{}", serde_json::Value::Array(rows));
@@ -201,5 +203,73 @@ pub fn client_rotate_secret(
         println!("client_secret: {}", secret.expose());
         println!("The old secret no longer works. The new one is shown once; keep it now.");
     }
+    Ok(())
+}
+
+pub fn resource_create(
+    settings: &Settings,
+    clock: &SharedClock,
+    form: &ResourceForm,
+) -> Result<(), Failure> {
+    let new = form.parse()?;
+    let store = Store::connect(&settings.database_url, 1)?;
+    store.migrate()?;
+    admin::resources::check_alg(&crate::signing::stored_keys(&store, clock.now())?, new.alg)?;
+    let mut conn = store.conn()?;
+    admin::resources::create(&mut conn, clock.unix(), &actor(), &new)?;
+    println!(
+        "resource '{}' registered: {} (scopes: {})",
+        new.name.trim(),
+        new.identifier,
+        new.scopes
+    );
+    Ok(())
+}
+
+pub fn resource_list(settings: &Settings, as_json: bool) -> Result<(), Failure> {
+    let mut conn = conn(settings)?;
+    let list = admin::resources::list(&mut conn)?;
+    if as_json {
+        let rows: Vec<_> = list
+            .iter()
+            .map(|r| {
+                json!({
+                    "identifier": r.identifier,
+                    "name": r.name,
+                    "scope": r.scopes.to_string(),
+                    "access_token_ttl": r.access_token_ttl,
+                    "alg": r.alg.as_str(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    println!("{:<40} {:<7} {:<8} NAME", "IDENTIFIER", "ALG", "TTL");
+    for r in &list {
+        let ttl = r
+            .access_token_ttl
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<40} {:<7} {:<8} {}",
+            r.identifier,
+            r.alg.as_str(),
+            ttl,
+            r.name
+        );
+    }
+    Ok(())
+}
+
+pub fn resource_delete(
+    settings: &Settings,
+    clock: &SharedClock,
+    identifier: &str,
+) -> Result<(), Failure> {
+    let mut conn = conn(settings)?;
+    let name = admin::resources::delete(&mut conn, clock.unix(), &actor(), identifier)
+        .map_err(|e| refused(e, &format!("resource '{identifier}'")))?;
+    println!("resource '{name}' ({identifier}) deleted; no client may ask for it now");
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `user ...`, `client ...`, `keys ...`.
+//! The command line: `serve`, `migrate`, `user ...`, `client ...`, `keys ...`,
+//! `resource ...`.
 //! Each command parses all of its input before touching the database or the keys folder,
 //! so bad input writes nothing; every failure is one line on stderr and a non-zero exit.
 use std::io::Read;
@@ -10,12 +11,14 @@ use clap::{Args, Parser, Subcommand};
 
 mod manage;
 
+use crate::admin::resources::ResourceForm;
 use crate::audit::{self, AuditAction};
 use crate::clients::{self, NewClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::django::import::{self as django_import, AdminFrom};
 use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
+use crate::resources::ResourceId;
 use crate::signing::{KeyInfo, KeyState, SigningAlg};
 use crate::startup::{self, Application};
 use crate::store::Store;
@@ -50,6 +53,42 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the APIs tokens may be issued for (RFC 8707 resources).
+    #[command(subcommand)]
+    Resource(ResourceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ResourceCommand {
+    /// Register an API: its identifier is what its access tokens name in `aud`.
+    Create(ResourceCreate),
+    /// List registered APIs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an API; clients lose the right to ask tokens for it.
+    Delete { identifier: String },
+}
+
+#[derive(Debug, Args)]
+struct ResourceCreate {
+    /// The API's identifier, an absolute http(s) URI (e.g. https://api.example.com).
+    #[arg(long, value_name = "URI")]
+    identifier: String,
+    /// A name people read (shown on the consent page).
+    #[arg(long)]
+    name: String,
+    /// A scope its tokens may carry; repeat or space-separate.
+    #[arg(long = "scope", value_name = "SCOPE", required = true)]
+    scopes: Vec<String>,
+    /// Lifetime of its access tokens in seconds (60 to 86400); default: the client's.
+    #[arg(long, value_name = "SECS")]
+    access_token_ttl: Option<String>,
+    /// The algorithm its access tokens are signed with: RS256 (default), PS256, ES256 or
+    /// EdDSA. A key of that algorithm must sign already.
+    #[arg(long, value_name = "ALG", default_value = "RS256")]
+    alg: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +213,9 @@ struct ClientCreate {
     /// EdDSA. A key of that algorithm must sign already.
     #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
     access_token_alg: SigningAlg,
+    /// A registered resource (API) it may ask tokens for; repeat for several.
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
     /// Print {"client_id":..,"client_secret":..} instead of text.
     #[arg(long)]
     json: bool,
@@ -285,6 +327,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             manage::client_rotate_secret(&settings, &clock, &client_id, json)
         }
         Command::Keys(cmd) => keys(&settings, &clock, cmd),
+        Command::Resource(ResourceCommand::Create(args)) => {
+            let form = ResourceForm {
+                identifier: args.identifier,
+                name: args.name,
+                scopes: args.scopes.join(" "),
+                access_token_ttl: args.access_token_ttl.unwrap_or_default(),
+                alg: args.alg,
+            };
+            manage::resource_create(&settings, &clock, &form)
+        }
+        Command::Resource(ResourceCommand::List { json }) => manage::resource_list(&settings, json),
+        Command::Resource(ResourceCommand::Delete { identifier }) => {
+            manage::resource_delete(&settings, &clock, &identifier)
+        }
     }
 }
 
@@ -505,6 +561,11 @@ fn client_create(
             id_token: args.id_token_alg,
             access_token: args.access_token_alg,
         },
+        resources: args
+            .resources
+            .iter()
+            .map(|r| ResourceId::parse(r))
+            .collect::<Result<Vec<_>, _>>()?,
     };
     new.validate()?;
     let store = Store::connect(&settings.database_url, 1)?;

@@ -39,14 +39,17 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 8628: a device without a browser (a TV, a CLI) signs its user in elsewhere.
     DeviceCode,
+    /// RFC 8693: a service trades a token it was given for one to another API.
+    TokenExchange,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
         GrantType::DeviceCode,
+        GrantType::TokenExchange,
     ];
 
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -55,7 +58,7 @@ impl GrantType {
             .find(|g| g.as_str() == raw)
             .ok_or_else(|| {
                 format!(
-                    "unknown grant type '{raw}' (expected authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code)"
+                    "unknown grant type '{raw}' (expected authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code or urn:ietf:params:oauth:grant-type:token-exchange)"
                 )
             })
     }
@@ -66,6 +69,7 @@ impl GrantType {
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 }

@@ -41,6 +41,7 @@ impl Authorizer for CodeStore {
             claims_request: facts.claims_request.clone(),
             amr: Some(facts.methods.to_stored()),
             acr: Some(facts.methods.acr().to_owned()),
+            resources: facts.resources.clone(),
         };
         let row = CodeRow {
             code_hash: secrets::digest(&code),

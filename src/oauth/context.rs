@@ -24,6 +24,8 @@ pub struct AuthzFacts {
     pub session_id: Option<String>,
     /// How the user authenticated, for the ID token's `amr` and `acr`.
     pub methods: crate::auth_methods::AuthMethods,
+    /// The resources (RFC 8707) the request named, space-separated, for the grant.
+    pub resources: Option<String>,
 }
 
 pub struct Ctx {

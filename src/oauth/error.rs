@@ -56,6 +56,10 @@ pub enum OAuthError {
     /// RFC 8628 §3.5: the device code expired before the user answered.
     #[error("expired_token: {0}")]
     ExpiredToken(String),
+    /// RFC 8707 §2: the resource asked for is unknown, not this client's, or outside the
+    /// grant (RFC 8693 §2.2.2 uses it for token exchange's targets too).
+    #[error("invalid_target: {0}")]
+    InvalidTarget(String),
 }
 
 impl OAuthError {
@@ -76,6 +80,7 @@ impl OAuthError {
             OAuthError::SlowDown(_) => "slow_down",
             OAuthError::AccessDenied(_) => "access_denied",
             OAuthError::ExpiredToken(_) => "expired_token",
+            OAuthError::InvalidTarget(_) => "invalid_target",
         }
     }
 
@@ -97,7 +102,8 @@ impl OAuthError {
             | OAuthError::AuthorizationPending(d)
             | OAuthError::SlowDown(d)
             | OAuthError::AccessDenied(d)
-            | OAuthError::ExpiredToken(d) => d,
+            | OAuthError::ExpiredToken(d)
+            | OAuthError::InvalidTarget(d) => d,
         }
     }
 

@@ -21,7 +21,7 @@ pub fn introspect(
     now: i64,
 ) -> Result<Value, OAuthError> {
     let inactive = json!({ "active": false });
-    if let Ok(claims) = access::verify(keys, settings, token, now) {
+    if let Ok(claims) = access::verify_issued(keys, settings, token, now) {
         if claims.client_id.as_deref() != Some(client.id.as_str())
             || family::is_access_revoked(conn, &claims.jti)?
         {
@@ -101,7 +101,7 @@ pub fn revoke(
         }
         return Ok(());
     }
-    if let Ok(claims) = access::verify(keys, settings, token, now)
+    if let Ok(claims) = access::verify_issued(keys, settings, token, now)
         && claims.client_id.as_deref() == Some(client.id.as_str())
     {
         let issued = IssuedAccess {

@@ -16,6 +16,7 @@ pub mod introspect;
 pub mod logout;
 mod registrar;
 mod solicitor;
+pub mod target;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

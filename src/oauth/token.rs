@@ -3,6 +3,7 @@
 use super::client_auth::{self, SecretCache};
 use super::error::OAuthError;
 use super::grants::{self, GrantRequest, Issuing, TokenResponse};
+use crate::domain::GrantType;
 use crate::store::DbConnection;
 use crate::throttle::Policy;
 
@@ -22,8 +23,17 @@ pub fn exchange(
     secrets: &SecretCache,
     req: TokenRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    let grant = GrantRequest::parse(&req.form)?;
     let form = grants::Form(&req.form);
+    // Refused exchanges are audited once the client is known, so a malformed exchange
+    // waits for client authentication before its refusal is returned.
+    let is_exchange = matches!(
+        form.field("grant_type"),
+        Ok(Some(g)) if g == GrantType::TokenExchange.as_str()
+    );
+    let parsed = match GrantRequest::parse(&req.form) {
+        Err(e) if !is_exchange => return Err(e),
+        other => other,
+    };
     let auth = client_auth::presented(
         req.authorization.as_deref(),
         form.field("client_id")?,
@@ -35,5 +45,10 @@ pub fn exchange(
         policy: Policy::from_settings(issuing.settings),
     };
     let client = client_auth::authenticate(conn, secrets, auth, origin)?;
-    grants::exchange(conn, issuing, &client, grant)
+    let answer = parsed.and_then(|grant| grants::exchange(conn, issuing, &client, grant));
+    if is_exchange {
+        let ip = req.ip.as_deref();
+        grants::token_exchange::audit(conn, issuing.now, &client, ip, &req.form, &answer)?;
+    }
+    answer
 }

@@ -26,6 +26,10 @@ pub struct AccessClaims {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
     pub token_type: String,
+    /// RFC 8693 §4.1: who acts for `sub` (a token exchange with an actor token); nested
+    /// `act` inside names the actors before.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub act: Option<Value>,
 }
 
 impl AccessClaims {

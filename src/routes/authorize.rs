@@ -160,6 +160,7 @@ fn respond(state: &AppState, outcome: Outcome) -> Result<HttpResponse, PageError
                     scopes,
                     params: &page.params,
                     csrf_token: &page.csrf_token,
+                    apis: &page.apis,
                 },
             )
         }

@@ -249,6 +249,7 @@ pub fn obtain(
             claims_request: None,
             amr: Some(crate::auth_methods::AuthMethods::password().to_stored()),
             acr: None,
+            resources: None,
         },
     )?;
     let (access, refresh) = issue(conn, ctx, &user, &grant_id)?;

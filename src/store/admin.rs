@@ -276,6 +276,7 @@ pub fn update_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), Sto
                 clients::id_token_signed_response_alg.eq(&row.id_token_signed_response_alg),
                 clients::access_token_signed_response_alg.eq(&row.access_token_signed_response_alg),
                 clients::updated_at.eq(row.updated_at),
+                clients::allowed_resources.eq(&row.allowed_resources),
             ))
             .execute(conn)?,
     )

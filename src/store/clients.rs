@@ -23,6 +23,8 @@ pub struct ClientRow {
     /// JOSE names (`RS256`, `PS256`, `ES256`, `EdDSA`).
     pub id_token_signed_response_alg: String,
     pub access_token_signed_response_alg: String,
+    /// Identifiers of the resources (RFC 8707) it may ask tokens for, space-separated.
+    pub allowed_resources: String,
 }
 
 impl std::fmt::Debug for ClientRow {

@@ -20,6 +20,9 @@ pub struct GrantRow {
     pub amr: Option<String>,
     /// The `acr` the ID tokens carry; `None` before second factors.
     pub acr: Option<String>,
+    /// The resources (RFC 8707) the authorization named, space-separated; `None` when it
+    /// named none (then any resource the client may use).
+    pub resources: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {

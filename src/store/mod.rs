@@ -23,6 +23,7 @@ pub mod password_resets;
 pub mod pending_logins;
 pub mod refresh_tokens;
 pub mod reset_mail;
+pub mod resources;
 pub mod schema;
 pub mod second_factors;
 pub mod server_settings;

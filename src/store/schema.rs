@@ -48,6 +48,19 @@ diesel::table! {
         updated_at -> BigInt,
         id_token_signed_response_alg -> Text,
         access_token_signed_response_alg -> Text,
+        allowed_resources -> Text,
+    }
+}
+
+diesel::table! {
+    resources (identifier) {
+        identifier -> Text,
+        name -> Text,
+        scopes -> Text,
+        access_token_ttl -> Nullable<BigInt>,
+        signing_alg -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }
 
@@ -63,6 +76,7 @@ diesel::table! {
         claims_request -> Nullable<Text>,
         amr -> Nullable<Text>,
         acr -> Nullable<Text>,
+        resources -> Nullable<Text>,
     }
 }
 

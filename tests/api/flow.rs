@@ -72,6 +72,7 @@ pub fn register_signed(
             grant_types: grants.to_vec(),
             scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
             algs,
+            resources: Vec::new(),
         },
     )
     .unwrap();

@@ -117,3 +117,54 @@ async fn device_flow_through_openid_client(app: TestApp) {
 async fn openid_client_signs_in_a_device() {
     device_flow_through_openid_client(spawn(Backend::Sqlite).await).await;
 }
+
+/// A service through openid-client: a token for one API (`resource`), exchanged for one to
+/// another with `genericGrantRequest`, and an unknown API refused as `invalid_target`.
+async fn resource_and_exchange_through_openid_client(app: TestApp) {
+    use crate::resource_indicators::{FILES, NOTES, client_with, register_api};
+    use tessera::domain::GrantType;
+    register_api(&app, NOTES, "Notes API", "notes:read shared", None);
+    register_api(&app, FILES, "Files API", "files:read shared", None);
+    let service = client_with(
+        &app,
+        ClientKind::Confidential,
+        &[GrantType::ClientCredentials, GrantType::TokenExchange],
+        "notes:read files:read shared",
+        &[NOTES, FILES],
+    );
+    let issuer = app.settings.issuer.clone();
+    let secret = service.secret.clone().unwrap();
+    let mut script = Script::start(
+        "resource.mjs",
+        &[
+            ("ISSUER", &issuer),
+            ("CLIENT_ID", &service.id),
+            ("CLIENT_SECRET", &secret),
+            ("FIRST", NOTES),
+            ("SECOND", FILES),
+        ],
+    );
+    let out = script.expect("tokens").await;
+    let first = jwt::claims(out["first"].as_str().unwrap());
+    assert_eq!(first["aud"], NOTES);
+    assert_eq!(out["first_scope"], "notes:read shared");
+    let exchanged = jwt::claims(out["exchanged"].as_str().unwrap());
+    assert_eq!(exchanged["aud"], FILES);
+    assert_eq!(exchanged["sub"], service.id.as_str());
+    assert_eq!(out["exchanged_scope"], "shared");
+    assert_eq!(
+        out["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(out["refused"], "invalid_target");
+    assert!(script.child.wait().expect("wait node").success());
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_openid_client),
+    ignore = "TESSERA_TEST_OPENID_CLIENT not set: not tested through openid-client (scripts/test installs it)"
+)]
+async fn openid_client_resource_indicators_and_token_exchange() {
+    resource_and_exchange_through_openid_client(spawn(Backend::Sqlite).await).await;
+}

@@ -20,6 +20,7 @@ use super::tokens;
 use super::web::{FlowRequest, Interaction};
 use crate::clients::Client;
 use crate::config::Settings;
+use crate::resources;
 use crate::second_factor::policy;
 use crate::sessions::SignedIn;
 use crate::signing::KeySet;
@@ -81,6 +82,8 @@ pub struct ConsentPage {
     pub scopes: Vec<String>,
     pub params: Vec<(String, String)>,
     pub csrf_token: String,
+    /// The APIs (RFC 8707 resources) asked for: (name, identifier).
+    pub apis: Vec<(String, String)>,
 }
 
 pub struct AuthorizeDeps {
@@ -210,6 +213,30 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         );
     }
     let prompt = params.prompt;
+    // RFC 8707 §2: each resource must be registered and one this client may use.
+    let mut apis = Vec::new();
+    for asked in &params.resources {
+        let found = resources::by_identifier(&mut ctx.borrow_mut().conn, asked.as_str());
+        match found {
+            Ok(Some(api)) if client.may_target(asked.as_str()) => {
+                apis.push((api.name, api.identifier));
+            }
+            Ok(_) => {
+                return target.error(
+                    "invalid_target",
+                    &format!("'{asked}' is not a resource this client may ask for"),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "authorize: resource lookup failed");
+                return error_page(
+                    503,
+                    "Temporarily unavailable",
+                    "Please try again in a moment.",
+                );
+            }
+        }
+    }
 
     // OIDC Core §3.1.2.1: the ID token names the user the client expects. With
     // prompt=none a session of anyone else must not be used silently.
@@ -297,6 +324,12 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         claims_request: params.claims.clone(),
         session_id: Some(signed_in.session.id_hash.clone()),
         methods,
+        resources: (!apis.is_empty()).then(|| {
+            apis.iter()
+                .map(|(_, id)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
     });
     let solicitor = super::solicitor::Solicitor {
         ctx: ctx.clone(),
@@ -338,7 +371,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     let result = AuthorizationFlow::prepare(endpoint).and_then(|mut flow| flow.execute(request));
     match result {
         Ok(resp) => match resp.interaction {
-            Some(Interaction::Consent) => consent_page(&client, &signed_in, &params, p),
+            Some(Interaction::Consent) => consent_page(&client, &signed_in, &params, p, apis),
             Some(Interaction::Error(code)) => {
                 target.error(code, "the user must interact with Tessera")
             }
@@ -382,6 +415,7 @@ fn consent_page(
     signed_in: &SignedIn,
     asked: &AuthorizeParams,
     params: &[(String, String)],
+    apis: Vec<(String, String)>,
 ) -> Outcome {
     let scopes = asked
         .scope
@@ -406,5 +440,6 @@ fn consent_page(
             .cloned()
             .collect(),
         csrf_token: signed_in.session.csrf_token.clone(),
+        apis,
     })
 }

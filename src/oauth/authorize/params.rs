@@ -99,6 +99,8 @@ pub struct AuthorizeParams {
     pub claims: Option<String>,
     /// Whether `acr_values` asks for a multi-factor sign-in (`auth_methods::ACR_MFA`).
     pub wants_mfa: bool,
+    /// RFC 8707 resource indicators (may repeat), not yet checked against the registry.
+    pub resources: Vec<crate::resources::ResourceId>,
 }
 
 /// Parameters that must appear at most once, checked before anything else is read.
@@ -178,7 +180,15 @@ impl AuthorizeParams {
                 "code_challenge_method must be S256",
             ));
         }
+        let resource_values: Vec<&str> = p
+            .iter()
+            .filter(|(k, _)| k == "resource")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let resources = crate::oauth::target::parse_many(&resource_values)
+            .map_err(|m| refuse("invalid_target", m))?;
         Ok(Self {
+            resources,
             scope: get("scope"),
             nonce: get("nonce"),
             prompt,

@@ -8,7 +8,7 @@ use crate::auth_methods::AuthMethods;
 use crate::clients::Client;
 use crate::domain::ScopeSet;
 use crate::family;
-use crate::oauth::OAuthError;
+use crate::oauth::{OAuthError, target};
 use crate::secrets;
 use crate::sessions;
 use crate::store::DbConnection;
@@ -61,9 +61,17 @@ pub fn exchange(
         (None, None) => {}
     }
     let user = issue::active_user(conn, code.user_id)?;
-    let methods = grants::by_id(conn, &code.grant_id)?
-        .and_then(|g| g.amr)
-        .map(|amr| AuthMethods::from_stored(&amr));
+    let grant_row = grants::by_id(conn, &code.grant_id)?;
+    let methods = grant_row
+        .as_ref()
+        .and_then(|g| g.amr.as_deref())
+        .map(AuthMethods::from_stored);
+    let granted = target::stored(grant_row.as_ref().and_then(|g| g.resources.as_deref()));
+    let resource = request
+        .resource
+        .as_ref()
+        .map(|asked| target::resolve(conn, client, asked, granted.as_deref()))
+        .transpose()?;
     let scope = ScopeSet::parse(&code.scope).map_err(OAuthError::ServerError)?;
     let grant = UserGrant {
         client,
@@ -74,6 +82,7 @@ pub fn exchange(
         claims_request: code.claims_request.as_deref(),
         sid: code.session_id.as_deref().map(sessions::sid),
         methods,
+        resource: resource.as_ref(),
     };
     let signed = issue::sign(issuing, &grant)?;
     codes::set_access(conn, &code.code_hash, &signed.access.jti, signed.access.exp)?;

@@ -1,10 +1,11 @@
 //! The client credentials grant (RFC 6749 §4.4): a confidential client acting for itself
 //! gets an access token and nothing else (no user, so no ID token and no refresh token).
+use super::issue::Aimed;
 use super::request::CredentialsRequest;
 use super::{Issuing, TokenResponse};
 use crate::clients::Client;
-use crate::oauth::OAuthError;
 use crate::oauth::tokens::{self, AccessClaims};
+use crate::oauth::{OAuthError, target};
 
 /// Scopes that describe a user; a machine token without a user has no use for them.
 const USER_SCOPES: [&str; 6] = [
@@ -17,7 +18,7 @@ const USER_SCOPES: [&str; 6] = [
 ];
 
 pub fn exchange(
-    _conn: &mut crate::store::DbConnection,
+    conn: &mut crate::store::DbConnection,
     issuing: &Issuing<'_>,
     client: &Client,
     request: CredentialsRequest,
@@ -35,28 +36,36 @@ pub fn exchange(
             .scopes
             .filtered(|s| !USER_SCOPES.contains(&s.as_str())),
     };
+    // No user consented to anything here: the client's own list is the whole policy.
+    let resource = request
+        .resource
+        .as_ref()
+        .map(|asked| target::resolve(conn, client, asked, None))
+        .transpose()?;
+    let aimed = Aimed::at(resource.as_ref(), client, issuing, &scope)?;
     let now = issuing.now;
-    let ttl = client.access_ttl(issuing.settings.access_token_ttl);
     let claims = AccessClaims {
         iss: issuing.settings.issuer.clone(),
         sub: client.id.clone(),
-        aud: issuing.settings.audience().to_owned(),
-        exp: now + ttl,
+        aud: aimed.aud,
+        exp: now + aimed.ttl,
         iat: now,
         jti: tokens::new_jti(),
         client_id: Some(client.id.clone()),
-        scope: scope.to_string(),
+        scope: aimed.scope.clone(),
         auth_time: None,
         token_type: "access".to_owned(),
+        act: None,
     };
-    let access = tokens::sign_access(issuing.keys, client.algs.access_token, &claims, None)
+    let access = tokens::sign_access(issuing.keys, aimed.alg, &claims, None)
         .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     Ok(TokenResponse {
         access_token: access.jwt,
         token_type: "Bearer".to_owned(),
-        expires_in: ttl,
+        expires_in: aimed.ttl,
         refresh_token: None,
-        scope: scope.to_string(),
+        scope: aimed.scope,
         id_token: None,
+        issued_token_type: None,
     })
 }

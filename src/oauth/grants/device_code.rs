@@ -96,6 +96,7 @@ pub fn exchange(
             .amr
             .as_deref()
             .map(|amr| AuthMethods::from_stored(amr).acr().to_owned()),
+        resources: None,
     };
     family::start(conn, &grant_row)?;
     let grant = UserGrant {
@@ -107,6 +108,7 @@ pub fn exchange(
         claims_request: None,
         sid: row.session_id.as_deref().map(sessions::sid),
         methods: row.amr.as_deref().map(AuthMethods::from_stored),
+        resource: None,
     };
     let signed = issue::sign(issuing, &grant)?;
     issue::respond(conn, issuing, &grant, &grant_row.id, &scope, signed)

@@ -6,7 +6,9 @@ use crate::domain::{GrantType, ScopeSet};
 use crate::family::{self, IssuedAccess, NewRefresh};
 use crate::oauth::OAuthError;
 use crate::oauth::claims;
+use crate::oauth::target;
 use crate::oauth::tokens::{self, AccessClaims, IdTokenFacts};
+use crate::resources::Resource;
 use crate::secrets;
 use crate::store::DbConnection;
 use crate::store::users::{self, UserRow};
@@ -36,6 +38,9 @@ pub struct UserGrant<'a> {
     pub sid: Option<String>,
     /// How the user authenticated (from the grant), when known.
     pub methods: Option<crate::auth_methods::AuthMethods>,
+    /// The API the access token is for (RFC 8707), already checked; `None`: Tessera's
+    /// own audience.
+    pub resource: Option<&'a Resource>,
 }
 
 /// The signed tokens of a user grant, before any refresh token is added.
@@ -44,36 +49,35 @@ pub struct Signed {
     pub access: IssuedAccess,
     pub id_token: Option<String>,
     pub expires_in: i64,
+    /// The access token's scope (narrowed to the resource's, when it has one).
+    pub scope: String,
 }
 
 pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAuthError> {
     let now = issuing.now;
     let ttl = grant.client.access_ttl(issuing.settings.access_token_ttl);
     let scope = grant.scope.to_string();
+    let aimed = Aimed::at(grant.resource, grant.client, issuing, grant.scope)?;
     let claims = AccessClaims {
         iss: issuing.settings.issuer.clone(),
         sub: grant.user.subject.clone(),
-        aud: issuing.settings.audience().to_owned(),
-        exp: now + ttl,
+        aud: aimed.aud,
+        exp: now + aimed.ttl,
         iat: now,
         jti: tokens::new_jti(),
         client_id: Some(grant.client.id.clone()),
-        scope: scope.clone(),
+        scope: aimed.scope.clone(),
         auth_time: Some(grant.auth_time),
         token_type: "access".to_owned(),
+        act: None,
     };
     let simplejwt = &issuing.settings.simplejwt;
     let user_claim = (
         simplejwt.user_id_claim.clone(),
         simplejwt.user_id_value(grant.user.id, &grant.user.username),
     );
-    let access = tokens::sign_access(
-        issuing.keys,
-        grant.client.algs.access_token,
-        &claims,
-        Some(user_claim),
-    )
-    .map_err(server_error)?;
+    let access = tokens::sign_access(issuing.keys, aimed.alg, &claims, Some(user_claim))
+        .map_err(server_error)?;
     let id_token = if grant.scope.contains("openid") {
         let extra = claims::requested(grant.claims_request, "id_token");
         let facts = IdTokenFacts {
@@ -108,8 +112,43 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
         },
         access_token: access.jwt,
         id_token,
-        expires_in: ttl,
+        expires_in: aimed.ttl,
+        scope: aimed.scope,
     })
+}
+
+/// Where an access token points and what follows from it: its `aud`, scope, lifetime
+/// and algorithm, the resource's (RFC 8707) when it names one, else the client's.
+pub struct Aimed {
+    pub aud: String,
+    pub scope: String,
+    pub ttl: i64,
+    pub alg: crate::signing::SigningAlg,
+}
+
+impl Aimed {
+    pub fn at(
+        resource: Option<&Resource>,
+        client: &Client,
+        issuing: &Issuing<'_>,
+        scope: &ScopeSet,
+    ) -> Result<Self, OAuthError> {
+        let ttl = client.access_ttl(issuing.settings.access_token_ttl);
+        Ok(match resource {
+            None => Self {
+                aud: issuing.settings.audience().to_owned(),
+                scope: scope.to_string(),
+                ttl,
+                alg: client.algs.access_token,
+            },
+            Some(resource) => Self {
+                aud: resource.identifier.clone(),
+                scope: target::narrow(scope, resource)?.to_string(),
+                ttl: resource.access_ttl(ttl),
+                alg: resource.alg,
+            },
+        })
+    }
 }
 
 /// Finish a user grant: add a refresh token to the family when the client may refresh
@@ -148,8 +187,9 @@ pub fn respond(
         token_type: "Bearer".to_owned(),
         expires_in: signed.expires_in,
         refresh_token,
-        scope: grant.scope.to_string(),
+        scope: signed.scope,
         id_token: signed.id_token,
+        issued_token_type: None,
     })
 }
 

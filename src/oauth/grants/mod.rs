@@ -10,6 +10,7 @@ mod device_code;
 mod issue;
 mod refresh_token;
 mod request;
+pub mod token_exchange;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,11 +24,12 @@ use crate::signing::KeySet;
 use crate::store::DbConnection;
 
 /// The grants Tessera serves, in the order discovery lists them.
-pub const SUPPORTED: [GrantType; 4] = [
+pub const SUPPORTED: [GrantType; 5] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::ClientCredentials,
     GrantType::DeviceCode,
+    GrantType::TokenExchange,
 ];
 
 /// What every grant signs with and checks against.
@@ -50,6 +52,9 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 8693 §2.2.1: what a token exchange issued.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub issued_token_type: Option<String>,
 }
 
 /// Run one grant for an authenticated client.
@@ -74,5 +79,6 @@ pub fn exchange(
             client_credentials::exchange(conn, issuing, client, r)
         }
         GrantRequest::DeviceCode(r) => device_code::exchange(conn, issuing, client, r),
+        GrantRequest::TokenExchange(r) => token_exchange::exchange(conn, issuing, client, r),
     }
 }

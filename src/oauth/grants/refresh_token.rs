@@ -8,7 +8,7 @@ use super::{Issuing, TokenResponse};
 use crate::clients::Client;
 use crate::domain::ScopeSet;
 use crate::family::{self, Exchange, Status};
-use crate::oauth::OAuthError;
+use crate::oauth::{OAuthError, target};
 use crate::secrets;
 use crate::store::refresh_tokens;
 use crate::store::{DbConnection, grants};
@@ -68,6 +68,13 @@ pub fn exchange(
         .as_ref()
         .and_then(|g| g.amr.as_deref())
         .map(crate::auth_methods::AuthMethods::from_stored);
+    // RFC 8707 §2.2: each refresh may aim at another resource the grant allows.
+    let granted = target::stored(grant_row.as_ref().and_then(|g| g.resources.as_deref()));
+    let resource = request
+        .resource
+        .as_ref()
+        .map(|asked| target::resolve(conn, client, asked, granted.as_deref()))
+        .transpose()?;
     let auth_time = grant_row
         .and_then(|g| g.auth_time)
         .unwrap_or(row.created_at);
@@ -82,6 +89,7 @@ pub fn exchange(
             claims_request: None,
             sid: None,
             methods: methods.clone(),
+            resource: resource.as_ref(),
         };
         let signed = issue::sign(issuing, &grant)?;
         let response = issue::respond(conn, issuing, &grant, &row.grant_id, &family_scope, signed)?;

@@ -5,8 +5,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{GrantType, RedirectUri, ScopeSet};
-use crate::oauth::OAuthError;
+use crate::oauth::{OAuthError, target};
+use crate::resources::ResourceId;
 use crate::secrets;
+
+/// A value echoed in an error description, cut so a hostile one cannot bloat the answer.
+fn cut(value: &str) -> String {
+    value.chars().take(80).collect()
+}
 
 /// A token request, one variant per grant.
 #[derive(Debug)]
@@ -15,6 +21,7 @@ pub enum GrantRequest {
     RefreshToken(RefreshRequest),
     ClientCredentials(CredentialsRequest),
     DeviceCode(DeviceCodeRequest),
+    TokenExchange(ExchangeRequest),
 }
 
 #[derive(Debug)]
@@ -22,6 +29,8 @@ pub struct CodeRequest {
     pub code: String,
     pub redirect_uri: Option<RedirectUri>,
     pub verifier: Option<PkceVerifier>,
+    /// RFC 8707: the API the access token is for.
+    pub resource: Option<ResourceId>,
 }
 
 #[derive(Debug)]
@@ -29,12 +38,38 @@ pub struct RefreshRequest {
     pub refresh_token: String,
     /// A narrower scope for the new access token (RFC 6749 §6).
     pub scope: Option<ScopeSet>,
+    pub resource: Option<ResourceId>,
 }
 
 #[derive(Debug)]
 pub struct CredentialsRequest {
     pub scope: Option<ScopeSet>,
+    pub resource: Option<ResourceId>,
 }
+
+/// RFC 8693 §2.1. The token types are checked here: access tokens in, access tokens out.
+pub struct ExchangeRequest {
+    pub subject_token: String,
+    pub actor_token: Option<String>,
+    pub scope: Option<ScopeSet>,
+    /// The one API asked for, named by `resource` or `audience` (Tessera names its APIs by
+    /// their identifiers, so both mean the same; if both are sent they must agree).
+    pub target: Option<ResourceId>,
+}
+
+impl std::fmt::Debug for ExchangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The tokens are bearer credentials: never in a log.
+        f.debug_struct("ExchangeRequest")
+            .field("actor", &self.actor_token.is_some())
+            .field("scope", &self.scope)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// RFC 8693 §3: the only token type Tessera exchanges, and issues.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 #[derive(Debug)]
 pub struct DeviceCodeRequest {
@@ -91,6 +126,77 @@ impl Form<'_> {
             .ok_or_else(|| OAuthError::InvalidRequest(format!("{name} is required")))
     }
 
+    /// Every value of a parameter that may repeat (`resource`, RFC 8707 §2).
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn resource(&self) -> Result<Option<ResourceId>, OAuthError> {
+        target::parse_single(&self.all("resource"))
+    }
+
+    /// The token exchange's fields (RFC 8693 §2.1).
+    fn exchange(&self) -> Result<ExchangeRequest, OAuthError> {
+        let subject_token = self.required("subject_token")?.to_owned();
+        match self.required("subject_token_type")? {
+            ACCESS_TOKEN_TYPE => {}
+            other => {
+                return Err(OAuthError::InvalidRequest(format!(
+                    "subject_token_type '{}' is not supported; only {ACCESS_TOKEN_TYPE}",
+                    cut(other)
+                )));
+            }
+        }
+        if let Some(requested) = self.field("requested_token_type")?
+            && requested != ACCESS_TOKEN_TYPE
+        {
+            return Err(OAuthError::InvalidRequest(format!(
+                "requested_token_type '{}' is not supported; only {ACCESS_TOKEN_TYPE}",
+                cut(requested)
+            )));
+        }
+        let actor_token = self.field("actor_token")?.map(str::to_owned);
+        match (actor_token.is_some(), self.field("actor_token_type")?) {
+            (true, Some(ACCESS_TOKEN_TYPE)) | (false, None) => {}
+            (true, None) => {
+                return Err(OAuthError::InvalidRequest(
+                    "actor_token_type is required with actor_token".into(),
+                ));
+            }
+            (true, Some(other)) => {
+                return Err(OAuthError::InvalidRequest(format!(
+                    "actor_token_type '{}' is not supported; only {ACCESS_TOKEN_TYPE}",
+                    cut(other)
+                )));
+            }
+            (false, Some(_)) => {
+                return Err(OAuthError::InvalidRequest(
+                    "actor_token_type without actor_token".into(),
+                ));
+            }
+        }
+        let resource = self.resource()?;
+        let audience = target::parse_single(&self.all("audience"))?;
+        let target = match (resource, audience) {
+            (Some(r), Some(a)) if r != a => {
+                return Err(OAuthError::InvalidTarget(
+                    "resource and audience name different APIs; a token is for one".into(),
+                ));
+            }
+            (r, a) => r.or(a),
+        };
+        Ok(ExchangeRequest {
+            subject_token,
+            actor_token,
+            scope: self.scope()?,
+            target,
+        })
+    }
+
     fn scope(&self) -> Result<Option<ScopeSet>, OAuthError> {
         self.field("scope")?
             .map(|raw| ScopeSet::parse(raw).map_err(OAuthError::InvalidScope))
@@ -117,17 +223,21 @@ impl GrantRequest {
                     .field("code_verifier")?
                     .map(|raw| PkceVerifier::parse(raw).map_err(OAuthError::InvalidRequest))
                     .transpose()?,
+                resource: form.resource()?,
             }),
             GrantType::RefreshToken => GrantRequest::RefreshToken(RefreshRequest {
                 refresh_token: form.required("refresh_token")?.to_owned(),
                 scope: form.scope()?,
+                resource: form.resource()?,
             }),
             GrantType::ClientCredentials => GrantRequest::ClientCredentials(CredentialsRequest {
                 scope: form.scope()?,
+                resource: form.resource()?,
             }),
             GrantType::DeviceCode => GrantRequest::DeviceCode(DeviceCodeRequest {
                 device_code: form.required("device_code")?.to_owned(),
             }),
+            GrantType::TokenExchange => GrantRequest::TokenExchange(form.exchange()?),
         })
     }
 
@@ -137,6 +247,7 @@ impl GrantRequest {
             GrantRequest::RefreshToken(_) => GrantType::RefreshToken,
             GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
             GrantRequest::DeviceCode(_) => GrantType::DeviceCode,
+            GrantRequest::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::admin::{self, AdminError};
 const PER_PAGE: i64 = 50;
 
 /// The filter menu: (action prefix, label).
-const FILTERS: [(&str, &str); 11] = [
+const FILTERS: [(&str, &str); 13] = [
     ("", "Everything"),
     ("login", "Sign-ins (and failures)"),
     ("consent.", "Consents"),
@@ -21,6 +21,8 @@ const FILTERS: [(&str, &str); 11] = [
     ("throttle.", "Throttling locks"),
     ("account.", "Changes users made to their own account"),
     ("settings.", "Server settings"),
+    ("resource.", "Resource (API) changes"),
+    ("token.", "Token exchanges (issued, refused)"),
 ];
 
 pub async fn list(admin: Admin, req: HttpRequest) -> Result<HttpResponse, AdminError> {

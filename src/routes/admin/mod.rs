@@ -13,6 +13,7 @@ mod guard;
 mod keys;
 mod locked;
 mod pages;
+mod resources;
 mod users;
 
 use guard::Admin;
@@ -85,6 +86,22 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
                 .get(clients::delete_confirm)
                 .post(clients::delete),
         )
+        .service(aweb::resource("/admin/resources").get(resources::list))
+        .service(
+            aweb::resource("/admin/resources/new")
+                .get(resources::new_form)
+                .post(resources::create),
+        )
+        .service(
+            aweb::resource("/admin/resources/edit")
+                .get(resources::show)
+                .post(resources::update),
+        )
+        .service(
+            aweb::resource("/admin/resources/delete")
+                .get(resources::delete_confirm)
+                .post(resources::delete),
+        )
         .service(aweb::resource("/admin/keys").get(keys::list))
         .service(aweb::resource("/admin/keys/rotate").post(keys::rotate))
         .service(
@@ -113,6 +130,8 @@ fn notice(code: &str) -> Option<&'static str> {
         "signed-out" => "Session ended.",
         "client-saved" => "Client saved.",
         "client-deleted" => "Client deleted; its tokens are revoked.",
+        "resource-saved" => "Resource saved.",
+        "resource-deleted" => "Resource deleted; no client may ask for it now.",
         "key-rotated" => "New signing key created and published; it signs from now on.",
         "key-retired" => "Key retired; it is no longer published.",
         "unlocked" => "Unlocked; its failed attempts are forgiven.",

@@ -4,6 +4,7 @@ use askama::Template;
 
 use crate::admin::Paging;
 use crate::admin::clients::ClientForm;
+use crate::admin::resources::ResourceForm;
 use crate::signing::KeyInfo;
 use crate::store::admin::ConsentRow;
 use crate::store::audit::AuditRow;
@@ -408,4 +409,43 @@ pub struct Confirm {
     pub action: String,
     pub button: &'static str,
     pub back: String,
+}
+
+/// One registered API in the Resources list, formatted.
+#[derive(Debug)]
+pub struct ResourceItem {
+    pub identifier: String,
+    pub name: String,
+    pub scopes: String,
+    pub ttl: String,
+    pub alg: &'static str,
+    pub edit: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/resources.html")]
+pub struct Resources {
+    pub chrome: Chrome,
+    pub resources: Vec<ResourceItem>,
+}
+
+/// The resource form, new or editing (then the identifier is fixed).
+#[derive(Template)]
+#[template(path = "admin/resource_form.html")]
+pub struct ResourceFormPage {
+    pub chrome: Chrome,
+    pub error: Option<String>,
+    pub values: ResourceForm,
+    pub editing: bool,
+    pub action: String,
+    /// The delete confirmation's address, when editing.
+    pub delete: Option<String>,
+    pub default_access_ttl: u64,
+    pub algs: Vec<&'static str>,
+}
+
+impl ResourceFormPage {
+    pub fn alg_selected(&self, alg: &str) -> bool {
+        self.values.alg == alg || (self.values.alg.is_empty() && alg == "RS256")
+    }
 }
