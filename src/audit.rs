@@ -52,10 +52,22 @@ pub enum AuditAction {
     AccountResetMailSent,
     AccountResetMailFailed,
     AccountResetMailThrottled,
+    /// A client registered itself (RFC 7591).
+    ClientRegistered,
+    /// A self-registered client changed its registration (RFC 7592 PUT).
+    ClientRegistrationUpdated,
+    /// A self-registered client deleted itself (RFC 7592 DELETE).
+    ClientUnregistered,
+    /// A registration or management request was refused.
+    ClientRegistrationRefused,
+    /// An admin minted an initial access token.
+    RegistrationTokenCreated,
+    /// An admin revoked an initial access token.
+    RegistrationTokenRevoked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 42] = [
+    pub const ALL: [AuditAction; 48] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -98,6 +110,12 @@ impl AuditAction {
         AuditAction::AccountResetMailSent,
         AuditAction::AccountResetMailFailed,
         AuditAction::AccountResetMailThrottled,
+        AuditAction::ClientRegistered,
+        AuditAction::ClientRegistrationUpdated,
+        AuditAction::ClientUnregistered,
+        AuditAction::ClientRegistrationRefused,
+        AuditAction::RegistrationTokenCreated,
+        AuditAction::RegistrationTokenRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +163,12 @@ impl AuditAction {
             AuditAction::AccountResetMailSent => "account.reset-mail-sent",
             AuditAction::AccountResetMailFailed => "account.reset-mail-failed",
             AuditAction::AccountResetMailThrottled => "account.reset-mail-throttled",
+            AuditAction::ClientRegistered => "client.registered",
+            AuditAction::ClientRegistrationUpdated => "client.registration-updated",
+            AuditAction::ClientUnregistered => "client.unregistered",
+            AuditAction::ClientRegistrationRefused => "client.registration-refused",
+            AuditAction::RegistrationTokenCreated => "client.registration-token-created",
+            AuditAction::RegistrationTokenRevoked => "client.registration-token-revoked",
         }
     }
 }

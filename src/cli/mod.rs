@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 mod manage;
+mod registration;
 
 use crate::audit::{self, AuditAction};
 use crate::clients::{self, NewClient};
@@ -50,6 +51,32 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Initial access tokens for dynamic client registration (TESSERA_REGISTRATION=token).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistrationTokenCommand {
+    /// Mint an initial access token; it is printed once.
+    Create {
+        /// Seconds until it stops working (60 to a year); without it, until revoked.
+        #[arg(long, value_name = "SECS")]
+        expires: Option<i64>,
+        /// Print {"id":..,"token":..,"expires_at":..} instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List initial access tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a token from admitting further registrations.
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +312,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             manage::client_rotate_secret(&settings, &clock, &client_id, json)
         }
         Command::Keys(cmd) => keys(&settings, &clock, cmd),
+        Command::RegistrationToken(RegistrationTokenCommand::Create { expires, json }) => {
+            registration::create(&settings, &clock, expires, json)
+        }
+        Command::RegistrationToken(RegistrationTokenCommand::List { json }) => {
+            registration::list(&settings, &clock, json)
+        }
+        Command::RegistrationToken(RegistrationTokenCommand::Revoke { id }) => {
+            registration::revoke(&settings, &clock, &id)
+        }
     }
 }
 

@@ -39,6 +39,7 @@ mod pages;
 mod passkeys;
 mod passkeys_browser;
 mod properties;
+mod registration;
 mod relying_party;
 mod resets;
 mod resource_example;
