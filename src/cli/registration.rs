@@ -41,7 +41,7 @@ pub fn create(
         println!("initial access token: {}", minted.token.expose());
         println!("id: {}", minted.id);
         match minted.expires_at {
-            Some(at) => println!("It works until {} (Unix time) or until revoked.", at),
+            Some(at) => println!("It works until {at} (Unix time) or until revoked."),
             None => println!("It works until revoked."),
         }
         println!("The token is shown once and stored only as a digest; keep it now.");
