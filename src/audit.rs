@@ -57,10 +57,22 @@ pub enum AuditAction {
     ResourceDeleted,
     TokenExchanged,
     TokenExchangeRefused,
+    /// A client registered itself (RFC 7591).
+    ClientRegistered,
+    /// A self-registered client changed its registration (RFC 7592 PUT).
+    ClientRegistrationUpdated,
+    /// A self-registered client deleted itself (RFC 7592 DELETE).
+    ClientUnregistered,
+    /// A registration or management request was refused.
+    ClientRegistrationRefused,
+    /// An admin minted an initial access token.
+    RegistrationTokenCreated,
+    /// An admin revoked an initial access token.
+    RegistrationTokenRevoked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 53] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::ConsentGranted,
@@ -108,6 +120,12 @@ impl AuditAction {
         AuditAction::ResourceDeleted,
         AuditAction::TokenExchanged,
         AuditAction::TokenExchangeRefused,
+        AuditAction::ClientRegistered,
+        AuditAction::ClientRegistrationUpdated,
+        AuditAction::ClientUnregistered,
+        AuditAction::ClientRegistrationRefused,
+        AuditAction::RegistrationTokenCreated,
+        AuditAction::RegistrationTokenRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -160,6 +178,12 @@ impl AuditAction {
             AuditAction::ResourceDeleted => "resource.deleted",
             AuditAction::TokenExchanged => "token.exchanged",
             AuditAction::TokenExchangeRefused => "token.exchange-refused",
+            AuditAction::ClientRegistered => "client.registered",
+            AuditAction::ClientRegistrationUpdated => "client.registration-updated",
+            AuditAction::ClientUnregistered => "client.unregistered",
+            AuditAction::ClientRegistrationRefused => "client.registration-refused",
+            AuditAction::RegistrationTokenCreated => "client.registration-token-created",
+            AuditAction::RegistrationTokenRevoked => "client.registration-token-revoked",
         }
     }
 }

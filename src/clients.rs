@@ -159,6 +159,9 @@ pub fn register(
         id_token_signed_response_alg: client.algs.id_token.as_str().to_owned(),
         access_token_signed_response_alg: client.algs.access_token.as_str().to_owned(),
         allowed_resources: join(&client.resources, ResourceId::as_str),
+        self_registered: false,
+        registration_token_hash: None,
+        registration_metadata: "{}".into(),
     };
     client_store::insert(conn, &row)?;
     Ok(Registered {

@@ -126,6 +126,9 @@ pub struct Settings {
     /// The mail server reset emails go through (`smtp_url`, `smtp_from`, `smtp_timeout`);
     /// `None`: Tessera sends no email and offers no "Forgot password?".
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Dynamic client registration (RFC 7591): off, open or by initial access token, and
+    /// what a self-registered client may get (`registration*` settings).
+    pub registration: crate::registration::policy::RegistrationPolicy,
 }
 
 impl Settings {
@@ -182,6 +185,10 @@ struct FileSettings {
     smtp_url: Option<String>,
     smtp_from: Option<String>,
     smtp_timeout: Option<toml::Value>,
+    registration: Option<String>,
+    registration_redirect_uris: Option<toml::Value>,
+    registration_scopes: Option<toml::Value>,
+    registration_grant_types: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -215,6 +222,10 @@ pub const SETTINGS: &[&str] = &[
     "smtp_url",
     "smtp_from",
     "smtp_timeout",
+    "registration",
+    "registration_redirect_uris",
+    "registration_scopes",
+    "registration_grant_types",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -360,6 +371,22 @@ impl Settings {
             put(
                 "smtp_timeout",
                 parsed.smtp_timeout.as_ref().map(toml_to_string),
+            );
+            put("registration", parsed.registration);
+            put(
+                "registration_redirect_uris",
+                parsed
+                    .registration_redirect_uris
+                    .as_ref()
+                    .map(toml_to_string),
+            );
+            put(
+                "registration_scopes",
+                parsed.registration_scopes.as_ref().map(toml_to_string),
+            );
+            put(
+                "registration_grant_types",
+                parsed.registration_grant_types.as_ref().map(toml_to_string),
             );
         }
         for key in crate::simplejwt::settings::NAMES {
@@ -532,7 +559,9 @@ impl Settings {
             }
         };
         let smtp = smtp(raw)?;
+        let registration = registration(raw)?;
         Ok(Settings {
+            registration,
             smtp,
             database_timeout,
             client_request_timeout,
@@ -563,6 +592,32 @@ impl Settings {
             jwks_max_age,
         })
     }
+}
+
+/// Dynamic registration's mode and what self-registered clients may get.
+fn registration(raw: &Raw) -> Result<crate::registration::policy::RegistrationPolicy, ConfigError> {
+    use crate::registration::policy::{self as p, RegistrationPolicy};
+    Ok(RegistrationPolicy {
+        mode: parse_with(raw, "registration", "off", p::Mode::parse)?,
+        redirect_uris: parse_with(
+            raw,
+            "registration_redirect_uris",
+            p::DEFAULT_REDIRECT_URIS,
+            p::parse_patterns,
+        )?,
+        scopes: parse_with(
+            raw,
+            "registration_scopes",
+            p::DEFAULT_SCOPES,
+            p::parse_scopes,
+        )?,
+        grant_types: parse_with(
+            raw,
+            "registration_grant_types",
+            p::DEFAULT_GRANT_TYPES,
+            p::parse_grant_types,
+        )?,
+    })
 }
 
 /// The mail server, when `smtp_url` is set: then `smtp_from` must be too (a made-up sender

@@ -51,7 +51,7 @@ pub const CLAIMS: &[&str] = &[
 
 impl Discovery {
     pub fn render(settings: &Settings) -> Self {
-        let doc = json!({
+        let mut doc = json!({
             "issuer": settings.issuer,
             "jwks_uri": settings.endpoint("/.well-known/jwks.json"),
             "authorization_endpoint": settings.endpoint("/oauth/authorize"),
@@ -84,6 +84,15 @@ impl Discovery {
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
         });
+        // RFC 8414 §2: only when clients may register (TESSERA_REGISTRATION).
+        if settings.registration.mode != crate::registration::policy::Mode::Off
+            && let Some(fields) = doc.as_object_mut()
+        {
+            fields.insert(
+                "registration_endpoint".into(),
+                settings.endpoint(crate::registration::PATH).into(),
+            );
+        }
         let body = doc.to_string();
         let etag = keyset_etag(body.as_bytes());
         Self { body, etag }

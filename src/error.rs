@@ -63,6 +63,55 @@ impl ResponseError for OAuthError {
     }
 }
 
+/// Dynamic registration's errors: RFC 7591 §3.2.2 bodies, RFC 6750 §3.1 for a missing or
+/// wrong token. Registration that is off is a 404: the endpoint is not offered.
+impl ResponseError for crate::registration::RegistrationError {
+    fn status_code(&self) -> StatusCode {
+        use crate::registration::RegistrationError as E;
+        match self {
+            E::NotEnabled => StatusCode::NOT_FOUND,
+            E::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            E::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            E::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(_) | E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            E::InvalidRedirectUri(_) | E::InvalidClientMetadata(_) | E::InvalidRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::registration::RegistrationError as E;
+        match self {
+            E::Store(StoreError::Pool(cause)) => {
+                tracing::warn!(%cause, "registration failed: dependency unavailable")
+            }
+            E::Store(_) | E::Internal(_) => tracing::error!(error = %self, "registration failed"),
+            other => tracing::debug!(error = %other, "registration refused"),
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"));
+        match self {
+            E::InvalidToken(_) => {
+                let value = format!(
+                    "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{}\"",
+                    self.description().replace(['"', '\\'], "'")
+                );
+                res.insert_header(("WWW-Authenticate", value));
+            }
+            E::Throttled { retry_after } => {
+                res.insert_header((
+                    actix_web::http::header::RETRY_AFTER,
+                    retry_after.to_string(),
+                ));
+            }
+            _ => {}
+        }
+        res.json(json!({ "error": self.code(), "error_description": self.description() }))
+    }
+}
+
 /// The admin console's errors are HTML pages (or, for an anonymous visitor, the way to the
 /// login page); causes of faults are logged, never shown.
 impl ResponseError for crate::admin::AdminError {

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod observe;
 pub mod passkeys;
+pub mod registration;
 pub mod reset_mail;
 pub mod resets;
 pub mod resource;

@@ -61,6 +61,9 @@ pub enum Kind {
     /// the password's, so a right password (which clears the password's narrow bucket)
     /// does not forgive wrong codes.
     SecondFactor,
+    /// Dynamic client registrations (RFC 7591) from one address: every attempt counts,
+    /// whether it registered or not, so one address cannot fill the clients table.
+    Registration,
 }
 
 impl Kind {
@@ -71,6 +74,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::UserCode => "user-code",
             Kind::SecondFactor => "second-factor",
+            Kind::Registration => "registration",
         }
     }
 
@@ -80,6 +84,7 @@ impl Kind {
             "client" => Some(Kind::Client),
             "user-code" => Some(Kind::UserCode),
             "second-factor" => Some(Kind::SecondFactor),
+            "registration" => Some(Kind::Registration),
             _ => None,
         }
     }
@@ -179,6 +184,15 @@ impl<'a> Attempt<'a> {
         }
     }
 
+    /// A registration from `ip` (its subject is the address itself).
+    pub fn registration(ip: &'a str) -> Self {
+        Self {
+            kind: Kind::Registration,
+            subject: ip,
+            ip: Some(ip),
+        }
+    }
+
     /// The subject as buckets count it: usernames as typed, trimmed and lower-cased, so
     /// case games do not open fresh buckets; client ids exactly.
     fn normalised(&self) -> String {
@@ -186,7 +200,7 @@ impl<'a> Attempt<'a> {
             Kind::Account | Kind::UserCode | Kind::SecondFactor => {
                 self.subject.trim().to_lowercase()
             }
-            Kind::Client => self.subject.to_owned(),
+            Kind::Client | Kind::Registration => self.subject.to_owned(),
         }
     }
 
@@ -199,7 +213,17 @@ impl<'a> Attempt<'a> {
             Kind::Client => (Scope::ClientAddress, Scope::Client, "client"),
             Kind::UserCode => (Scope::AccountAddress, Scope::Account, "user-code"),
             Kind::SecondFactor => (Scope::AccountAddress, Scope::Account, "second-factor"),
+            Kind::Registration => (Scope::Address, Scope::Address, "registration"),
         };
+        if self.kind == Kind::Registration {
+            // One bucket, per address, at the address factor of the free failures.
+            return vec![Bucket {
+                scope: Scope::Address,
+                key: secrets::digest(&format!("registration+address:{who}")),
+                subject: None,
+                address: self.ip.map(str::to_owned),
+            }];
+        }
         let mut out = Vec::with_capacity(3);
         if let Some(ip) = self.ip {
             out.push(Bucket {

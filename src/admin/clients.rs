@@ -94,7 +94,7 @@ fn alg(raw: &str, what: &str) -> Result<SigningAlg, AdminError> {
 }
 
 /// Refuse an algorithm no key signs with yet (RS256 always has one). Blocking (database).
-fn check_keys(keys: &Keys, now: i64, algs: &TokenAlgs) -> Result<(), AdminError> {
+pub fn check_keys(keys: &Keys, now: i64, algs: &TokenAlgs) -> Result<(), AdminError> {
     if *algs == TokenAlgs::default() {
         return Ok(());
     }
@@ -427,6 +427,9 @@ mod tests {
             id_token_signed_response_alg: "ES256".into(),
             access_token_signed_response_alg: "RS256".into(),
             allowed_resources: String::new(),
+            self_registered: false,
+            registration_token_hash: None,
+            registration_metadata: "{}".into(),
         };
         let back = ClientForm::from_row(&row);
         assert_eq!(back.id_token_alg, "ES256");

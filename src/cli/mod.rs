@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 mod manage;
+mod registration;
 
 use crate::admin::resources::ResourceForm;
 use crate::audit::{self, AuditAction};
@@ -56,6 +57,9 @@ enum Command {
     /// Manage the APIs tokens may be issued for (RFC 8707 resources).
     #[command(subcommand)]
     Resource(ResourceCommand),
+    /// Initial access tokens for dynamic client registration (TESSERA_REGISTRATION=token).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +73,29 @@ enum ResourceCommand {
     },
     /// Delete an API; clients lose the right to ask tokens for it.
     Delete { identifier: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistrationTokenCommand {
+    /// Mint an initial access token; it is printed once.
+    Create {
+        /// Seconds until it stops working (60 to a year); without it, until revoked.
+        #[arg(long, value_name = "SECS")]
+        expires: Option<i64>,
+        /// Print {"id":..,"token":..,"expires_at":..} instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List initial access tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a token from admitting further registrations.
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -340,6 +367,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Resource(ResourceCommand::List { json }) => manage::resource_list(&settings, json),
         Command::Resource(ResourceCommand::Delete { identifier }) => {
             manage::resource_delete(&settings, &clock, &identifier)
+        }
+        Command::RegistrationToken(RegistrationTokenCommand::Create { expires, json }) => {
+            registration::create(&settings, &clock, expires, json)
+        }
+        Command::RegistrationToken(RegistrationTokenCommand::List { json }) => {
+            registration::list(&settings, &clock, json)
+        }
+        Command::RegistrationToken(RegistrationTokenCommand::Revoke { id }) => {
+            registration::revoke(&settings, &clock, &id)
         }
     }
 }

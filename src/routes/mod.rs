@@ -20,6 +20,7 @@ mod login;
 mod logout;
 mod metrics;
 mod passkeys;
+mod register;
 mod reset;
 mod second_step;
 mod second_step_passkey;
@@ -62,6 +63,19 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         aweb::resource("/oauth/userinfo")
             .get(userinfo::get)
             .post(userinfo::post),
+    )
+    // Registration bodies are small: a tighter cap than the server's.
+    .service(
+        aweb::resource(crate::registration::PATH)
+            .app_data(aweb::PayloadConfig::new(crate::registration::MAX_BODY))
+            .post(register::register),
+    )
+    .service(
+        aweb::resource("/oauth/register/{client_id}")
+            .app_data(aweb::PayloadConfig::new(crate::registration::MAX_BODY))
+            .get(register::read)
+            .put(register::update)
+            .delete(register::delete),
     )
     .service(aweb::resource("/oauth/introspect").post(introspect::introspect))
     .service(aweb::resource("/oauth/revoke").post(introspect::revoke))

@@ -23,6 +23,13 @@ pub struct ClientRow {
     /// JOSE names (`RS256`, `PS256`, `ES256`, `EdDSA`).
     pub id_token_signed_response_alg: String,
     pub access_token_signed_response_alg: String,
+    /// Registered through `POST /oauth/register` (RFC 7591), not by an administrator.
+    pub self_registered: bool,
+    /// SHA-256 digest of the RFC 7592 registration access token (self-registered only).
+    pub registration_token_hash: Option<String>,
+    /// The RFC 7591 metadata kept only to be handed back (client_uri, logo_uri, ...), a
+    /// JSON object.
+    pub registration_metadata: String,
     /// Identifiers of the resources (RFC 8707) it may ask tokens for, space-separated.
     pub allowed_resources: String,
 }

@@ -22,6 +22,7 @@ pub mod passkeys;
 pub mod password_resets;
 pub mod pending_logins;
 pub mod refresh_tokens;
+pub mod registration;
 pub mod reset_mail;
 pub mod resources;
 pub mod schema;

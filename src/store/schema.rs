@@ -48,6 +48,9 @@ diesel::table! {
         updated_at -> BigInt,
         id_token_signed_response_alg -> Text,
         access_token_signed_response_alg -> Text,
+        self_registered -> Bool,
+        registration_token_hash -> Nullable<Text>,
+        registration_metadata -> Text,
         allowed_resources -> Text,
     }
 }
@@ -317,5 +320,18 @@ diesel::table! {
         bucket -> Text,
         window_start -> BigInt,
         requests -> BigInt,
+    }
+}
+
+diesel::table! {
+    registration_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        uses -> BigInt,
     }
 }

@@ -41,6 +41,7 @@ mod passkey_second_factor_browser;
 mod passkeys;
 mod passkeys_browser;
 mod properties;
+mod registration;
 mod relying_party;
 mod resets;
 mod resource_example;

@@ -160,6 +160,47 @@ async fn resource_and_exchange_through_openid_client(app: TestApp) {
     assert!(script.child.wait().expect("wait node").success());
 }
 
+/// An app registers itself through openid-client's `dynamicClientRegistration` (with an
+/// initial access token), then signs its user in with the device flow as that client.
+async fn registration_through_openid_client(app: TestApp) {
+    let out = app.cli(&["registration-token", "create", "--json"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let minted: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let initial = minted["token"].as_str().unwrap().to_owned();
+    let browser = Browser::new(&app);
+    flow::create_user(&app, "alice");
+    browser.sign_in("alice").await;
+    let issuer = app.settings.issuer.clone();
+    let mut script = Script::start(
+        "registration.mjs",
+        &[
+            ("ISSUER", &issuer),
+            ("INITIAL_ACCESS_TOKEN", &initial),
+            ("SCOPE", "openid email offline_access"),
+        ],
+    );
+    let registered = script.expect("registered").await;
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        registered["registration_client_uri"],
+        app.url(&format!("/oauth/register/{client_id}"))
+    );
+    assert_eq!(registered["has_registration_access_token"], true);
+    assert_eq!(registered["token_endpoint_auth_method"], "none");
+    let device = script.expect("device").await;
+    let done = answer(&browser, device["user_code"].as_str().unwrap(), true).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let tokens = script.expect("tokens").await;
+    assert_eq!(tokens["has_refresh_token"], true);
+    let claims = &tokens["id_token_claims"];
+    assert_eq!(claims["iss"], issuer);
+    assert_eq!(claims["aud"], client_id.as_str());
+    assert_eq!(claims["email"], "alice@example.com");
+    let access = jwt::claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["client_id"], client_id.as_str());
+    assert!(script.child.wait().expect("wait node").success());
+}
+
 #[actix_web::test]
 #[cfg_attr(
     not(tessera_test_openid_client),
@@ -167,4 +208,26 @@ async fn resource_and_exchange_through_openid_client(app: TestApp) {
 )]
 async fn openid_client_resource_indicators_and_token_exchange() {
     resource_and_exchange_through_openid_client(spawn(Backend::Sqlite).await).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_openid_client),
+    ignore = "TESSERA_TEST_OPENID_CLIENT not set: not tested through openid-client (scripts/test installs it)"
+)]
+async fn openid_client_registration_then_device_flow() {
+    let app =
+        crate::helpers::spawn_with(Backend::Sqlite, &[("TESSERA_REGISTRATION", "token")]).await;
+    registration_through_openid_client(app).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    any(not(tessera_test_openid_client), not(tessera_test_postgres)),
+    ignore = "needs TESSERA_TEST_OPENID_CLIENT and TESSERA_TEST_POSTGRES_URL"
+)]
+async fn openid_client_registration_then_device_flow_on_postgres() {
+    let app =
+        crate::helpers::spawn_with(Backend::Postgres, &[("TESSERA_REGISTRATION", "token")]).await;
+    registration_through_openid_client(app).await;
 }

@@ -14,6 +14,7 @@ mod keys;
 mod locked;
 mod pages;
 mod resources;
+mod registration;
 mod users;
 
 use guard::Admin;
@@ -102,6 +103,13 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
                 .get(resources::delete_confirm)
                 .post(resources::delete),
         )
+        .service(aweb::resource("/admin/registration").get(registration::show))
+        .service(aweb::resource("/admin/registration/tokens").post(registration::mint))
+        .service(
+            aweb::resource("/admin/registration/tokens/{id}/revoke")
+                .get(registration::revoke_confirm)
+                .post(registration::revoke),
+        )
         .service(aweb::resource("/admin/keys").get(keys::list))
         .service(aweb::resource("/admin/keys/rotate").post(keys::rotate))
         .service(
@@ -139,6 +147,7 @@ fn notice(code: &str) -> Option<&'static str> {
             "Second factors reset; the user sets up a new authenticator if one is required."
         }
         "policy-saved" => "Second-factor policy saved.",
+        "token-revoked" => "Initial access token revoked; it admits no further registrations.",
         _ => return None,
     })
 }

@@ -207,6 +207,8 @@ pub struct ClientItem {
     pub kind: &'static str,
     pub grant_types: String,
     pub created: String,
+    /// Registered itself through `POST /oauth/register` (RFC 7591).
+    pub self_registered: bool,
 }
 
 impl From<&ClientRow> for ClientItem {
@@ -221,6 +223,7 @@ impl From<&ClientRow> for ClientItem {
             },
             grant_types: c.grant_types.replace(' ', ", "),
             created: when(c.created_at),
+            self_registered: c.self_registered,
         }
     }
 }
@@ -448,4 +451,49 @@ impl ResourceFormPage {
     pub fn alg_selected(&self, alg: &str) -> bool {
         self.values.alg == alg || (self.values.alg.is_empty() && alg == "RS256")
     }
+}
+/// One initial access token in the Registration page's list (never the token itself).
+#[derive(Debug)]
+pub struct RegistrationTokenItem {
+    pub id: String,
+    pub created_by: String,
+    pub created: String,
+    pub expires: String,
+    pub uses: i64,
+    pub state: &'static str,
+}
+
+impl RegistrationTokenItem {
+    pub fn new(r: &crate::store::registration::RegistrationTokenRow, now: i64) -> Self {
+        let state = if r.revoked_at.is_some() {
+            "revoked"
+        } else if crate::registration::initial_tokens::is_live(r, now) {
+            "live"
+        } else {
+            "expired"
+        };
+        Self {
+            id: r.id.clone(),
+            created_by: r.created_by.clone(),
+            created: when(r.created_at),
+            expires: r.expires_at.map(when).unwrap_or_else(|| "never".into()),
+            uses: r.uses,
+            state,
+        }
+    }
+}
+
+/// Dynamic registration: the policy in force and the initial access tokens; a token just
+/// minted is shown once.
+#[derive(Template)]
+#[template(path = "admin/registration.html")]
+pub struct Registration {
+    pub chrome: Chrome,
+    pub mode: &'static str,
+    pub redirect_uris: String,
+    pub scopes: String,
+    pub grant_types: String,
+    pub tokens: Vec<RegistrationTokenItem>,
+    pub minted: Option<String>,
+    pub error: Option<String>,
 }
