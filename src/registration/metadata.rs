@@ -145,6 +145,9 @@ impl Metadata {
                 .clone()
                 .unwrap_or_default(),
             access_token_alg: String::new(),
+            // Which APIs a self-registered client may ask tokens for is not yet policy:
+            // none, until an administrator lists some on its page.
+            resources: String::new(),
         };
         let spec = form.parse().map_err(from_console)?;
         let client = &spec.client;

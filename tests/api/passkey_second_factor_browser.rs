@@ -51,6 +51,7 @@ async fn passkey_second_step_in_chromium_through_the_code_flow() {
                 grant_types: vec![GrantType::AuthorizationCode],
                 scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
                 algs: Default::default(),
+                resources: vec![],
             },
         )
         .unwrap()
