@@ -13,6 +13,9 @@ use crate::resource_indicators::{FILES, NOTES, claims, client_with, refused, reg
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 
+/// A refused exchange: its form, the error code expected, and why.
+type Case<'a> = (Vec<(&'a str, &'a str)>, &'static str, &'static str);
+
 struct Setup {
     /// The app alice signed in to (its tokens are the subject tokens).
     web: flow::Client,
@@ -88,7 +91,7 @@ on_both_backends!(
         // A client without the grant type (the web app) may not exchange.
         let res = exchange(&app, &s.web, &with(&[("resource", FILES)])).await;
         assert_eq!(refused(res).await, (400, "unauthorized_client".to_owned()));
-        let cases: [(Vec<(&str, &str)>, &str, &str); 8] = [
+        let cases: [Case<'_>; 8] = [
             (
                 with(&[("resource", NOTES)]),
                 "invalid_target",
