@@ -126,6 +126,9 @@ pub struct Settings {
     /// The mail server reset emails go through (`smtp_url`, `smtp_from`, `smtp_timeout`);
     /// `None`: Tessera sends no email and offers no "Forgot password?".
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Every client must push its authorization requests (RFC 9126 §5); off by default,
+    /// when only clients registered with it must.
+    pub require_par: bool,
 }
 
 impl Settings {
@@ -182,6 +185,7 @@ struct FileSettings {
     smtp_url: Option<String>,
     smtp_from: Option<String>,
     smtp_timeout: Option<toml::Value>,
+    require_par: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -215,6 +219,7 @@ pub const SETTINGS: &[&str] = &[
     "smtp_url",
     "smtp_from",
     "smtp_timeout",
+    "require_par",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -360,6 +365,10 @@ impl Settings {
             put(
                 "smtp_timeout",
                 parsed.smtp_timeout.as_ref().map(toml_to_string),
+            );
+            put(
+                "require_par",
+                parsed.require_par.as_ref().map(toml_to_string),
             );
         }
         for key in crate::simplejwt::settings::NAMES {
@@ -532,7 +541,15 @@ impl Settings {
             }
         };
         let smtp = smtp(raw)?;
+        let require_par = parse_with(raw, "require_par", "false", |s| {
+            match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(format!("expected true or false, got '{s}'")),
+            }
+        })?;
         Ok(Settings {
+            require_par,
             smtp,
             database_timeout,
             client_request_timeout,

@@ -3,6 +3,7 @@
 use super::client_auth::{self, SecretCache};
 use super::error::OAuthError;
 use super::grants::{self, GrantRequest, Issuing, TokenResponse};
+use crate::signing::VerifyingKey;
 use crate::store::DbConnection;
 use crate::throttle::Policy;
 
@@ -13,6 +14,8 @@ pub struct TokenRequest {
     pub authorization: Option<String>,
     /// The caller's address (behind trusted proxies, the forwarded one), for the throttle.
     pub ip: Option<String>,
+    /// The key a `jwks_uri` client's assertion names, fetched beforehand.
+    pub fetched: Option<VerifyingKey>,
 }
 
 /// Handle one token request. Blocking: storage and signing happen inline.
@@ -23,16 +26,14 @@ pub fn exchange(
     req: TokenRequest,
 ) -> Result<TokenResponse, OAuthError> {
     let grant = GrantRequest::parse(&req.form)?;
-    let form = grants::Form(&req.form);
-    let auth = client_auth::presented(
-        req.authorization.as_deref(),
-        form.field("client_id")?,
-        form.field("client_secret")?,
-    )?;
+    let auth = client_auth::presented(req.authorization.as_deref(), &req.form)?;
     let origin = client_auth::Origin {
         ip: req.ip.as_deref(),
         now: issuing.now,
         policy: Policy::from_settings(issuing.settings),
+        issuer: &issuing.settings.issuer,
+        endpoint: "/oauth/token",
+        fetched: req.fetched.as_ref(),
     };
     let client = client_auth::authenticate(conn, secrets, auth, origin)?;
     grants::exchange(conn, issuing, &client, grant)

@@ -11,6 +11,7 @@ use crate::config::DatabaseUrl;
 
 pub mod admin;
 pub mod audit;
+pub mod client_assertions;
 pub mod clients;
 pub mod codes;
 pub mod consents;
@@ -19,6 +20,7 @@ pub mod django;
 pub mod grants;
 pub mod maintenance;
 pub mod passkeys;
+pub mod pushed_requests;
 pub mod password_resets;
 pub mod pending_logins;
 pub mod refresh_tokens;

@@ -33,6 +33,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    client_assertion_jtis (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pushed_requests (request_uri_hash) {
+        request_uri_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used -> Bool,
+    }
+}
+
+diesel::table! {
     clients (id) {
         id -> Text,
         name -> Text,
@@ -48,6 +67,10 @@ diesel::table! {
         updated_at -> BigInt,
         id_token_signed_response_alg -> Text,
         access_token_signed_response_alg -> Text,
+        token_endpoint_auth_method -> Text,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        require_pushed_authorization_requests -> Bool,
     }
 }
 
@@ -258,11 +281,14 @@ diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(device_codes -> clients (client_id));
+diesel::joinable!(pushed_requests -> clients (client_id));
+diesel::joinable!(client_assertion_jtis -> clients (client_id));
 diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(webauthn_ceremonies -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    client_assertion_jtis,
     clients,
     grants,
     authorization_codes,
@@ -280,6 +306,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_settings,
     passkeys,
     webauthn_ceremonies,
+    pushed_requests,
 );
 
 diesel::table! {
