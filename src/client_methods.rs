@@ -214,7 +214,7 @@ impl AuthSettings {
         }
         match (self.method, &self.keys) {
             (AuthMethod::PrivateKeyJwt, None) => Err(
-                "private_key_jwt needs the client's public keys: a JWKS or a JWKS URI".to_owned(),
+                "a private_key_jwt client needs its public keys: a JWKS or a JWKS URI".to_owned(),
             ),
             (AuthMethod::PrivateKeyJwt, Some(_)) | (_, None) => Ok(()),
             (_, Some(_)) => {

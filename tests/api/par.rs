@@ -123,7 +123,10 @@ on_both_backends!(
             (vec![("scope", "openid admin")], "invalid_scope"),
             (vec![("request", "eyJ.x.y")], "invalid_request"),
         ] {
-            let (status, body) = push(&app, &key, &client, &request(&challenge, &extra)).await;
+            let mut form = request(&challenge, &[]);
+            form.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+            form.extend_from_slice(&extra);
+            let (status, body) = push(&app, &key, &client, &form).await;
             assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some(error)), "{extra:?}: {body}");
         }
         let mut form = request(&challenge, &[]);

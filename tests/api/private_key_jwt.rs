@@ -580,3 +580,49 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    private_key_jwt_console_registers_and_explains_bad_keys,
+    |app: TestApp| async move {
+        let console = crate::admin::Console::root(&app).await;
+        let key = ClientKey::es256("console-1");
+        let jwks = key.jwks();
+        let mut leaked = key.public_jwk();
+        leaked["d"] = json!("c2VjcmV0");
+        let leaked = json!({"keys": [leaked]}).to_string();
+        let base = [
+            ("name", "Console Bank"),
+            ("client_type", "confidential"),
+            ("grant_type", "client_credentials"),
+            ("auth_method", "private_key_jwt"),
+        ];
+        for (extra, says) in [
+            (vec![], "JWKS"),
+            (vec![("jwks", leaked.as_str())], "private"),
+            (vec![("jwks", "{not json")], "not valid JSON"),
+            (vec![("jwks_uri", "http://app.example/jwks")], "https"),
+            (vec![("jwks", jwks.as_str()), ("jwks_uri", "https://app.example/jwks")], "not both"),
+        ] {
+            let mut form = base.to_vec();
+            form.extend(extra.iter().copied());
+            let page = console.post("/admin/clients/new", &form).await;
+            assert_eq!(page.status, 400, "{extra:?}: {}", page.body);
+            assert!(page.body.contains("role=\"alert\""), "{}", page.body);
+            assert!(page.body.contains(says), "{extra:?}: {}", page.body);
+        }
+        let mut form = base.to_vec();
+        form.extend([("jwks", jwks.as_str()), ("require_par", "on")]);
+        let page = console.post("/admin/clients/new", &form).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let rows = tessera::store::admin::clients_all(&mut app.store.conn().unwrap()).unwrap();
+        let row = rows.iter().find(|r| r.name == "Console Bank").unwrap();
+        assert_eq!(row.token_endpoint_auth_method, "private_key_jwt");
+        assert!(row.require_pushed_authorization_requests && row.secret_hash.is_none());
+        let (status, body) = grant(&app, &assertion(&app, &key, &row.id)).await;
+        assert_eq!(status, 200, "{body}");
+        // Its page shows how it authenticates and offers no secret to rotate.
+        let page = console.get(&format!("/admin/clients/{}", row.id)).await;
+        assert!(page.body.contains("private_key_jwt"), "{}", page.body);
+        assert!(!page.body.contains("Rotate secret"), "{}", page.body);
+    }
+);
