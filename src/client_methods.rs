@@ -237,8 +237,9 @@ mod tests {
         assert!(ClientKeys::parse_jwks(EC).is_ok());
         assert!(ClientKeys::parse_jwks(&EC.replace("\"kid\":\"k1\",", "")).is_err());
         assert!(ClientKeys::parse_jwks(&EC.replace("\"kid\"", "\"d\":\"x\",\"kid\"")).is_err());
-        assert!(ClientKeys::parse_jwks(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}"#)
-            .is_err());
+        assert!(
+            ClientKeys::parse_jwks(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h"}]}"#).is_err()
+        );
         assert!(ClientKeys::parse_jwks("{\"keys\":[]}").is_err());
         assert!(ClientKeys::parse_jwks("not json").is_err());
     }

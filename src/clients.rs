@@ -160,8 +160,16 @@ pub fn register_with(
         id_token_signed_response_alg: client.algs.id_token.as_str().to_owned(),
         access_token_signed_response_alg: client.algs.access_token.as_str().to_owned(),
         token_endpoint_auth_method: auth.method.as_str().to_owned(),
-        jwks: auth.keys.as_ref().and_then(ClientKeys::inline).map(str::to_owned),
-        jwks_uri: auth.keys.as_ref().and_then(ClientKeys::uri).map(str::to_owned),
+        jwks: auth
+            .keys
+            .as_ref()
+            .and_then(ClientKeys::inline)
+            .map(str::to_owned),
+        jwks_uri: auth
+            .keys
+            .as_ref()
+            .and_then(ClientKeys::uri)
+            .map(str::to_owned),
         require_pushed_authorization_requests: auth.require_par,
     };
     client_store::insert(conn, &row)?;

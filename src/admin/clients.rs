@@ -158,7 +158,8 @@ impl ClientForm {
     }
 
     fn auth_settings(&self) -> Result<AuthSettings, AdminError> {
-        let invalid = |what: &str, m: String| AdminError::Invalid(format!("{what}: {}", capitalise(&m)));
+        let invalid =
+            |what: &str, m: String| AdminError::Invalid(format!("{what}: {}", capitalise(&m)));
         let method = match (self.public, self.auth_method.trim()) {
             (true, _) => AuthMethod::None,
             (false, "") => AuthMethod::ClientSecretBasic,
@@ -364,7 +365,8 @@ pub fn rotate_secret(
         let mut row = get(conn, id)?;
         if !AuthMethod::parse(&row.token_endpoint_auth_method).is_ok_and(AuthMethod::uses_secret) {
             return Err(AdminError::Refused(
-                "This client does not authenticate with a secret: there is none to rotate.".into(),
+                "This client does not authenticate with a secret: it has no secret to rotate."
+                    .into(),
             ));
         }
         row.secret_hash = Some(hash);

@@ -62,7 +62,10 @@ pub fn peek(assertion: &str) -> Result<Unverified, AssertionError> {
         return Err(AssertionError::Malformed);
     }
     let kid = resource::token_kid(assertion).map_err(AssertionError::Token)?;
-    let payload = assertion.split('.').nth(1).ok_or(AssertionError::Malformed)?;
+    let payload = assertion
+        .split('.')
+        .nth(1)
+        .ok_or(AssertionError::Malformed)?;
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| AssertionError::Malformed)?;

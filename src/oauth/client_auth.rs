@@ -115,8 +115,7 @@ pub fn authenticate(
             (m, Credential::Secret(secret)) if m.uses_secret() => cache.verify(client, secret),
             (AuthMethod::PrivateKeyJwt, Credential::Assertion(jwt)) => {
                 let audiences = assertion::audiences(origin.issuer, origin.endpoint);
-                match assertion::verify(conn, client, jwt, origin.fetched, &audiences, origin.now)
-                {
+                match assertion::verify(conn, client, jwt, origin.fetched, &audiences, origin.now) {
                     Ok(()) => true,
                     Err(why) => {
                         tracing::info!(client_id = %client.id, %why, "client assertion refused");
@@ -297,7 +296,13 @@ mod tests {
     #[test]
     fn two_methods_at_once_are_refused() {
         let b = basic("a:b");
-        assert!(presented(Some(&b), &form(&[("client_id", "a"), ("client_secret", "b")])).is_err());
+        assert!(
+            presented(
+                Some(&b),
+                &form(&[("client_id", "a"), ("client_secret", "b")])
+            )
+            .is_err()
+        );
         assert!(presented(Some(&b), &form(&[("client_id", "other")])).is_err());
         assert!(presented(Some(&b), &form(&[("client_id", "a")])).is_ok());
         let assertion = form(&[
@@ -314,7 +319,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(secret(&p), Some("s"));
-        let p = presented(None, &form(&[("client_id", "c")])).unwrap().unwrap();
+        let p = presented(None, &form(&[("client_id", "c")]))
+            .unwrap()
+            .unwrap();
         assert!(matches!(p.credential, Credential::None));
         assert!(presented(None, &[]).unwrap().is_none());
         assert!(presented(Some("Bearer x"), &[]).is_err());

@@ -16,7 +16,14 @@ async fn parse(
     req: &HttpRequest,
     body: &[u8],
     state: &AppState,
-) -> Result<(Option<client_auth::ClientAuth>, String, Option<VerifyingKey>), OAuthError> {
+) -> Result<
+    (
+        Option<client_auth::ClientAuth>,
+        String,
+        Option<VerifyingKey>,
+    ),
+    OAuthError,
+> {
     let form = form_pairs(body);
     let presented = client_auth::presented(
         req.headers()
@@ -65,17 +72,15 @@ pub async fn introspect(
     let answer = state
         .store
         .run(move |conn| {
-            Ok(
-                client_auth::authenticate(
+            Ok(client_auth::authenticate(
                 conn,
                 &cache,
                 presented,
                 origin(&settings, &ip, now, "/oauth/introspect", &fetched),
             )
             .and_then(|client| {
-                        introspect::introspect(conn, &keys, &settings, &client, &token, now)
-                    }),
-            )
+                introspect::introspect(conn, &keys, &settings, &client, &token, now)
+            }))
         })
         .await?;
     let answer = state.metrics.count_throttled("client_auth", answer)?;
@@ -100,17 +105,13 @@ pub async fn revoke(
     let answer = state
         .store
         .run(move |conn| {
-            Ok(
-                client_auth::authenticate(
+            Ok(client_auth::authenticate(
                 conn,
                 &cache,
                 presented,
                 origin(&settings, &ip, now, "/oauth/revoke", &fetched),
             )
-            .and_then(|client| {
-                        introspect::revoke(conn, &keys, &settings, &client, &token, now)
-                    }),
-            )
+            .and_then(|client| introspect::revoke(conn, &keys, &settings, &client, &token, now)))
         })
         .await?;
     state.metrics.count_throttled("client_auth", answer)?;

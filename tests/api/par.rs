@@ -80,10 +80,19 @@ on_both_backends!(
         let mut form = request(&challenge, &[]);
         form.push(("client_id", &client));
         let (status, body) = json_of(
-            app.http.post(app.url("/oauth/par")).form(&form).send().await.unwrap(),
+            app.http
+                .post(app.url("/oauth/par"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap(),
         )
         .await;
-        assert_eq!((status.as_u16(), body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{body}"
+        );
         // A wrong secret from a secret client, and a bad assertion, likewise.
         let secret_client = flow::confidential(&app);
         let (status, body) = json_of(
@@ -96,7 +105,11 @@ on_both_backends!(
                 .unwrap(),
         )
         .await;
-        assert_eq!((status.as_u16(), body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{body}"
+        );
         let thief = ClientKey::es256("k1");
         let (status, _) = push(&app, &thief, &client, &request(&challenge, &[])).await;
         assert_eq!(status, 401);
@@ -117,8 +130,14 @@ on_both_backends!(
         let client = pkjwt::client_with(&app, &key);
         let (_, challenge) = flow::pkce();
         for (extra, error) in [
-            (vec![("request_uri", "urn:ietf:params:oauth:request_uri:x")], "invalid_request"),
-            (vec![("scope", "openid"), ("scope", "email")], "invalid_request"),
+            (
+                vec![("request_uri", "urn:ietf:params:oauth:request_uri:x")],
+                "invalid_request",
+            ),
+            (
+                vec![("scope", "openid"), ("scope", "email")],
+                "invalid_request",
+            ),
             (vec![("prompt", "none login")], "invalid_request"),
             (vec![("scope", "openid admin")], "invalid_scope"),
             (vec![("request", "eyJ.x.y")], "invalid_request"),
@@ -127,13 +146,21 @@ on_both_backends!(
             form.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
             form.extend_from_slice(&extra);
             let (status, body) = push(&app, &key, &client, &form).await;
-            assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some(error)), "{extra:?}: {body}");
+            assert_eq!(
+                (status.as_u16(), body["error"].as_str()),
+                (400, Some(error)),
+                "{extra:?}: {body}"
+            );
         }
         let mut form = request(&challenge, &[]);
         form.retain(|(k, _)| *k != "redirect_uri");
         form.push(("redirect_uri", "https://evil.example/cb"));
         let (status, body) = push(&app, &key, &client, &form).await;
-        assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}"
+        );
         let mut form = request(&challenge, &[]);
         form.retain(|(k, _)| *k != "response_type");
         form.push(("response_type", "token"));
@@ -144,12 +171,26 @@ on_both_backends!(
         let mut form = request(&challenge, &[("client_id", &public.id)]);
         form.retain(|(k, _)| !k.starts_with("code_challenge"));
         let (status, body) = json_of(
-            app.http.post(app.url("/oauth/par")).form(&form).send().await.unwrap(),
+            app.http
+                .post(app.url("/oauth/par"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap(),
         )
         .await;
-        assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}"
+        );
         // A client without the code grant may not push.
-        let machine = flow::register(&app, ClientKind::Confidential, &[GrantType::ClientCredentials], &[]);
+        let machine = flow::register(
+            &app,
+            ClientKind::Confidential,
+            &[GrantType::ClientCredentials],
+            &[],
+        );
         let (status, body) = json_of(
             app.http
                 .post(app.url("/oauth/par"))
@@ -160,26 +201,49 @@ on_both_backends!(
                 .unwrap(),
         )
         .await;
-        assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("unauthorized_client")), "{body}");
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (400, Some("unauthorized_client")),
+            "{body}"
+        );
     }
 );
 
-on_both_backends!(
-    par_oversized_body_is_refused,
-    |app: TestApp| async move {
-        let key = ClientKey::es256("k1");
-        let client = pkjwt::client_with(&app, &key);
-        let (_, challenge) = flow::pkce();
-        let big = "x".repeat(20 * 1024);
-        let (status, body) = push(&app, &key, &client, &request(&challenge, &[("state", &big)])).await;
-        assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_request")), "{body}");
-        assert!(body["error_description"].as_str().unwrap().contains("larger"), "{body}");
-        // Past the server's body limit: 413, still JSON.
-        let huge = "x".repeat(80 * 1024);
-        let (status, _) = push(&app, &key, &client, &request(&challenge, &[("state", &huge)])).await;
-        assert_eq!(status, 413);
-    }
-);
+on_both_backends!(par_oversized_body_is_refused, |app: TestApp| async move {
+    let key = ClientKey::es256("k1");
+    let client = pkjwt::client_with(&app, &key);
+    let (_, challenge) = flow::pkce();
+    let big = "x".repeat(20 * 1024);
+    let (status, body) = push(
+        &app,
+        &key,
+        &client,
+        &request(&challenge, &[("state", &big)]),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("larger"),
+        "{body}"
+    );
+    // Past the server's body limit: 413, still JSON.
+    let huge = "x".repeat(80 * 1024);
+    let (status, _) = push(
+        &app,
+        &key,
+        &client,
+        &request(&challenge, &[("state", &huge)]),
+    )
+    .await;
+    assert_eq!(status, 413);
+});
 
 on_both_backends!(
     par_request_uri_expires,
@@ -204,41 +268,58 @@ on_both_backends!(
         let (_, challenge) = flow::pkce();
         let uri = pushed(&app, &key, &client, &challenge).await;
         let browser = signed_in(&app, "alice").await;
-        is_error_page(&browser.get(&authorize_url(&other, &uri)).await, "not known");
+        is_error_page(
+            &browser.get(&authorize_url(&other, &uri)).await,
+            "not known",
+        );
         // Made-up request_uris are refused the same way.
         let made_up = format!("{PREFIX}{}", tessera::secrets::random_token(32));
-        is_error_page(&browser.get(&authorize_url(&client, &made_up)).await, "not known");
-        is_error_page(&browser.get(&authorize_url(&client, "https://evil.example/req")).await, "not issued");
+        is_error_page(
+            &browser.get(&authorize_url(&client, &made_up)).await,
+            "not known",
+        );
+        // One not issued by Tessera is not fetched: refused back to the client.
+        let page = browser
+            .get(&authorize_url(&client, "https://evil.example/req"))
+            .await;
+        assert_eq!(
+            page.redirect_param("error").as_deref(),
+            Some("request_uri_not_supported")
+        );
         // The real owner still can use it: the refusals did not spend it.
-        let page = browser.authorize(&authorize_url(&client, &uri), "alice").await;
+        let page = browser
+            .authorize(&authorize_url(&client, &uri), "alice")
+            .await;
         assert!(page.redirect_param("code").is_some(), "{:?}", page.location);
     }
 );
 
-on_both_backends!(
-    par_request_uri_is_used_once,
-    |app: TestApp| async move {
-        let key = ClientKey::es256("k1");
-        let client = pkjwt::client_with(&app, &key);
-        let (_, challenge) = flow::pkce();
-        let uri = pushed(&app, &key, &client, &challenge).await;
-        let browser = signed_in(&app, "alice").await;
-        let page = browser.authorize(&authorize_url(&client, &uri), "alice").await;
-        assert!(page.redirect_param("code").is_some(), "{:?}", page.location);
-        is_error_page(&browser.get(&authorize_url(&client, &uri)).await, "already used");
-        // Two browsers at once with a fresh one (consent already given): one code only.
-        let uri = pushed(&app, &key, &client, &challenge).await;
-        let second = Browser::new(&app);
-        second.sign_in("alice").await;
-        let url = authorize_url(&client, &uri);
-        let (a, b) = tokio::join!(browser.get(&url), second.get(&url));
-        let codes = [&a, &b]
-            .iter()
-            .filter(|p| p.location.is_some() && p.redirect_param("code").is_some())
-            .count();
-        assert_eq!(codes, 1, "{} {}", a.status, b.status);
-    }
-);
+on_both_backends!(par_request_uri_is_used_once, |app: TestApp| async move {
+    let key = ClientKey::es256("k1");
+    let client = pkjwt::client_with(&app, &key);
+    let (_, challenge) = flow::pkce();
+    let uri = pushed(&app, &key, &client, &challenge).await;
+    let browser = signed_in(&app, "alice").await;
+    let page = browser
+        .authorize(&authorize_url(&client, &uri), "alice")
+        .await;
+    assert!(page.redirect_param("code").is_some(), "{:?}", page.location);
+    is_error_page(
+        &browser.get(&authorize_url(&client, &uri)).await,
+        "already used",
+    );
+    // Two browsers at once with a fresh one (consent already given): one code only.
+    let uri = pushed(&app, &key, &client, &challenge).await;
+    let second = Browser::new(&app);
+    second.sign_in("alice").await;
+    let url = authorize_url(&client, &uri);
+    let (a, b) = tokio::join!(browser.get(&url), second.get(&url));
+    let codes = [&a, &b]
+        .iter()
+        .filter(|p| p.location.is_some() && p.redirect_param("code").is_some())
+        .count();
+    assert_eq!(codes, 1, "{} {}", a.status, b.status);
+});
 
 on_both_backends!(
     par_plain_request_refused_when_the_client_requires_par,
@@ -249,17 +330,29 @@ on_both_backends!(
         let browser = signed_in(&app, "alice").await;
         let plain = flow::auth_url(
             &client,
-            &[("code_challenge", &challenge), ("code_challenge_method", "S256")],
+            &[
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
         );
         let page = browser.get(&plain).await;
         assert_eq!(page.status, 302, "{}", page.body);
         assert!(page.location.as_deref().unwrap().starts_with(REDIRECT));
-        assert_eq!(page.redirect_param("error").as_deref(), Some("invalid_request"));
-        assert!(page.redirect_param("error_description").unwrap().contains("PAR"));
+        assert_eq!(
+            page.redirect_param("error").as_deref(),
+            Some("invalid_request")
+        );
+        assert!(
+            page.redirect_param("error_description")
+                .unwrap()
+                .contains("PAR")
+        );
         assert_eq!(page.redirect_param("state").as_deref(), Some("st-123"));
         // Pushed, the same client is served.
         let uri = pushed(&app, &key, &client, &challenge).await;
-        let page = browser.authorize(&authorize_url(&client, &uri), "alice").await;
+        let page = browser
+            .authorize(&authorize_url(&client, &uri), "alice")
+            .await;
         assert!(page.redirect_param("code").is_some(), "{:?}", page.location);
         // Others are not affected.
         let other = flow::confidential(&app);
@@ -312,9 +405,14 @@ on_both_backends!(
         let browser = Browser::new(&app);
         // Not signed in: the login page comes back to the pushed request, which still counts
         // (prompt=login would not loop: the sign-in is newer than the push).
-        let page = browser.authorize(&authorize_url(&client, &uri), "carol").await;
+        let page = browser
+            .authorize(&authorize_url(&client, &uri), "carol")
+            .await;
         assert_eq!(page.redirect_param("state").as_deref(), Some("st-par"));
-        assert_eq!(page.redirect_param("iss").as_deref(), Some(app.settings.issuer.as_str()));
+        assert_eq!(
+            page.redirect_param("iss").as_deref(),
+            Some(app.settings.issuer.as_str())
+        );
         let code = page.redirect_param("code").expect("a code");
         let (status, tokens) = post_with(
             &app,
@@ -335,31 +433,65 @@ on_both_backends!(
         assert_eq!(claims["aud"], json!(client));
         // A pushed prompt=login sends the user to sign in once, then goes on.
         let (_, challenge) = flow::pkce();
-        let (status, body) =
-            push(&app, &key, &client, &request(&challenge, &[("prompt", "login")])).await;
+        let (status, body) = push(
+            &app,
+            &key,
+            &client,
+            &request(&challenge, &[("prompt", "login")]),
+        )
+        .await;
         assert_eq!(status, 201, "{body}");
         let page = browser
-            .authorize(&authorize_url(&client, body["request_uri"].as_str().unwrap()), "carol")
+            .authorize(
+                &authorize_url(&client, body["request_uri"].as_str().unwrap()),
+                "carol",
+            )
             .await;
-        assert!(page.redirect_param("code").is_some(), "{:?} {}", page.location, page.body);
+        assert!(
+            page.redirect_param("code").is_some(),
+            "{:?} {}",
+            page.location,
+            page.body
+        );
     }
 );
 
 on_both_backends!(
     par_discovery_advertises_par_and_assertions,
     |app: TestApp| async move {
-        for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+        for path in [
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ] {
             let d: Value = app.get_json(path).await;
-            assert_eq!(d["pushed_authorization_request_endpoint"], app.url("/oauth/par"));
+            assert_eq!(
+                d["pushed_authorization_request_endpoint"],
+                app.url("/oauth/par")
+            );
             assert_eq!(d["require_pushed_authorization_requests"], false);
-            let methods = d["token_endpoint_auth_methods_supported"].as_array().unwrap();
+            let methods = d["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .unwrap();
             assert!(methods.contains(&json!("private_key_jwt")), "{methods:?}");
-            assert!(!methods.contains(&json!("client_secret_jwt")), "{methods:?}");
-            let algs = d["token_endpoint_auth_signing_alg_values_supported"].as_array().unwrap();
-            assert!(algs.contains(&json!("ES256")) && !algs.iter().any(|a| a == "none" || a == "HS256"), "{algs:?}");
+            assert!(
+                !methods.contains(&json!("client_secret_jwt")),
+                "{methods:?}"
+            );
+            let algs = d["token_endpoint_auth_signing_alg_values_supported"]
+                .as_array()
+                .unwrap();
+            assert!(
+                algs.contains(&json!("ES256")) && !algs.iter().any(|a| a == "none" || a == "HS256"),
+                "{algs:?}"
+            );
             for endpoint in ["introspection", "revocation"] {
-                let m = d[format!("{endpoint}_endpoint_auth_methods_supported")].as_array().unwrap();
-                assert!(m.contains(&json!("private_key_jwt")) && !m.contains(&json!("none")), "{m:?}");
+                let m = d[format!("{endpoint}_endpoint_auth_methods_supported")]
+                    .as_array()
+                    .unwrap();
+                assert!(
+                    m.contains(&json!("private_key_jwt")) && !m.contains(&json!("none")),
+                    "{m:?}"
+                );
             }
         }
     }

@@ -343,7 +343,10 @@ on_both_backends!(
                 .post(app.url("/oauth/token"))
                 .form(&[
                     ("grant_type", "client_credentials"),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:saml2-bearer",
+                    ),
                     ("client_assertion", &assertion(&app, &key, &client)),
                 ])
                 .send()
@@ -404,7 +407,10 @@ on_both_backends!(
                 .unwrap(),
         )
         .await;
-        assert_eq!((status.as_u16(), body["error"].as_str()), (400, Some("invalid_request")));
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (400, Some("invalid_request"))
+        );
     }
 );
 
@@ -418,14 +424,19 @@ on_both_backends!(
         let access = tokens["access_token"].as_str().unwrap();
         let jwt = assertion(&app, &key, &client);
         let (status, info) = post_with(&app, "/oauth/introspect", &jwt, &[("token", access)]).await;
-        assert_eq!((status.as_u16(), &info["active"]), (200, &json!(true)), "{info}");
+        assert_eq!(
+            (status.as_u16(), &info["active"]),
+            (200, &json!(true)),
+            "{info}"
+        );
         // The same assertion again: a replay, at any endpoint.
         refused(&post_with(&app, "/oauth/introspect", &jwt, &[("token", access)]).await);
         refused(&post_with(&app, "/oauth/revoke", &jwt, &[("token", access)]).await);
         // Addressed to the endpoint it is presented at: taken.
         let mut c = claims(&app, &client);
         c["aud"] = json!(app.url("/oauth/revoke"));
-        let (status, _) = post_with(&app, "/oauth/revoke", &key.sign(&c), &[("token", access)]).await;
+        let (status, _) =
+            post_with(&app, "/oauth/revoke", &key.sign(&c), &[("token", access)]).await;
         assert_eq!(status, 200);
         let (_, info) = post_with(
             &app,
@@ -540,9 +551,20 @@ on_both_backends!(
         let jwks_arg = jwks.to_str().unwrap();
         let out = app.cli(
             &[
-                "client", "create", "--name", "CLI Bank", "--redirect-uri", REDIRECT,
-                "--grant-type", "client_credentials", "--auth-method", "private_key_jwt",
-                "--jwks", jwks_arg, "--require-par", "--json",
+                "client",
+                "create",
+                "--name",
+                "CLI Bank",
+                "--redirect-uri",
+                REDIRECT,
+                "--grant-type",
+                "client_credentials",
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks",
+                jwks_arg,
+                "--require-par",
+                "--json",
             ],
             None,
         );
@@ -566,11 +588,24 @@ on_both_backends!(
             (vec!["--auth-method", "private_key_jwt"], "JWKS"),
             (vec!["--jwks", private.to_str().unwrap()], "private"),
             (vec!["--jwks-uri", "http://app.example/jwks"], "https"),
-            (vec!["--auth-method", "client_secret_post", "--jwks", jwks_arg], "only for"),
+            (
+                vec!["--auth-method", "client_secret_post", "--jwks", jwks_arg],
+                "only for",
+            ),
             (vec!["--auth-method", "client_secret_jwt"], "not supported"),
-            (vec!["--public", "--auth-method", "private_key_jwt"], "--public"),
+            (
+                vec!["--public", "--auth-method", "private_key_jwt"],
+                "--public",
+            ),
         ] {
-            let mut all = vec!["client", "create", "--name", "Bad", "--grant-type", "client_credentials"];
+            let mut all = vec![
+                "client",
+                "create",
+                "--name",
+                "Bad",
+                "--grant-type",
+                "client_credentials",
+            ];
             all.extend(args.iter().copied());
             let out = app.cli(&all, None);
             assert_ne!(out.code, 0, "{args:?} was accepted");
@@ -601,7 +636,13 @@ on_both_backends!(
             (vec![("jwks", leaked.as_str())], "private"),
             (vec![("jwks", "{not json")], "not valid JSON"),
             (vec![("jwks_uri", "http://app.example/jwks")], "https"),
-            (vec![("jwks", jwks.as_str()), ("jwks_uri", "https://app.example/jwks")], "not both"),
+            (
+                vec![
+                    ("jwks", jwks.as_str()),
+                    ("jwks_uri", "https://app.example/jwks"),
+                ],
+                "not both",
+            ),
         ] {
             let mut form = base.to_vec();
             form.extend(extra.iter().copied());

@@ -383,10 +383,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
 
 /// What oxide-auth's answer means for the route.
 fn flow_outcome(
-    result: Result<
-        super::web::FlowResponse,
-        FlowError<super::web::FlowRequest>,
-    >,
+    result: Result<super::web::FlowResponse, FlowError<super::web::FlowRequest>>,
     ctx: &super::context::Shared,
     client: &Client,
     signed_in: &SignedIn,
