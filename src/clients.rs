@@ -1,4 +1,5 @@
 //! Client registration: turning a parsed request into a stored client and its one-time secret.
+pub use crate::client_methods::{AuthMethod, AuthSettings, ClientKeys};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::resources::{self, ResourceError, ResourceId};
@@ -126,18 +127,31 @@ fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
     items.iter().map(f).collect::<Vec<_>>().join(" ")
 }
 
+/// Register a client that authenticates as its kind suggests: a public client with none, a
+/// confidential one with a secret.
 pub fn register(
     conn: &mut DbConnection,
     clock: &dyn Clock,
     client: &NewClient,
 ) -> Result<Registered, ClientError> {
+    register_with(conn, clock, client, &AuthSettings::for_kind(client.kind))
+}
+
+/// Register a client with its authentication settings (method, keys, PAR).
+pub fn register_with(
+    conn: &mut DbConnection,
+    clock: &dyn Clock,
+    client: &NewClient,
+    auth: &AuthSettings,
+) -> Result<Registered, ClientError> {
     client.validate()?;
     resources::check_registered(conn, &client.resources)?;
+    auth.validate(client.kind).map_err(ClientError::Invalid)?;
     let client_id = secrets::random_token(16);
-    let client_secret = match client.kind {
-        ClientKind::Public => None,
-        ClientKind::Confidential => Some(SecretString::new(secrets::random_token(32))),
-    };
+    let client_secret = auth
+        .method
+        .uses_secret()
+        .then(|| SecretString::new(secrets::random_token(32)));
     let secret_hash = client_secret
         .as_ref()
         .map(secrets::hash_secret)
@@ -162,6 +176,18 @@ pub fn register(
         self_registered: false,
         registration_token_hash: None,
         registration_metadata: "{}".into(),
+        token_endpoint_auth_method: auth.method.as_str().to_owned(),
+        jwks: auth
+            .keys
+            .as_ref()
+            .and_then(ClientKeys::inline)
+            .map(str::to_owned),
+        jwks_uri: auth
+            .keys
+            .as_ref()
+            .and_then(ClientKeys::uri)
+            .map(str::to_owned),
+        require_pushed_authorization_requests: auth.require_par,
     };
     client_store::insert(conn, &row)?;
     Ok(Registered {
@@ -188,15 +214,6 @@ pub fn name_for_authorize_path(
     }
 }
 
-/// How a client proves who it is at the token, introspection and revocation endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// A public client: it names itself and has nothing to prove (PKCE protects its codes).
-    None,
-    /// A confidential client's secret, by HTTP Basic or in the form body.
-    ClientSecret,
-}
-
 /// A registered client, parsed once from its row: past this point no code splits the
 /// stored space-separated lists again.
 #[derive(Clone)]
@@ -217,6 +234,10 @@ pub struct Client {
     pub algs: TokenAlgs,
     /// Identifiers of the resources (RFC 8707) it may ask tokens for.
     pub allowed_resources: Vec<String>,
+    /// For `private_key_jwt`: where its public keys are.
+    pub keys: Option<ClientKeys>,
+    /// Authorization requests only through PAR (RFC 9126 §6).
+    pub require_par: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -252,11 +273,19 @@ impl Client {
             access_token: SigningAlg::parse(&row.access_token_signed_response_alg)
                 .map_err(corrupt)?,
         };
-        let (kind, auth_method) = if row.is_public {
-            (ClientKind::Public, AuthMethod::None)
+        let auth_method = AuthMethod::parse(&row.token_endpoint_auth_method).map_err(corrupt)?;
+        let kind = if row.is_public {
+            ClientKind::Public
         } else {
-            (ClientKind::Confidential, AuthMethod::ClientSecret)
+            ClientKind::Confidential
         };
+        if (kind == ClientKind::Public) != (auth_method == AuthMethod::None) {
+            return Err(corrupt(
+                "is_public disagrees with token_endpoint_auth_method".to_owned(),
+            ));
+        }
+        let keys = ClientKeys::from_columns(row.jwks.as_deref(), row.jwks_uri.as_deref())
+            .map_err(corrupt)?;
         Ok(Self {
             redirect_uris: uris(&row.redirect_uris)?,
             post_logout_redirect_uris: uris(&row.post_logout_redirect_uris)?,
@@ -274,6 +303,8 @@ impl Client {
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            keys,
+            require_par: row.require_pushed_authorization_requests,
             id: row.id,
             name: row.name,
         })

@@ -129,6 +129,9 @@ pub struct Settings {
     /// Dynamic client registration (RFC 7591): off, open or by initial access token, and
     /// what a self-registered client may get (`registration*` settings).
     pub registration: crate::registration::policy::RegistrationPolicy,
+    /// Every client must push its authorization requests (RFC 9126 §5); off by default,
+    /// when only clients registered with it must.
+    pub require_par: bool,
 }
 
 impl Settings {
@@ -189,6 +192,7 @@ struct FileSettings {
     registration_redirect_uris: Option<toml::Value>,
     registration_scopes: Option<toml::Value>,
     registration_grant_types: Option<toml::Value>,
+    require_par: Option<toml::Value>,
 }
 
 /// Every setting's name, in file form; the environment variable is `TESSERA_` + upper case.
@@ -226,6 +230,7 @@ pub const SETTINGS: &[&str] = &[
     "registration_redirect_uris",
     "registration_scopes",
     "registration_grant_types",
+    "require_par",
 ];
 
 /// Raw values as strings, keyed by setting name, with where each came from.
@@ -387,6 +392,10 @@ impl Settings {
             put(
                 "registration_grant_types",
                 parsed.registration_grant_types.as_ref().map(toml_to_string),
+            );
+            put(
+                "require_par",
+                parsed.require_par.as_ref().map(toml_to_string),
             );
         }
         for key in crate::simplejwt::settings::NAMES {
@@ -560,7 +569,15 @@ impl Settings {
         };
         let smtp = smtp(raw)?;
         let registration = registration(raw)?;
+        let require_par = parse_with(raw, "require_par", "false", |s| {
+            match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(format!("expected true or false, got '{s}'")),
+            }
+        })?;
         Ok(Settings {
+            require_par,
             registration,
             smtp,
             database_timeout,

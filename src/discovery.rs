@@ -3,6 +3,7 @@
 //! `/.well-known/openid-configuration` and at RFC 8414's `/.well-known/oauth-authorization-server`.
 use serde_json::json;
 
+use crate::clients::AuthMethod;
 use crate::config::Settings;
 use crate::oauth::grants;
 use crate::signing::{SigningAlg, keyset_etag};
@@ -51,6 +52,13 @@ pub const CLAIMS: &[&str] = &[
 
 impl Discovery {
     pub fn render(settings: &Settings) -> Self {
+        // Client assertions are verified with the key's own algorithm: any Tessera verifies.
+        let assertion_algs = SigningAlg::ALL.map(SigningAlg::as_str);
+        let confidential: Vec<&str> = AuthMethod::ALL
+            .into_iter()
+            .filter(|m| *m != AuthMethod::None)
+            .map(AuthMethod::as_str)
+            .collect();
         let mut doc = json!({
             "issuer": settings.issuer,
             "jwks_uri": settings.endpoint("/.well-known/jwks.json"),
@@ -61,8 +69,12 @@ impl Discovery {
             "introspection_endpoint": settings.endpoint("/oauth/introspect"),
             "revocation_endpoint": settings.endpoint("/oauth/revoke"),
             "end_session_endpoint": settings.endpoint("/oauth/logout"),
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "pushed_authorization_request_endpoint": settings.endpoint("/oauth/par"),
+            "require_pushed_authorization_requests": settings.require_par,
+            "introspection_endpoint_auth_methods_supported": confidential,
+            "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+            "revocation_endpoint_auth_methods_supported": confidential,
+            "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
             "authorization_response_iss_parameter_supported": true,
             "claims_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent"],
@@ -76,12 +88,13 @@ impl Discovery {
             // (`tessera keys rotate --alg`). RS256 first: the default.
             "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "none"],
+            "token_endpoint_auth_methods_supported": AuthMethod::ALL.map(AuthMethod::as_str),
+            "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
             "scopes_supported": SCOPES,
             "claims_supported": CLAIMS,
             "claim_types_supported": ["normal"],
             "request_parameter_supported": false,
+            // Only the request_uris of pushed requests.
             "request_uri_parameter_supported": false,
         });
         // RFC 8414 §2: only when clients may register (TESSERA_REGISTRATION).

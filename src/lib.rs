@@ -8,6 +8,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth_methods;
 pub mod cli;
+pub mod client_methods;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -230,6 +230,7 @@ impl Application {
             discovery: Arc::new(Discovery::render(&settings)),
             passkeys: Arc::new(RelyingParty::from_issuer(&settings.issuer)),
             secrets: Arc::default(),
+            client_keys: Arc::default(),
             settings: Arc::new(settings),
             store: prepared.store,
             keys: prepared.keys,

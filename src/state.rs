@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::discovery::Discovery;
 use crate::metrics::Metrics;
 use crate::oauth::client_auth::SecretCache;
+use crate::oauth::client_keys::RemoteKeys;
 use crate::passkeys::RelyingParty;
 use crate::signing::Keys;
 use crate::store::Store;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub discovery: Arc<Discovery>,
     pub secrets: Arc<SecretCache>,
+    /// Public keys of `private_key_jwt` clients with a `jwks_uri`.
+    pub client_keys: Arc<RemoteKeys>,
     pub metrics: Metrics,
     /// Tessera as a WebAuthn relying party (from the issuer), or why it cannot be one.
     pub passkeys: Arc<RelyingParty>,

@@ -2,7 +2,9 @@
 //! delete (revoking every token issued to the client).
 use super::{Actor, AdminError};
 use crate::audit::AuditAction;
-use crate::clients::{self as client_domain, ClientError, NewClient, TokenAlgs};
+use crate::clients::{
+    self as client_domain, AuthMethod, AuthSettings, ClientError, ClientKeys, NewClient, TokenAlgs,
+};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::family;
@@ -51,12 +53,20 @@ pub struct ClientForm {
     pub access_token_alg: String,
     /// Identifiers of the resources it may use, one per line.
     pub resources: String,
+    /// A confidential client's `token_endpoint_auth_method`; empty means
+    /// client_secret_basic (a public client's is always none).
+    pub auth_method: String,
+    /// For private_key_jwt: a JWKS document, or the URL of one.
+    pub jwks: String,
+    pub jwks_uri: String,
+    pub require_par: bool,
 }
 
 /// A client registration, parsed and checked.
 #[derive(Debug)]
 pub struct ClientSpec {
     pub client: NewClient,
+    pub auth: AuthSettings,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
 }
@@ -152,10 +162,44 @@ impl ClientForm {
             resources: resource_ids(&self.resources)?,
         };
         client.validate()?;
+        let auth = self.auth_settings()?;
+        auth.validate(client.kind)
+            .map_err(|m| AdminError::Invalid(capitalise(&m)))?;
         Ok(ClientSpec {
             client,
+            auth,
             access_token_ttl: ttl(&self.access_token_ttl, "access token", MAX_ACCESS_TTL)?,
             refresh_token_ttl: ttl(&self.refresh_token_ttl, "refresh token", MAX_REFRESH_TTL)?,
+        })
+    }
+
+    fn auth_settings(&self) -> Result<AuthSettings, AdminError> {
+        let invalid =
+            |what: &str, m: String| AdminError::Invalid(format!("{what}: {}", capitalise(&m)));
+        let method = match (self.public, self.auth_method.trim()) {
+            (true, _) => AuthMethod::None,
+            (false, "") => AuthMethod::ClientSecretBasic,
+            (false, "none") => {
+                return Err(AdminError::Invalid(
+                    "A client that authenticates with no credentials is public: choose Public as its type.".into(),
+                ));
+            }
+            (false, m) => AuthMethod::parse(m).map_err(|e| invalid("Authentication", e))?,
+        };
+        let keys = match (self.jwks.trim(), self.jwks_uri.trim()) {
+            ("", "") => None,
+            (jwks, "") => Some(ClientKeys::parse_jwks(jwks).map_err(|e| invalid("JWKS", e))?),
+            ("", uri) => Some(ClientKeys::parse_uri(uri).map_err(|e| invalid("JWKS URI", e))?),
+            _ => {
+                return Err(AdminError::Invalid(
+                    "Give either a JWKS or a JWKS URI, not both.".into(),
+                ));
+            }
+        };
+        Ok(AuthSettings {
+            method,
+            keys,
+            require_par: self.require_par,
         })
     }
 
@@ -175,6 +219,10 @@ impl ClientForm {
                 id_token_alg: row.id_token_signed_response_alg.clone(),
                 access_token_alg: row.access_token_signed_response_alg.clone(),
                 resources: row.allowed_resources.replace(' ', "\n"),
+                auth_method: row.token_endpoint_auth_method.clone(),
+                jwks: row.jwks.clone().unwrap_or_default(),
+                jwks_uri: row.jwks_uri.clone().unwrap_or_default(),
+                require_par: row.require_pushed_authorization_requests,
             };
         };
         let lines = |uris: &[RedirectUri]| {
@@ -205,6 +253,20 @@ impl ClientForm {
             id_token_alg: client.algs.id_token.as_str().to_owned(),
             access_token_alg: client.algs.access_token.as_str().to_owned(),
             resources: client.allowed_resources.join("\n"),
+            auth_method: client.auth_method.as_str().to_owned(),
+            jwks: client
+                .keys
+                .as_ref()
+                .and_then(ClientKeys::inline)
+                .unwrap_or_default()
+                .to_owned(),
+            jwks_uri: client
+                .keys
+                .as_ref()
+                .and_then(ClientKeys::uri)
+                .unwrap_or_default()
+                .to_owned(),
+            require_par: client.require_par,
         }
     }
 }
@@ -236,7 +298,7 @@ pub fn create(
     let now = clock.unix();
     check_keys(keys, now, &spec.client.algs)?;
     transaction(conn, |conn| {
-        let registered = client_domain::register(conn, clock, &spec.client)?;
+        let registered = client_domain::register_with(conn, clock, &spec.client, &spec.auth)?;
         if spec.access_token_ttl.is_some() || spec.refresh_token_ttl.is_some() {
             let mut row = get(conn, &registered.client_id)?;
             row.access_token_ttl = spec.access_token_ttl;
@@ -249,8 +311,8 @@ pub fn create(
     })
 }
 
-/// Change a registration. Turning a public client confidential creates its first secret,
-/// returned to be shown once; turning it public drops the secret.
+/// Change a registration. A client that comes to authenticate with a secret gets its first
+/// one, returned to be shown once; one that stops using a secret loses it.
 pub fn update(
     conn: &mut DbConnection,
     now: i64,
@@ -264,15 +326,27 @@ pub fn update(
         let mut row = get(conn, id)?;
         let c = &spec.client;
         let mut new_secret = None;
-        match (row.is_public, c.kind) {
-            (true, ClientKind::Confidential) => {
-                let secret = SecretString::new(secrets::random_token(32));
-                row.secret_hash = Some(secrets::hash_secret(&secret)?);
-                new_secret = Some(secret);
-            }
-            (false, ClientKind::Public) => row.secret_hash = None,
-            _ => {}
+        if !spec.auth.method.uses_secret() {
+            row.secret_hash = None;
+        } else if row.secret_hash.is_none() {
+            let secret = SecretString::new(secrets::random_token(32));
+            row.secret_hash = Some(secrets::hash_secret(&secret)?);
+            new_secret = Some(secret);
         }
+        row.token_endpoint_auth_method = spec.auth.method.as_str().to_owned();
+        row.jwks = spec
+            .auth
+            .keys
+            .as_ref()
+            .and_then(ClientKeys::inline)
+            .map(str::to_owned);
+        row.jwks_uri = spec
+            .auth
+            .keys
+            .as_ref()
+            .and_then(ClientKeys::uri)
+            .map(str::to_owned);
+        row.require_pushed_authorization_requests = spec.auth.require_par;
         row.name = c.name.trim().to_owned();
         row.is_public = c.kind == ClientKind::Public;
         row.redirect_uris = join(&c.redirect_uris);
@@ -314,9 +388,10 @@ pub fn rotate_secret(
     let hash = secrets::hash_secret(&secret)?;
     transaction(conn, |conn| {
         let mut row = get(conn, id)?;
-        if row.is_public {
+        if !AuthMethod::parse(&row.token_endpoint_auth_method).is_ok_and(AuthMethod::uses_secret) {
             return Err(AdminError::Refused(
-                "A public client has no secret to rotate.".into(),
+                "This client does not authenticate with a secret: it has no secret to rotate."
+                    .into(),
             ));
         }
         row.secret_hash = Some(hash);
@@ -430,9 +505,15 @@ mod tests {
             self_registered: false,
             registration_token_hash: None,
             registration_metadata: "{}".into(),
+            token_endpoint_auth_method: "client_secret_basic".into(),
+            jwks: None,
+            jwks_uri: None,
+            require_pushed_authorization_requests: true,
         };
         let back = ClientForm::from_row(&row);
         assert_eq!(back.id_token_alg, "ES256");
+        assert!(back.require_par);
+        assert_eq!(back.auth_method, "client_secret_basic");
         assert_eq!(
             back.redirect_uris,
             "https://app.example/cb\nhttps://app.example/other"
@@ -442,6 +523,28 @@ mod tests {
         assert_eq!(again.client.redirect_uris, spec.client.redirect_uris);
         assert_eq!(again.client.algs.id_token, SigningAlg::Es256);
         assert_eq!(again.client.algs.access_token, SigningAlg::Rs256);
+    }
+
+    #[test]
+    fn private_key_jwt_needs_keys_and_a_confidential_client() {
+        let mut f = form();
+        f.auth_method = "private_key_jwt".into();
+        let Err(AdminError::Invalid(m)) = f.parse() else {
+            panic!("private_key_jwt without keys was accepted")
+        };
+        assert!(m.contains("JWKS"), "{m}");
+        f.jwks_uri = "http://app.example/jwks".into();
+        let Err(AdminError::Invalid(m)) = f.parse() else {
+            panic!("a plain-http JWKS URI was accepted")
+        };
+        assert!(m.starts_with("JWKS URI:"), "{m}");
+        f.jwks_uri = "https://app.example/jwks".into();
+        let spec = f.parse().unwrap();
+        assert_eq!(spec.auth.method, AuthMethod::PrivateKeyJwt);
+        f.auth_method = "client_secret_post".into();
+        assert!(matches!(f.parse(), Err(AdminError::Invalid(_))));
+        f.auth_method = "none".into();
+        assert!(matches!(f.parse(), Err(AdminError::Invalid(_))));
     }
 
     #[test]

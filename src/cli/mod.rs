@@ -14,7 +14,7 @@ mod registration;
 
 use crate::admin::resources::ResourceForm;
 use crate::audit::{self, AuditAction};
-use crate::clients::{self, NewClient};
+use crate::clients::{self, AuthMethod, AuthSettings, ClientKeys, NewClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::django::import::{self as django_import, AdminFrom};
@@ -223,9 +223,23 @@ struct ClientCreate {
     /// A post-logout redirect URI; repeat for several.
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
-    /// A public client (SPA, mobile app): no secret, PKCE required.
+    /// A public client (SPA, mobile app): no secret, PKCE required. The same as
+    /// `--auth-method none`.
     #[arg(long)]
     public: bool,
+    /// How the client authenticates: client_secret_basic (default for confidential
+    /// clients), client_secret_post, private_key_jwt (with --jwks or --jwks-uri) or none.
+    #[arg(long, value_name = "METHOD")]
+    auth_method: Option<String>,
+    /// A file holding the client's public keys (a JWKS) for private_key_jwt.
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks: Option<PathBuf>,
+    /// Where the client publishes its public keys (a JWKS URL, https) for private_key_jwt.
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
+    /// Take authorization requests from this client only by PAR (RFC 9126).
+    #[arg(long)]
+    require_par: bool,
     /// Allowed grant type; repeat for several (default: authorization_code and refresh_token).
     #[arg(long = "grant-type", value_name = "GRANT")]
     grant_types: Vec<String>,
@@ -582,13 +596,44 @@ fn client_create(
     } else {
         ScopeSet::parse(&args.scopes.join(" "))?
     };
+    let asked = args
+        .auth_method
+        .as_deref()
+        .map(AuthMethod::parse)
+        .transpose()
+        .map_err(|e| Failure(format!("--auth-method: {e}")))?;
+    let method = match (args.public, asked) {
+        (true, None | Some(AuthMethod::None)) => AuthMethod::None,
+        (true, Some(_)) => {
+            return Err(Failure(
+                "--public means --auth-method none; leave one of them out".to_owned(),
+            ));
+        }
+        (false, Some(m)) => m,
+        (false, None) if args.jwks.is_some() || args.jwks_uri.is_some() => {
+            AuthMethod::PrivateKeyJwt
+        }
+        (false, None) => AuthMethod::ClientSecretBasic,
+    };
+    let keys = match (&args.jwks, &args.jwks_uri) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+            Some(ClientKeys::parse_jwks(&text).map_err(|e| Failure(format!("--jwks: {e}")))?)
+        }
+        (None, Some(uri)) => {
+            Some(ClientKeys::parse_uri(uri).map_err(|e| Failure(format!("--jwks-uri: {e}")))?)
+        }
+        (None, None) => None,
+    };
+    let auth = AuthSettings {
+        method,
+        keys,
+        require_par: args.require_par,
+    };
     let new = NewClient {
         name: args.name,
-        kind: if args.public {
-            ClientKind::Public
-        } else {
-            ClientKind::Confidential
-        },
+        kind: auth.kind(),
         redirect_uris,
         post_logout_redirect_uris,
         grant_types,
@@ -604,6 +649,7 @@ fn client_create(
             .collect::<Result<Vec<_>, _>>()?,
     };
     new.validate()?;
+    auth.validate(new.kind).map_err(Failure)?;
     let store = Store::connect(&settings.database_url, 1)?;
     store.migrate()?;
     // RS256 always has a key (the server creates one at start); others must exist.
@@ -612,7 +658,7 @@ fn client_create(
             .check_keys(&crate::signing::stored_keys(&store, clock.now())?)?;
     }
     let mut conn = store.conn()?;
-    let registered = clients::register(&mut conn, clock.as_ref(), &new)?;
+    let registered = clients::register_with(&mut conn, clock.as_ref(), &new, &auth)?;
     let secret = registered.client_secret.as_ref().map(|s| s.expose());
     if args.json {
         println!(

@@ -1,17 +1,22 @@
-//! Client authentication at the token, introspection and revocation endpoints:
-//! `client_secret_basic`, `client_secret_post`, or `none` (a public client's bare client_id).
+//! Client authentication at the token, PAR, device-authorization, introspection and
+//! revocation endpoints: `client_secret_basic`, `client_secret_post`, `private_key_jwt`
+//! (a signed assertion, `super::assertion`), or `none` (a public client's bare client_id).
 //! Credentials are parsed once at the edge into a [`ClientAuth`], then checked once here,
-//! behind the throttle (`crate::throttle`): a locked client is refused before its secret is
-//! looked at, so a throttled guess costs no Argon2id.
+//! behind the throttle (`crate::throttle`): a locked client is refused before its secret or
+//! assertion is looked at, so a throttled guess costs no Argon2id. A client authenticates
+//! only with the method it registered.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::assertion::{self, ASSERTION_TYPE};
 use super::error::OAuthError;
+use super::grants::Form;
 use crate::clients::{self, AuthMethod, Client};
 use crate::secrets::{self, SecretString};
+use crate::signing::VerifyingKey;
 use crate::store::DbConnection;
 use crate::throttle::{self, Attempt, Policy};
 
@@ -19,7 +24,18 @@ use crate::throttle::{self, Attempt, Policy};
 #[derive(Debug, Clone)]
 pub struct ClientAuth {
     pub client_id: String,
-    pub secret: Option<SecretString>,
+    pub credential: Credential,
+}
+
+/// What a client presented to prove itself.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// Only its client_id (a public client).
+    None,
+    /// A secret, by HTTP Basic or in the form.
+    Secret(SecretString),
+    /// A JWT it signed (RFC 7523 §2.2).
+    Assertion(String),
 }
 
 /// Verified client secrets, so a confidential client pays for Argon2id once, not on every
@@ -52,12 +68,19 @@ impl SecretCache {
     }
 }
 
-/// Where a client authentication comes from and when, for the throttle.
+/// Where a client authentication comes from and when, for the throttle, and what an
+/// assertion must name.
 #[derive(Clone, Copy, Debug)]
 pub struct Origin<'a> {
     pub ip: Option<&'a str>,
     pub now: i64,
     pub policy: Policy,
+    pub issuer: &'a str,
+    /// The path of the endpoint presented at (`/oauth/token`, `/oauth/par`, ...).
+    pub endpoint: &'static str,
+    /// For a client with a `jwks_uri`: the key its JWKS has for the assertion's `kid`,
+    /// fetched before the blocking work ([`super::client_keys::RemoteKeys`]).
+    pub fetched: Option<&'a VerifyingKey>,
 }
 
 /// The client these credentials prove, or `invalid_client` (one answer for an unknown
@@ -86,18 +109,28 @@ pub fn authenticate(
         });
     }
     let client = clients::by_id(conn, &auth.client_id)?;
-    let proven = client
-        .as_ref()
-        .is_some_and(|client| match (client.auth_method, &auth.secret) {
-            (AuthMethod::None, None) => true,
-            (AuthMethod::ClientSecret, Some(secret)) => cache.verify(client, secret),
+    let proven = client.as_ref().is_some_and(|client| {
+        match (client.auth_method, &auth.credential) {
+            (AuthMethod::None, Credential::None) => true,
+            (m, Credential::Secret(secret)) if m.uses_secret() => cache.verify(client, secret),
+            (AuthMethod::PrivateKeyJwt, Credential::Assertion(jwt)) => {
+                let audiences = assertion::audiences(origin.issuer, origin.endpoint);
+                match assertion::verify(conn, client, jwt, origin.fetched, &audiences, origin.now) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::info!(client_id = %client.id, %why, "client assertion refused");
+                        false
+                    }
+                }
+            }
             _ => false,
-        });
+        }
+    });
     // A public client has no secret to guess: a request that gets its method wrong is not
     // counted, so nobody can lock out every user of a public app.
     let guessable = client
         .as_ref()
-        .is_none_or(|c| c.auth_method == AuthMethod::ClientSecret);
+        .is_none_or(|c| c.auth_method != AuthMethod::None);
     match client {
         Some(client) if proven => {
             if guessable {
@@ -120,9 +153,61 @@ pub fn authenticate(
     }
 }
 
-/// Read the credentials of a request from its Authorization header and form fields.
-/// Using two methods at once is refused (RFC 6749 §2.3).
+/// Read the credentials of a request from its Authorization header and form fields
+/// (`client_id`, `client_secret`, `client_assertion_type`, `client_assertion`). Using two
+/// methods at once is refused (RFC 6749 §2.3).
 pub fn presented(
+    authorization: Option<&str>,
+    form: &[(String, String)],
+) -> Result<Option<ClientAuth>, OAuthError> {
+    let form = Form(form);
+    let form_client_id = form.field("client_id")?;
+    let form_secret = form.field("client_secret")?;
+    let assertion = match (
+        form.field("client_assertion_type")?,
+        form.field("client_assertion")?,
+    ) {
+        (None, None) => None,
+        (Some(ASSERTION_TYPE), Some(jwt)) => Some(jwt),
+        (Some(ASSERTION_TYPE), None) => {
+            return Err(OAuthError::InvalidRequest(
+                "client_assertion is required with client_assertion_type".into(),
+            ));
+        }
+        (Some(_), _) => {
+            return Err(OAuthError::InvalidClient(format!(
+                "unsupported client_assertion_type; use {ASSERTION_TYPE}"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::InvalidRequest(
+                "client_assertion_type is required with client_assertion".into(),
+            ));
+        }
+    };
+    if let Some(jwt) = assertion {
+        if authorization.is_some() || form_secret.is_some() {
+            return Err(OAuthError::InvalidRequest(
+                "client authenticated with more than one method".into(),
+            ));
+        }
+        // RFC 7521 §4.2: client_id may be left out; the assertion's subject names the client.
+        let claimed = assertion::peek(jwt)
+            .map_err(|_| OAuthError::InvalidClient("the client assertion is malformed".into()))?;
+        if form_client_id.is_some_and(|id| id != claimed.client_id) {
+            return Err(OAuthError::InvalidClient(
+                "client_id differs from the client assertion's subject".into(),
+            ));
+        }
+        return Ok(Some(ClientAuth {
+            client_id: claimed.client_id,
+            credential: Credential::Assertion(jwt.to_owned()),
+        }));
+    }
+    basic_or_post(authorization, form_client_id, form_secret)
+}
+
+fn basic_or_post(
     authorization: Option<&str>,
     form_client_id: Option<&str>,
     form_secret: Option<&str>,
@@ -155,12 +240,19 @@ pub fn presented(
         }
         return Ok(Some(ClientAuth {
             client_id: id,
-            secret: (!secret.is_empty()).then(|| SecretString::new(secret)),
+            credential: if secret.is_empty() {
+                Credential::None
+            } else {
+                Credential::Secret(SecretString::new(secret))
+            },
         }));
     }
     Ok(form_client_id.map(|id| ClientAuth {
         client_id: id.to_owned(),
-        secret: form_secret.map(SecretString::new),
+        credential: match form_secret {
+            Some(secret) => Credential::Secret(SecretString::new(secret)),
+            None => Credential::None,
+        },
     }))
 }
 
@@ -178,29 +270,68 @@ mod tests {
         format!("Basic {}", STANDARD.encode(s))
     }
 
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn secret(auth: &ClientAuth) -> Option<&str> {
+        match &auth.credential {
+            Credential::Secret(s) => Some(s.expose()),
+            _ => None,
+        }
+    }
+
     #[test]
     fn basic_credentials_are_url_decoded() {
-        let p = presented(Some(&basic("my%20id:s%3Acret")), None, None)
+        let p = presented(Some(&basic("my%20id:s%3Acret")), &[])
             .unwrap()
             .unwrap();
         assert_eq!(p.client_id, "my id");
-        assert_eq!(p.secret.unwrap().expose(), "s:cret");
+        assert_eq!(secret(&p), Some("s:cret"));
     }
 
     #[test]
     fn two_methods_at_once_are_refused() {
-        assert!(presented(Some(&basic("a:b")), Some("a"), Some("b")).is_err());
-        assert!(presented(Some(&basic("a:b")), Some("other"), None).is_err());
-        assert!(presented(Some(&basic("a:b")), Some("a"), None).is_ok());
+        let b = basic("a:b");
+        assert!(
+            presented(
+                Some(&b),
+                &form(&[("client_id", "a"), ("client_secret", "b")])
+            )
+            .is_err()
+        );
+        assert!(presented(Some(&b), &form(&[("client_id", "other")])).is_err());
+        assert!(presented(Some(&b), &form(&[("client_id", "a")])).is_ok());
+        let assertion = form(&[
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", "x.y.z"),
+            ("client_secret", "s"),
+        ]);
+        assert!(presented(None, &assertion).is_err());
     }
 
     #[test]
     fn post_and_none() {
-        let p = presented(None, Some("c"), Some("s")).unwrap().unwrap();
-        assert_eq!(p.secret.unwrap().expose(), "s");
-        let p = presented(None, Some("c"), None).unwrap().unwrap();
-        assert!(p.secret.is_none());
-        assert!(presented(None, None, None).unwrap().is_none());
-        assert!(presented(Some("Bearer x"), None, None).is_err());
+        let p = presented(None, &form(&[("client_id", "c"), ("client_secret", "s")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(secret(&p), Some("s"));
+        let p = presented(None, &form(&[("client_id", "c")]))
+            .unwrap()
+            .unwrap();
+        assert!(matches!(p.credential, Credential::None));
+        assert!(presented(None, &[]).unwrap().is_none());
+        assert!(presented(Some("Bearer x"), &[]).is_err());
+    }
+
+    #[test]
+    fn assertion_type_must_be_jwt_bearer() {
+        let f = form(&[("client_assertion_type", "saml"), ("client_assertion", "x")]);
+        assert!(presented(None, &f).is_err());
+        let f = form(&[("client_assertion", "x")]);
+        assert!(presented(None, &f).is_err());
     }
 }

@@ -106,6 +106,8 @@ pub struct StartRequest {
     pub form: Vec<(String, String)>,
     pub authorization: Option<String>,
     pub ip: Option<String>,
+    /// The key a `jwks_uri` client's assertion names, fetched beforehand.
+    pub fetched: Option<crate::signing::VerifyingKey>,
 }
 
 /// `POST /oauth/device_authorization`: authenticate the client as the token endpoint
@@ -122,15 +124,14 @@ pub fn start(
         .field("scope")?
         .map(|raw| ScopeSet::parse(raw).map_err(OAuthError::InvalidScope))
         .transpose()?;
-    let auth = client_auth::presented(
-        req.authorization.as_deref(),
-        form.field("client_id")?,
-        form.field("client_secret")?,
-    )?;
+    let auth = client_auth::presented(req.authorization.as_deref(), &req.form)?;
     let origin = client_auth::Origin {
         ip: req.ip.as_deref(),
         now,
         policy: Policy::from_settings(settings),
+        issuer: &settings.issuer,
+        endpoint: "/oauth/device_authorization",
+        fetched: req.fetched.as_ref(),
     };
     let client = client_auth::authenticate(conn, cache, auth, origin)?;
     if !client.may_use(GrantType::DeviceCode) {

@@ -4,16 +4,19 @@
 //! know: ID tokens, nonce, prompt/max_age, form_post, userinfo, introspection, revocation
 //! and logout.
 pub mod access;
+pub mod assertion;
 pub mod authorize;
 mod authorizer;
 pub mod claims;
 pub mod client_auth;
+pub mod client_keys;
 pub mod context;
 pub mod device;
 mod error;
 pub mod grants;
 pub mod introspect;
 pub mod logout;
+pub mod par;
 mod registrar;
 mod solicitor;
 pub mod target;

@@ -4,6 +4,7 @@ use super::client_auth::{self, SecretCache};
 use super::error::OAuthError;
 use super::grants::{self, GrantRequest, Issuing, TokenResponse};
 use crate::domain::GrantType;
+use crate::signing::VerifyingKey;
 use crate::store::DbConnection;
 use crate::throttle::Policy;
 
@@ -14,6 +15,8 @@ pub struct TokenRequest {
     pub authorization: Option<String>,
     /// The caller's address (behind trusted proxies, the forwarded one), for the throttle.
     pub ip: Option<String>,
+    /// The key a `jwks_uri` client's assertion names, fetched beforehand.
+    pub fetched: Option<VerifyingKey>,
 }
 
 /// Handle one token request. Blocking: storage and signing happen inline.
@@ -34,15 +37,14 @@ pub fn exchange(
         Err(e) if !is_exchange => return Err(e),
         other => other,
     };
-    let auth = client_auth::presented(
-        req.authorization.as_deref(),
-        form.field("client_id")?,
-        form.field("client_secret")?,
-    )?;
+    let auth = client_auth::presented(req.authorization.as_deref(), &req.form)?;
     let origin = client_auth::Origin {
         ip: req.ip.as_deref(),
         now: issuing.now,
         policy: Policy::from_settings(issuing.settings),
+        issuer: &issuing.settings.issuer,
+        endpoint: "/oauth/token",
+        fetched: req.fetched.as_ref(),
     };
     let client = client_auth::authenticate(conn, secrets, auth, origin)?;
     let answer = parsed.and_then(|grant| grants::exchange(conn, issuing, &client, grant));

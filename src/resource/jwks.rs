@@ -142,7 +142,10 @@ impl JwksCache {
             .map(Duration::from_secs)
             .unwrap_or(self.default_max_age)
             .clamp(self.min_refetch, self.max_age_cap);
-        let set: Value = res.json().await.map_err(|e| fail(e.to_string()))?;
+        let body = read_capped(res, MAX_JWKS_BODY)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let set: Value = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
         let keys = signing_keys(&set);
         let count = keys.len();
         if let Ok(mut c) = self.cached.write() {
@@ -154,11 +157,31 @@ impl JwksCache {
     }
 }
 
+/// The most a JWKS response may be: a set of a few dozen keys is far below this, and a
+/// URL that streams without end must not fill the memory.
+const MAX_JWKS_BODY: usize = 256 * 1024;
+
+/// A response body, refused once it grows past `cap` bytes (a lying or missing
+/// Content-Length does not help).
+async fn read_capped(mut res: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
+    if res.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(format!("the JWKS is larger than {cap} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > cap {
+            return Err(format!("the JWKS is larger than {cap} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The signing keys of a JWKS by `kid`, each bound to its one algorithm (see
 /// [`VerifyingKey::from_jwk`]). Keys without a `kid`, meant for encryption, of another
 /// curve or type, or whose `alg` does not fit them are of no use for verifying and are
 /// skipped one by one: a key this verifier does not understand does not hide the others.
-fn signing_keys(set: &Value) -> HashMap<String, VerifyingKey> {
+pub(crate) fn signing_keys(set: &Value) -> HashMap<String, VerifyingKey> {
     let Some(keys) = set.get("keys").and_then(Value::as_array) else {
         return HashMap::new();
     };

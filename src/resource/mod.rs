@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 pub use crate::signing::{SigningAlg, VerifyingKey};
 pub use claims::Claims;
 pub use extract::{Authenticated, Rejection};
+pub(crate) use jwks::signing_keys;
 pub use jwks::{JwksCache, JwksError, install_crypto_provider};
 pub use metadata::{MetadataError, ProtectedResource, challenge, metadata_document};
 

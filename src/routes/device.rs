@@ -19,8 +19,11 @@ pub async fn authorize(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
+    let form = form_pairs(&body);
+    let fetched = state.client_keys.for_request(&state.store, &form).await;
     let request = StartRequest {
-        form: form_pairs(&body),
+        fetched,
+        form,
         authorization: req
             .headers()
             .get("authorization")

@@ -6,34 +6,53 @@ use crate::config::Settings;
 use crate::oauth::OAuthError;
 use crate::oauth::client_auth;
 use crate::oauth::introspect;
+use crate::signing::VerifyingKey;
 use crate::state::AppState;
 use crate::throttle::Policy;
 
-/// The form, the authenticated client's credentials and the `token` field.
-fn parse(
+/// The authenticated client's credentials, the `token` field, and the key a `jwks_uri`
+/// client's assertion names.
+async fn parse(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(Option<client_auth::ClientAuth>, String), OAuthError> {
+    state: &AppState,
+) -> Result<
+    (
+        Option<client_auth::ClientAuth>,
+        String,
+        Option<VerifyingKey>,
+    ),
+    OAuthError,
+> {
     let form = form_pairs(body);
     let presented = client_auth::presented(
         req.headers()
             .get("authorization")
             .and_then(|v| v.to_str().ok()),
-        field(&form, "client_id"),
-        field(&form, "client_secret"),
+        &form,
     )?;
     let token = field(&form, "token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?
         .to_owned();
-    Ok((presented, token))
+    let fetched = state.client_keys.for_request(&state.store, &form).await;
+    Ok((presented, token, fetched))
 }
 
-fn origin<'a>(settings: &Settings, ip: &'a Option<String>, now: i64) -> client_auth::Origin<'a> {
+fn origin<'a>(
+    settings: &'a Settings,
+    ip: &'a Option<String>,
+    now: i64,
+    endpoint: &'static str,
+    fetched: &'a Option<VerifyingKey>,
+) -> client_auth::Origin<'a> {
     client_auth::Origin {
         ip: ip.as_deref(),
         now,
         policy: Policy::from_settings(settings),
+        issuer: &settings.issuer,
+        endpoint,
+        fetched: fetched.as_ref(),
     }
 }
 
@@ -42,7 +61,7 @@ pub async fn introspect(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (presented, token) = parse(&req, &body)?;
+    let (presented, token, fetched) = parse(&req, &body, &state).await?;
     let (keys, settings, cache, now) = (
         state.keys.current(),
         state.settings.clone(),
@@ -53,12 +72,15 @@ pub async fn introspect(
     let answer = state
         .store
         .run(move |conn| {
-            Ok(
-                client_auth::authenticate(conn, &cache, presented, origin(&settings, &ip, now))
-                    .and_then(|client| {
-                        introspect::introspect(conn, &keys, &settings, &client, &token, now)
-                    }),
+            Ok(client_auth::authenticate(
+                conn,
+                &cache,
+                presented,
+                origin(&settings, &ip, now, "/oauth/introspect", &fetched),
             )
+            .and_then(|client| {
+                introspect::introspect(conn, &keys, &settings, &client, &token, now)
+            }))
         })
         .await?;
     let answer = state.metrics.count_throttled("client_auth", answer)?;
@@ -72,7 +94,7 @@ pub async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (presented, token) = parse(&req, &body)?;
+    let (presented, token, fetched) = parse(&req, &body, &state).await?;
     let (keys, settings, cache, now) = (
         state.keys.current(),
         state.settings.clone(),
@@ -83,12 +105,13 @@ pub async fn revoke(
     let answer = state
         .store
         .run(move |conn| {
-            Ok(
-                client_auth::authenticate(conn, &cache, presented, origin(&settings, &ip, now))
-                    .and_then(|client| {
-                        introspect::revoke(conn, &keys, &settings, &client, &token, now)
-                    }),
+            Ok(client_auth::authenticate(
+                conn,
+                &cache,
+                presented,
+                origin(&settings, &ip, now, "/oauth/revoke", &fetched),
             )
+            .and_then(|client| introspect::revoke(conn, &keys, &settings, &client, &token, now)))
         })
         .await?;
     state.metrics.count_throttled("client_auth", answer)?;

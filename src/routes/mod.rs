@@ -19,6 +19,7 @@ mod jwks;
 mod login;
 mod logout;
 mod metrics;
+mod par;
 mod passkeys;
 mod register;
 mod reset;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .post(authorize::post),
     )
     .service(aweb::resource("/oauth/token").post(token::post))
+    .service(aweb::resource("/oauth/par").post(par::post))
     .service(aweb::resource("/oauth/device_authorization").post(device::authorize))
     .service(
         aweb::resource("/device")

@@ -16,7 +16,9 @@ pub async fn post(
     // Read before the form moves into the request: counted only if the grant succeeds,
     // which also means it was one of the known grant types.
     let grant = field(&form, "grant_type").unwrap_or_default().to_owned();
+    let fetched = state.client_keys.for_request(&state.store, &form).await;
     let request = TokenRequest {
+        fetched,
         form,
         authorization: req
             .headers()

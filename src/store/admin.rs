@@ -275,6 +275,11 @@ pub fn update_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), Sto
                 clients::refresh_token_ttl.eq(row.refresh_token_ttl),
                 clients::id_token_signed_response_alg.eq(&row.id_token_signed_response_alg),
                 clients::access_token_signed_response_alg.eq(&row.access_token_signed_response_alg),
+                clients::token_endpoint_auth_method.eq(&row.token_endpoint_auth_method),
+                clients::jwks.eq(&row.jwks),
+                clients::jwks_uri.eq(&row.jwks_uri),
+                clients::require_pushed_authorization_requests
+                    .eq(row.require_pushed_authorization_requests),
                 clients::updated_at.eq(row.updated_at),
                 clients::allowed_resources.eq(&row.allowed_resources),
             ))

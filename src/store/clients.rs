@@ -23,6 +23,13 @@ pub struct ClientRow {
     /// JOSE names (`RS256`, `PS256`, `ES256`, `EdDSA`).
     pub id_token_signed_response_alg: String,
     pub access_token_signed_response_alg: String,
+    /// OIDC Registration's name: `client_secret_basic`, `client_secret_post`,
+    /// `private_key_jwt` or `none`.
+    pub token_endpoint_auth_method: String,
+    /// A JWKS document (JSON), for `private_key_jwt`.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub require_pushed_authorization_requests: bool,
     /// Registered through `POST /oauth/register` (RFC 7591), not by an administrator.
     pub self_registered: bool,
     /// SHA-256 digest of the RFC 7592 registration access token (self-registered only).
@@ -66,4 +73,14 @@ pub fn max_access_token_ttl(conn: &mut DbConnection) -> Result<Option<i64>, Stor
     Ok(clients::table
         .select(max(clients::access_token_ttl))
         .first::<Option<i64>>(conn)?)
+}
+
+/// Where the keys of a client are published, if it registered a `jwks_uri`.
+pub fn jwks_uri(conn: &mut DbConnection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(clients::table
+        .find(id)
+        .select(clients::jwks_uri)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }

@@ -4,7 +4,8 @@
 use diesel::prelude::*;
 
 use super::schema::{
-    authorization_codes, device_codes, login_throttle, refresh_tokens, revoked_tokens, sessions,
+    authorization_codes, client_assertion_jtis, device_codes, login_throttle, pushed_requests,
+    refresh_tokens, revoked_tokens, sessions,
 };
 use super::{DbConnection, StoreError};
 
@@ -22,6 +23,8 @@ pub struct Pruned {
     pub throttle: usize,
     /// Sign-ins whose second step was never finished.
     pub pending_logins: usize,
+    /// Expired pushed authorization requests and remembered client-assertion `jti`s.
+    pub pushed: usize,
 }
 
 /// How long failed sign-ins are counted: a bucket quiet this long starts again.
@@ -52,6 +55,12 @@ pub fn prune(conn: &mut DbConnection, now: i64, grace: i64) -> Result<Pruned, St
             revoked_tokens::table.filter(revoked_tokens::expires_at.le(now)),
         )
         .execute(conn)?,
+        pushed: diesel::delete(pushed_requests::table.filter(pushed_requests::expires_at.le(now)))
+            .execute(conn)?
+            + diesel::delete(
+                client_assertion_jtis::table.filter(client_assertion_jtis::expires_at.lt(now)),
+            )
+            .execute(conn)?,
         successors: diesel::update(
             refresh_tokens::table
                 .filter(refresh_tokens::successor.is_not_null())

@@ -11,6 +11,7 @@ use crate::config::DatabaseUrl;
 
 pub mod admin;
 pub mod audit;
+pub mod client_assertions;
 pub mod clients;
 pub mod codes;
 pub mod consents;
@@ -21,6 +22,7 @@ pub mod maintenance;
 pub mod passkeys;
 pub mod password_resets;
 pub mod pending_logins;
+pub mod pushed_requests;
 pub mod refresh_tokens;
 pub mod registration;
 pub mod reset_mail;

@@ -33,6 +33,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    client_assertion_jtis (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pushed_requests (request_uri_hash) {
+        request_uri_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used -> Bool,
+    }
+}
+
+diesel::table! {
     clients (id) {
         id -> Text,
         name -> Text,
@@ -48,6 +67,10 @@ diesel::table! {
         updated_at -> BigInt,
         id_token_signed_response_alg -> Text,
         access_token_signed_response_alg -> Text,
+        token_endpoint_auth_method -> Text,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        require_pushed_authorization_requests -> Bool,
         self_registered -> Bool,
         registration_token_hash -> Nullable<Text>,
         registration_metadata -> Text,
@@ -276,11 +299,14 @@ diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(device_codes -> clients (client_id));
+diesel::joinable!(pushed_requests -> clients (client_id));
+diesel::joinable!(client_assertion_jtis -> clients (client_id));
 diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(webauthn_ceremonies -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    client_assertion_jtis,
     clients,
     grants,
     authorization_codes,
@@ -298,6 +324,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_settings,
     passkeys,
     webauthn_ceremonies,
+    pushed_requests,
 );
 
 diesel::table! {

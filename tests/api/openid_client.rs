@@ -42,6 +42,7 @@ impl Script {
             .arg(script)
             .env("OPENID_CLIENT_DIR", dir)
             .envs(env.iter().copied())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -56,6 +57,13 @@ impl Script {
             }
         });
         Script { child, lines }
+    }
+
+    /// Write one line to the script's standard input.
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("piped stdin");
+        writeln!(stdin, "{line}").expect("write to the script");
     }
 
     /// The next line, which must be the step `step`.
@@ -201,6 +209,57 @@ async fn registration_through_openid_client(app: TestApp) {
     assert!(script.child.wait().expect("wait node").success());
 }
 
+/// A confidential client with an ES256 key of its own: openid-client pushes the request
+/// (PAR) and signs its client assertions (private_key_jwt); the client requires PAR, so the
+/// plain request openid-client could have sent would be refused.
+async fn par_private_key_jwt_through_openid_client(app: TestApp) {
+    use base64::Engine;
+    let key = crate::private_key_jwt::ClientKey::es256("app-key-1");
+    let client = crate::private_key_jwt::register(
+        &app,
+        tessera::clients::ClientKeys::parse_jwks(&key.jwks()).unwrap(),
+        true,
+    );
+    flow::create_user(&app, "alice");
+    let browser = Browser::new(&app);
+    let issuer = app.settings.issuer.clone();
+    let pkcs8 = base64::engine::general_purpose::STANDARD.encode(key.pkcs8());
+    let mut script = Script::start(
+        "par_private_key_jwt.mjs",
+        &[
+            ("ISSUER", &issuer),
+            ("CLIENT_ID", &client),
+            ("REDIRECT_URI", flow::REDIRECT),
+            ("SCOPE", "openid profile email"),
+            ("KEY_PKCS8", &pkcs8),
+            ("KEY_ID", &key.kid),
+        ],
+    );
+    let step = script.expect("authorize").await;
+    let url = step["url"].as_str().unwrap();
+    // The browser carries only the client_id and the request_uri.
+    let sent: Vec<(String, String)> = url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let mut names: Vec<&str> = sent.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["client_id", "request_uri"], "{url}");
+    let page = browser.authorize(url, "alice").await;
+    let callback = page.location.clone().expect("a redirect to the client");
+    assert!(page.redirect_param("code").is_some(), "{callback}");
+    script.send(&callback);
+    let tokens = script.expect("tokens").await;
+    let claims = &tokens["id_token_claims"];
+    assert_eq!(claims["iss"], issuer);
+    assert_eq!(claims["aud"], client);
+    assert_eq!(claims["email"], "alice@example.com");
+    let access = jwt::claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["client_id"], client);
+    assert!(script.child.wait().expect("wait node").success());
+}
+
 #[actix_web::test]
 #[cfg_attr(
     not(tessera_test_openid_client),
@@ -208,6 +267,15 @@ async fn registration_through_openid_client(app: TestApp) {
 )]
 async fn openid_client_resource_indicators_and_token_exchange() {
     resource_and_exchange_through_openid_client(spawn(Backend::Sqlite).await).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_openid_client),
+    ignore = "TESSERA_TEST_OPENID_CLIENT not set: not tested through openid-client (scripts/test installs it)"
+)]
+async fn openid_client_par_private_key_jwt_sqlite() {
+    par_private_key_jwt_through_openid_client(spawn(Backend::Sqlite).await).await;
 }
 
 #[actix_web::test]
@@ -230,4 +298,13 @@ async fn openid_client_registration_then_device_flow_on_postgres() {
     let app =
         crate::helpers::spawn_with(Backend::Postgres, &[("TESSERA_REGISTRATION", "token")]).await;
     registration_through_openid_client(app).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(all(tessera_test_openid_client, tessera_test_postgres)),
+    ignore = "TESSERA_TEST_OPENID_CLIENT or TESSERA_TEST_POSTGRES_URL not set"
+)]
+async fn openid_client_par_private_key_jwt_postgres() {
+    par_private_key_jwt_through_openid_client(spawn(Backend::Postgres).await).await;
 }

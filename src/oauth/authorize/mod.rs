@@ -9,6 +9,7 @@ use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
 use url::Url;
 
 pub mod params;
+mod pushed;
 
 pub use params::{AuthorizeParams, Decision, Prompt};
 use params::{Delivery, Target, single};
@@ -157,8 +158,10 @@ impl Respond<'_> {
 }
 
 pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
-    let p = &req.params;
-    let asked = match Target::parse(p) {
+    // `outer` is the request as the browser sent it, where login and consent come back to;
+    // `p` the parameters that count: the pushed ones when it names a `request_uri`.
+    let outer = &req.params;
+    let asked = match Target::parse(outer) {
         Ok(t) => t,
         Err(message) => return error_page(400, "Invalid request", message),
     };
@@ -182,7 +185,16 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
             );
         }
     };
-    let redirect_uri = match asked.redirect_uri {
+    let pushed = match pushed::resolve(&mut ctx.borrow_mut().conn, &client, outer, now) {
+        Ok(pushed) => pushed,
+        Err(page) => return page,
+    };
+    let p: &[(String, String)] = pushed.as_ref().map_or(outer, |f| &f.params);
+    let redirect_uri = match Target::parse(p).map(|t| t.redirect_uri) {
+        Err(message) => return error_page(400, "Invalid request", message),
+        Ok(uri) => uri,
+    };
+    let redirect_uri = match redirect_uri {
         Some(uri) if client.has_redirect_uri(&uri) => uri,
         Some(_) => {
             return error_page(
@@ -202,9 +214,22 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         form_post: delivery.form_post,
         issuer: &settings.issuer,
     };
+    if pushed.is_none() && (client.require_par || settings.require_par) {
+        return target.error(
+            "invalid_request",
+            "this client must push its authorization requests first (PAR, RFC 9126)",
+        );
+    }
     let params = match AuthorizeParams::parse(p) {
         Ok(params) => params,
         Err(refusal) => return target.error(refusal.code, &refusal.description),
+    };
+    // A sign-in after the request was pushed answers its prompt=login and max_age: the
+    // pushed parameters cannot drop them as a returning plain request does.
+    let signed_in_since_push = |s: &SignedIn| {
+        pushed
+            .as_ref()
+            .is_some_and(|f| s.session.auth_time >= f.created_at)
     };
     if client.is_public() && params.code_challenge.is_none() {
         return target.error(
@@ -267,12 +292,15 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     }
     // max_age=0 means "authenticate now", like prompt=login.
     let too_old = |s: &SignedIn| {
-        params
-            .max_age
-            .is_some_and(|m| m == 0 || now - s.session.auth_time > m)
+        !signed_in_since_push(s)
+            && params
+                .max_age
+                .is_some_and(|m| m == 0 || now - s.session.auth_time > m)
     };
-    let must_login =
-        signed_in.as_ref().is_none_or(too_old) || (prompt.login && req.decision.is_none());
+    let must_login = signed_in.as_ref().is_none_or(too_old)
+        || (prompt.login
+            && req.decision.is_none()
+            && !signed_in.as_ref().is_some_and(signed_in_since_push));
     if must_login {
         if prompt.none {
             return target.error("login_required", "the user is not signed in");
@@ -280,7 +308,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         return Outcome::Login(LoginPage {
             client_name: client.name.clone(),
             login_hint: params.login_hint.clone(),
-            return_to: return_to(p),
+            return_to: return_to(outer),
         });
     }
     let Some(signed_in) = signed_in else {
@@ -310,7 +338,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
                 );
             }
             return Outcome::StepUp {
-                return_to: return_to(p),
+                return_to: return_to(outer),
             };
         }
     }
@@ -368,10 +396,38 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
             .query
             .insert_or_poison("redirect_uri".into(), redirect_uri.clone().into());
     }
+    // One answer per pushed request: claimed before the flow runs, so of two racing
+    // authorizations one proceeds; given back if the flow only asks the user something.
+    if let Some(found) = &pushed {
+        match pushed::claim(&mut ctx.borrow_mut().conn, found) {
+            Ok(()) => {}
+            Err(page) => return page,
+        }
+    }
     let result = AuthorizationFlow::prepare(endpoint).and_then(|mut flow| flow.execute(request));
+    let consent = || consent_page(&client, &signed_in, &params, outer, apis);
+    let outcome = flow_outcome(result, &ctx, &client, outer, &target, consent);
+    if let Some(found) = &pushed
+        && !matches!(outcome, Outcome::Redirect { .. })
+    {
+        pushed::release(&mut ctx.borrow_mut().conn, found);
+    }
+    outcome
+}
+
+/// What oxide-auth's answer means for the route.
+fn flow_outcome(
+    result: Result<super::web::FlowResponse, FlowError<super::web::FlowRequest>>,
+    ctx: &super::context::Shared,
+    client: &Client,
+    outer: &[(String, String)],
+    target: &Respond<'_>,
+    consent: impl FnOnce() -> Outcome,
+) -> Outcome {
+    let p = outer;
     match result {
         Ok(resp) => match resp.interaction {
-            Some(Interaction::Consent) => consent_page(&client, &signed_in, &params, p, apis),
+            Some(Interaction::Consent) => consent(),
             Some(Interaction::Error(code)) => {
                 target.error(code, "the user must interact with Tessera")
             }

@@ -24,6 +24,10 @@ fn form_values(f: &AdminForm) -> ClientForm {
         id_token_alg: f.get("id_token_alg").to_owned(),
         access_token_alg: f.get("access_token_alg").to_owned(),
         resources: f.get("resources").to_owned(),
+        auth_method: f.get("auth_method").to_owned(),
+        jwks: f.get("jwks").to_owned(),
+        jwks_uri: f.get("jwks_uri").to_owned(),
+        require_par: f.get("require_par") == "on",
     }
 }
 

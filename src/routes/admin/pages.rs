@@ -205,6 +205,8 @@ pub struct ClientItem {
     pub id: String,
     pub name: String,
     pub kind: &'static str,
+    /// Its token_endpoint_auth_method.
+    pub auth_method: String,
     pub grant_types: String,
     pub created: String,
     /// Registered itself through `POST /oauth/register` (RFC 7591).
@@ -221,6 +223,7 @@ impl From<&ClientRow> for ClientItem {
             } else {
                 "confidential"
             },
+            auth_method: c.token_endpoint_auth_method.clone(),
             grant_types: c.grant_types.replace(' ', ", "),
             created: when(c.created_at),
             self_registered: c.self_registered,
@@ -254,6 +257,12 @@ impl ClientFormPage {
     /// Whether `alg` is the selected one of a field's value (empty is RS256).
     pub fn alg_selected(&self, value: &str, alg: &str) -> bool {
         value == alg || (value.is_empty() && alg == "RS256")
+    }
+
+    /// Whether `method` is the selected authentication method (empty is the default).
+    pub fn method_selected(&self, method: &str) -> bool {
+        let value = self.values.auth_method.as_str();
+        value == method || (matches!(value, "" | "none") && method == "client_secret_basic")
     }
 
     pub fn has_grant(&self, g: &str) -> bool {
