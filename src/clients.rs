@@ -20,6 +20,8 @@ pub struct NewClient {
     pub scopes: ScopeSet,
     /// What its ID tokens and access tokens are signed with (RS256 unless asked).
     pub algs: TokenAlgs,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// The algorithms a client's tokens are signed with.
@@ -145,6 +147,7 @@ pub fn register(
         updated_at: now,
         id_token_signed_response_alg: client.algs.id_token.as_str().to_owned(),
         access_token_signed_response_alg: client.algs.access_token.as_str().to_owned(),
+        dpop_bound_access_tokens: client.dpop_bound_access_tokens,
     };
     client_store::insert(conn, &row)?;
     Ok(Registered {
@@ -198,6 +201,8 @@ pub struct Client {
     /// The Argon2id PHC string of the secret, for confidential clients.
     pub secret_hash: Option<String>,
     pub algs: TokenAlgs,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -249,6 +254,7 @@ impl Client {
             refresh_token_ttl: row.refresh_token_ttl,
             secret_hash: row.secret_hash,
             algs,
+            dpop_bound_access_tokens: row.dpop_bound_access_tokens,
             id: row.id,
             name: row.name,
         })

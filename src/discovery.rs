@@ -83,6 +83,8 @@ impl Discovery {
             "claim_types_supported": ["normal"],
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
+            // RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+            "dpop_signing_alg_values_supported": crate::resource::dpop::algorithms(),
         });
         let body = doc.to_string();
         let etag = keyset_etag(body.as_bytes());

@@ -48,6 +48,8 @@ pub struct ClientForm {
     /// JOSE names; empty means RS256.
     pub id_token_alg: String,
     pub access_token_alg: String,
+    /// RFC 9449 §5.2: token requests must carry a DPoP proof.
+    pub dpop: bool,
 }
 
 /// A client registration, parsed and checked.
@@ -134,6 +136,7 @@ impl ClientForm {
                 id_token: alg(&self.id_token_alg, "ID token algorithm")?,
                 access_token: alg(&self.access_token_alg, "Access token algorithm")?,
             },
+            dpop_bound_access_tokens: self.dpop,
         };
         client.validate()?;
         Ok(ClientSpec {
@@ -158,6 +161,7 @@ impl ClientForm {
                 refresh_token_ttl: String::new(),
                 id_token_alg: row.id_token_signed_response_alg.clone(),
                 access_token_alg: row.access_token_signed_response_alg.clone(),
+                dpop: row.dpop_bound_access_tokens,
             };
         };
         let lines = |uris: &[RedirectUri]| {
@@ -187,6 +191,7 @@ impl ClientForm {
                 .unwrap_or_default(),
             id_token_alg: client.algs.id_token.as_str().to_owned(),
             access_token_alg: client.algs.access_token.as_str().to_owned(),
+            dpop: client.dpop_bound_access_tokens,
         }
     }
 }
@@ -270,6 +275,7 @@ pub fn update(
         row.refresh_token_ttl = spec.refresh_token_ttl;
         row.id_token_signed_response_alg = c.algs.id_token.as_str().to_owned();
         row.access_token_signed_response_alg = c.algs.access_token.as_str().to_owned();
+        row.dpop_bound_access_tokens = c.dpop_bound_access_tokens;
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
         let target = format!("{} ({id})", row.name);
@@ -401,9 +407,11 @@ mod tests {
             updated_at: 0,
             id_token_signed_response_alg: "ES256".into(),
             access_token_signed_response_alg: "RS256".into(),
+            dpop_bound_access_tokens: true,
         };
         let back = ClientForm::from_row(&row);
         assert_eq!(back.id_token_alg, "ES256");
+        assert!(back.dpop);
         assert_eq!(
             back.redirect_uris,
             "https://app.example/cb\nhttps://app.example/other"

@@ -174,6 +174,10 @@ struct ClientCreate {
     /// EdDSA. A key of that algorithm must sign already.
     #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
     access_token_alg: SigningAlg,
+    /// Sender-constrained tokens only (RFC 9449 dpop_bound_access_tokens): every token
+    /// request of this client must carry a DPoP proof.
+    #[arg(long)]
+    dpop: bool,
     /// Print {"client_id":..,"client_secret":..} instead of text.
     #[arg(long)]
     json: bool,
@@ -505,6 +509,7 @@ fn client_create(
             id_token: args.id_token_alg,
             access_token: args.access_token_alg,
         },
+        dpop_bound_access_tokens: args.dpop,
     };
     new.validate()?;
     let store = Store::connect(&settings.database_url, 1)?;

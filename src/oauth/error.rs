@@ -56,7 +56,24 @@ pub enum OAuthError {
     /// RFC 8628 §3.5: the device code expired before the user answered.
     #[error("expired_token: {0}")]
     ExpiredToken(String),
+    /// RFC 9449 §5: the token request's DPoP proof is missing (for a client that must
+    /// send one), malformed, for another request, stale or replayed.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §8: the proof must carry a nonce of ours; this one (sent in `DPoP-Nonce`).
+    #[error("use_dpop_nonce: {DPOP_NONCE}")]
+    UseDpopNonce { nonce: String },
+    /// RFC 9449 §7.1: a token presented at one of our resources (userinfo) without the
+    /// proof its binding needs, or with a wrong one; answered with a `DPoP` challenge.
+    /// `error` is `invalid_token` or `invalid_dpop_proof`.
+    #[error("{error}: {description}")]
+    DpopRefused {
+        error: &'static str,
+        description: String,
+    },
 }
+
+const DPOP_NONCE: &str = "Authorization server requires nonce in DPoP proof";
 
 impl OAuthError {
     pub fn code(&self) -> &'static str {
@@ -76,6 +93,9 @@ impl OAuthError {
             OAuthError::SlowDown(_) => "slow_down",
             OAuthError::AccessDenied(_) => "access_denied",
             OAuthError::ExpiredToken(_) => "expired_token",
+            OAuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            OAuthError::UseDpopNonce { .. } => "use_dpop_nonce",
+            OAuthError::DpopRefused { error, .. } => error,
         }
     }
 
@@ -84,6 +104,8 @@ impl OAuthError {
             OAuthError::ServerError(_) => "The server encountered an internal error.",
             OAuthError::ClientThrottled { description, .. } => description,
             OAuthError::RefreshReused => REFRESH_REUSED,
+            OAuthError::UseDpopNonce { .. } => DPOP_NONCE,
+            OAuthError::DpopRefused { description, .. } => description,
             OAuthError::InvalidRequest(d)
             | OAuthError::InvalidClient(d)
             | OAuthError::InvalidGrant(d)
@@ -97,7 +119,8 @@ impl OAuthError {
             | OAuthError::AuthorizationPending(d)
             | OAuthError::SlowDown(d)
             | OAuthError::AccessDenied(d)
-            | OAuthError::ExpiredToken(d) => d,
+            | OAuthError::ExpiredToken(d)
+            | OAuthError::InvalidDpopProof(d) => d,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod context;
 pub mod device;
+pub mod dpop;
 mod error;
 pub mod grants;
 pub mod introspect;

@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): parse the grant, authenticate the client, run the
 //! grant. Each step happens once; `grants` has one module per grant.
 use super::client_auth::{self, SecretCache};
+use super::dpop;
 use super::error::OAuthError;
 use super::grants::{self, GrantRequest, Issuing, TokenResponse};
 use crate::store::DbConnection;
@@ -13,6 +14,8 @@ pub struct TokenRequest {
     pub authorization: Option<String>,
     /// The caller's address (behind trusted proxies, the forwarded one), for the throttle.
     pub ip: Option<String>,
+    /// The `DPoP` header (RFC 9449), if one was sent.
+    pub dpop: Option<String>,
 }
 
 /// Handle one token request. Blocking: storage and signing happen inline.
@@ -35,5 +38,15 @@ pub fn exchange(
         policy: Policy::from_settings(issuing.settings),
     };
     let client = client_auth::authenticate(conn, secrets, auth, origin)?;
-    grants::exchange(conn, issuing, &client, grant)
+    let jkt = dpop::at_token_endpoint(conn, issuing.settings, req.dpop.as_deref(), issuing.now)?;
+    if jkt.is_none() && client.dpop_bound_access_tokens {
+        return Err(OAuthError::InvalidDpopProof(
+            "this client's tokens are DPoP-bound: send a DPoP proof".into(),
+        ));
+    }
+    let issuing = Issuing {
+        dpop_jkt: jkt.as_deref(),
+        ..*issuing
+    };
+    grants::exchange(conn, &issuing, &client, grant)
 }

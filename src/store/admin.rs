@@ -275,6 +275,7 @@ pub fn update_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), Sto
                 clients::refresh_token_ttl.eq(row.refresh_token_ttl),
                 clients::id_token_signed_response_alg.eq(&row.id_token_signed_response_alg),
                 clients::access_token_signed_response_alg.eq(&row.access_token_signed_response_alg),
+                clients::dpop_bound_access_tokens.eq(row.dpop_bound_access_tokens),
                 clients::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?,

@@ -48,6 +48,7 @@ diesel::table! {
         updated_at -> BigInt,
         id_token_signed_response_alg -> Text,
         access_token_signed_response_alg -> Text,
+        dpop_bound_access_tokens -> Bool,
     }
 }
 
@@ -102,6 +103,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         access_exp -> Nullable<BigInt>,
         successor -> Nullable<Binary>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -302,5 +304,19 @@ diesel::table! {
         bucket -> Text,
         window_start -> BigInt,
         requests -> BigInt,
+    }
+}
+
+diesel::table! {
+    dpop_proofs (proof_hash) {
+        proof_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    dpop_nonces (nonce_hash) {
+        nonce_hash -> Text,
+        expires_at -> BigInt,
     }
 }

@@ -172,6 +172,7 @@ async fn a_user_signs_in_and_consents_in_chromium() {
                 grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
                 scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
                 algs: Default::default(),
+                dpop_bound_access_tokens: false,
             },
         )
         .unwrap()

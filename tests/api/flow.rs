@@ -72,6 +72,7 @@ pub fn register_signed(
             grant_types: grants.to_vec(),
             scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
             algs,
+            dpop_bound_access_tokens: false,
         },
     )
     .unwrap();

@@ -105,6 +105,7 @@ async fn a_user_signs_in_with_a_passkey_alone_in_chromium() {
                 grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
                 scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
                 algs: Default::default(),
+                dpop_bound_access_tokens: false,
             },
         )
         .unwrap()

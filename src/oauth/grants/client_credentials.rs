@@ -4,7 +4,7 @@ use super::request::CredentialsRequest;
 use super::{Issuing, TokenResponse};
 use crate::clients::Client;
 use crate::oauth::OAuthError;
-use crate::oauth::tokens::{self, AccessClaims};
+use crate::oauth::tokens::{self, AccessClaims, Confirmation};
 
 /// Scopes that describe a user; a machine token without a user has no use for them.
 const USER_SCOPES: [&str; 6] = [
@@ -48,12 +48,15 @@ pub fn exchange(
         scope: scope.to_string(),
         auth_time: None,
         token_type: "access".to_owned(),
+        cnf: issuing.dpop_jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let access = tokens::sign_access(issuing.keys, client.algs.access_token, &claims, None)
         .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     Ok(TokenResponse {
         access_token: access.jwt,
-        token_type: "Bearer".to_owned(),
+        token_type: issuing.token_type().to_owned(),
         expires_in: ttl,
         refresh_token: None,
         scope: scope.to_string(),

@@ -6,7 +6,7 @@ use crate::domain::{GrantType, ScopeSet};
 use crate::family::{self, IssuedAccess, NewRefresh};
 use crate::oauth::OAuthError;
 use crate::oauth::claims;
-use crate::oauth::tokens::{self, AccessClaims, IdTokenFacts};
+use crate::oauth::tokens::{self, AccessClaims, Confirmation, IdTokenFacts};
 use crate::secrets;
 use crate::store::DbConnection;
 use crate::store::users::{self, UserRow};
@@ -61,6 +61,9 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
         scope: scope.clone(),
         auth_time: Some(grant.auth_time),
         token_type: "access".to_owned(),
+        cnf: issuing.dpop_jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let simplejwt = &issuing.settings.simplejwt;
     let user_claim = (
@@ -137,6 +140,13 @@ pub fn respond(
                 access: &signed.access,
                 now: issuing.now,
                 expires_at: issuing.now + ttl,
+                // RFC 9449 §5: a public client's refresh token is bound to its key; a
+                // confidential client's is bound to the client already.
+                dpop_jkt: if grant.client.is_public() {
+                    issuing.dpop_jkt
+                } else {
+                    None
+                },
             },
         )?;
         Some(token)
@@ -145,7 +155,7 @@ pub fn respond(
     };
     Ok(TokenResponse {
         access_token: signed.access_token,
-        token_type: "Bearer".to_owned(),
+        token_type: issuing.token_type().to_owned(),
         expires_in: signed.expires_in,
         refresh_token,
         scope: grant.scope.to_string(),

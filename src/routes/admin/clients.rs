@@ -23,6 +23,7 @@ fn form_values(f: &AdminForm) -> ClientForm {
         refresh_token_ttl: f.get("refresh_token_ttl").to_owned(),
         id_token_alg: f.get("id_token_alg").to_owned(),
         access_token_alg: f.get("access_token_alg").to_owned(),
+        dpop: f.get("dpop_bound_access_tokens") == "on",
     }
 }
 
