@@ -95,7 +95,7 @@ impl OAuthError {
             OAuthError::ExpiredToken(_) => "expired_token",
             OAuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             OAuthError::UseDpopNonce { .. } => "use_dpop_nonce",
-            OAuthError::DpopRefused { error, .. } => error,
+            OAuthError::DpopRefused { error, .. } => *error,
         }
     }
 

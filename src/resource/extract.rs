@@ -82,7 +82,7 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
-        let presented = verifier.as_ref().map(|v| {
+        let presented = verifier.as_ref().map(|v| -> Result<_, Rejection> {
             let (token, is_dpop) = token_of(req, v.header_types(), v.dpop_origin().is_some())?;
             let dpop = match (is_dpop, v.dpop_origin()) {
                 (true, Some(origin)) => Some(DpopRequest {
