@@ -36,13 +36,8 @@ pub enum Rejection {
 
 /// The token of a request, read as SimpleJWT reads it: the header splits on whitespace into
 /// exactly one of `types` (matched exactly) and the token; another scheme counts as no
-/// header at all.
-pub fn bearer_token(req: &HttpRequest, types: &[String]) -> Result<String, Rejection> {
-    token_of(req, types, false).map(|(token, _)| token)
-}
-
-/// The token and whether it came with the `DPoP` scheme (taken, case-insensitively, only
-/// when `dpop` is on).
+/// header at all. With `dpop`, the `DPoP` scheme (any case) is taken too; the flag says
+/// whether it was the one.
 fn token_of(req: &HttpRequest, types: &[String], dpop: bool) -> Result<(String, bool), Rejection> {
     let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Err(Rejection::NotProvided);

@@ -148,7 +148,7 @@ on_both_backends!(dpop_replayed_proof_is_refused, |app: TestApp| async move {
         .proof("POST", &token_url(&app), app.clock.unix())
         .nonce(&nonce)
         .sign();
-    let (a, b) = futures_util::join!(
+    let (a, b) = tokio::join!(
         post_token(&app, &client, &CREDENTIALS, Some(&proof)),
         post_token(&sibling, &client, &CREDENTIALS, Some(&proof)),
     );
