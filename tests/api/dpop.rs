@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::dpop_keys::{DpopKey, claims_of};
 use crate::flow::{self, Browser, REDIRECT};
-use crate::helpers::{TestApp, spawn_beside};
+use crate::helpers::{TestApp, spawn_sibling};
 use crate::on_both_backends;
 use tessera::domain::{ClientKind, GrantType};
 
@@ -28,8 +28,19 @@ pub async fn post_token(
     form: &[(&str, &str)],
     proof: Option<&str>,
 ) -> Answer {
+    post_token_at(app, &app.base, client, form, proof).await
+}
+
+/// [`post_token`] to the instance at `base`.
+async fn post_token_at(
+    app: &TestApp,
+    base: &str,
+    client: &flow::Client,
+    form: &[(&str, &str)],
+    proof: Option<&str>,
+) -> Answer {
     let mut form = form.to_vec();
-    let mut req = app.http.post(app.url("/oauth/token"));
+    let mut req = app.http.post(format!("{base}/oauth/token"));
     match &client.secret {
         Some(secret) => req = req.basic_auth(&client.id, Some(secret)),
         None => form.push(("client_id", &client.id)),
@@ -139,8 +150,8 @@ on_both_backends!(dpop_replayed_proof_is_refused, |app: TestApp| async move {
     assert!(again.body["error_description"].as_str().unwrap().contains("already used"));
 
     // Another instance on the same database remembers it too.
-    let sibling = spawn_beside(&app, &[]).await;
-    let there = post_token(&sibling, &client, &CREDENTIALS, Some(&proof)).await;
+    let sibling = spawn_sibling(&app).await;
+    let there = post_token_at(&app, &sibling, &client, &CREDENTIALS, Some(&proof)).await;
     assert_refused(&there, "invalid_dpop_proof", "replay at another instance");
 
     // Two requests racing with one fresh proof: exactly one wins.
@@ -150,7 +161,7 @@ on_both_backends!(dpop_replayed_proof_is_refused, |app: TestApp| async move {
         .sign();
     let (a, b) = tokio::join!(
         post_token(&app, &client, &CREDENTIALS, Some(&proof)),
-        post_token(&sibling, &client, &CREDENTIALS, Some(&proof)),
+        post_token_at(&app, &sibling, &client, &CREDENTIALS, Some(&proof)),
     );
     let wins = [&a, &b].iter().filter(|x| x.status == 200).count();
     assert_eq!(wins, 1, "{} / {}", a.body, b.body);
