@@ -76,7 +76,9 @@ pub struct ProofError(pub &'static str);
 
 /// The one `DPoP` header of a request: none is `None`, two are refused (RFC 9449 §4.3
 /// point 1).
-pub fn proof_header(headers: &actix_web::http::header::HeaderMap) -> Result<Option<&str>, ProofError> {
+pub fn proof_header(
+    headers: &actix_web::http::header::HeaderMap,
+) -> Result<Option<&str>, ProofError> {
     let mut values = headers.get_all("dpop");
     let Some(first) = values.next() else {
         return Ok(None);
@@ -144,7 +146,9 @@ pub fn verify(proof: &str, request: &ProofRequest<'_>) -> Result<Proof, ProofErr
         _ => return Err(ProofError("the DPoP proof needs a jti")),
     };
     if claims.get("htm").and_then(Value::as_str) != Some(request.method) {
-        return Err(ProofError("the DPoP proof's htm is not this request's method"));
+        return Err(ProofError(
+            "the DPoP proof's htm is not this request's method",
+        ));
     }
     let htu = claims
         .get("htu")
@@ -154,7 +158,9 @@ pub fn verify(proof: &str, request: &ProofRequest<'_>) -> Result<Proof, ProofErr
         return Err(ProofError("the DPoP proof's htu is not this request's URL"));
     }
     let iat = match claims.get("iat") {
-        Some(Value::Number(n)) => n.as_i64().ok_or(ProofError("the DPoP proof's iat is not a time"))?,
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or(ProofError("the DPoP proof's iat is not a time"))?,
         _ => return Err(ProofError("the DPoP proof needs an iat")),
     };
     if iat > request.now + IAT_WINDOW {
@@ -165,11 +171,15 @@ pub fn verify(proof: &str, request: &ProofRequest<'_>) -> Result<Proof, ProofErr
     }
     if let Some(token) = request.access_token {
         let Some(ath) = claims.get("ath").and_then(Value::as_str) else {
-            return Err(ProofError("the DPoP proof needs an ath for the access token"));
+            return Err(ProofError(
+                "the DPoP proof needs an ath for the access token",
+            ));
         };
         let expected = access_token_hash(token);
         if !crate::secrets::constant_time_eq(ath.as_bytes(), expected.as_bytes()) {
-            return Err(ProofError("the DPoP proof's ath does not match the access token"));
+            return Err(ProofError(
+                "the DPoP proof's ath does not match the access token",
+            ));
         }
     }
     let nonce = match claims.get("nonce") {
@@ -269,7 +279,10 @@ mod tests {
             "http://id.example.com/oauth/token",
             "https://id.example.com/oauth/token"
         ));
-        assert!(!same_target("not a url", "https://id.example.com/oauth/token"));
+        assert!(!same_target(
+            "not a url",
+            "https://id.example.com/oauth/token"
+        ));
     }
 
     #[test]

@@ -141,8 +141,8 @@ fn check_binding(
         access_token: Some(token),
         now,
     };
-    let proof = super::dpop::verify(&proof, &request)
-        .map_err(|e| refused("invalid_dpop_proof", e.0))?;
+    let proof =
+        super::dpop::verify(&proof, &request).map_err(|e| refused("invalid_dpop_proof", e.0))?;
     if proof.jkt != jkt {
         return Err(refused(
             "invalid_dpop_proof",

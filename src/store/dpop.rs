@@ -59,8 +59,7 @@ pub fn nonce_is_live(
 /// Delete expired proofs and nonces; the number of rows deleted.
 pub fn prune(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {
     Ok(
-        diesel::delete(dpop_proofs::table.filter(dpop_proofs::expires_at.le(now)))
-            .execute(conn)?
+        diesel::delete(dpop_proofs::table.filter(dpop_proofs::expires_at.le(now))).execute(conn)?
             + diesel::delete(dpop_nonces::table.filter(dpop_nonces::expires_at.le(now)))
                 .execute(conn)?,
     )

@@ -62,7 +62,13 @@ async fn post_token_at(
 /// A nonce from the server: what a proof without one is answered with.
 pub async fn nonce(app: &TestApp, client: &flow::Client, key: &DpopKey) -> String {
     let proof = key.proof("POST", &token_url(app), app.clock.unix()).sign();
-    let answer = post_token(app, client, &[("grant_type", "client_credentials")], Some(&proof)).await;
+    let answer = post_token(
+        app,
+        client,
+        &[("grant_type", "client_credentials")],
+        Some(&proof),
+    )
+    .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(answer.body["error"], "use_dpop_nonce", "{}", answer.body);
     answer.nonce.expect("a DPoP-Nonce header")
@@ -84,7 +90,12 @@ pub async fn with_proof(
 }
 
 pub fn machine(app: &TestApp) -> flow::Client {
-    flow::register(app, ClientKind::Confidential, &[GrantType::ClientCredentials], &[])
+    flow::register(
+        app,
+        ClientKind::Confidential,
+        &[GrantType::ClientCredentials],
+        &[],
+    )
 }
 
 const CREDENTIALS: [(&str, &str); 1] = [("grant_type", "client_credentials")];
@@ -147,7 +158,12 @@ on_both_backends!(dpop_replayed_proof_is_refused, |app: TestApp| async move {
     assert_eq!(first.status, 200, "{}", first.body);
     let again = post_token(&app, &client, &CREDENTIALS, Some(&proof)).await;
     assert_refused(&again, "invalid_dpop_proof", "same jti twice");
-    assert!(again.body["error_description"].as_str().unwrap().contains("already used"));
+    assert!(
+        again.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
 
     // Another instance on the same database remembers it too.
     let sibling = spawn_sibling(&app).await;
@@ -167,46 +183,56 @@ on_both_backends!(dpop_replayed_proof_is_refused, |app: TestApp| async move {
     assert_eq!(wins, 1, "{} / {}", a.body, b.body);
 });
 
-on_both_backends!(dpop_proof_for_another_request_is_refused, manual_clock, |app: TestApp| async move {
-    let client = machine(&app);
-    let key = DpopKey::es256();
-    let nonce = nonce(&app, &client, &key).await;
-    let now = app.clock.unix();
-    let url = token_url(&app);
-    let cases = [
-        ("wrong htu", key.proof("POST", &app.settings.endpoint("/oauth/userinfo"), now)),
-        ("wrong htm", key.proof("GET", &url, now)),
-        ("stale iat", key.proof("POST", &url, now - 61)),
-        ("future iat", key.proof("POST", &url, now + 61)),
-    ];
-    for (why, proof) in cases {
-        let proof = proof.nonce(&nonce).sign();
+on_both_backends!(
+    dpop_proof_for_another_request_is_refused,
+    manual_clock,
+    |app: TestApp| async move {
+        let client = machine(&app);
+        let key = DpopKey::es256();
+        let nonce = nonce(&app, &client, &key).await;
+        let now = app.clock.unix();
+        let url = token_url(&app);
+        let cases = [
+            (
+                "wrong htu",
+                key.proof("POST", &app.settings.endpoint("/oauth/userinfo"), now),
+            ),
+            ("wrong htm", key.proof("GET", &url, now)),
+            ("stale iat", key.proof("POST", &url, now - 61)),
+            ("future iat", key.proof("POST", &url, now + 61)),
+        ];
+        for (why, proof) in cases {
+            let proof = proof.nonce(&nonce).sign();
+            let answer = post_token(&app, &client, &CREDENTIALS, Some(&proof)).await;
+            assert_refused(&answer, "invalid_dpop_proof", why);
+        }
+        // The query and fragment are not part of the comparison; the window's edges are in.
+        for (why, proof) in [
+            ("query", key.proof("POST", &format!("{url}?a=1#f"), now)),
+            ("60 s old", key.proof("POST", &url, now - 60)),
+            ("60 s ahead", key.proof("POST", &url, now + 60)),
+        ] {
+            let proof = proof.nonce(&nonce).sign();
+            let answer = post_token(&app, &client, &CREDENTIALS, Some(&proof)).await;
+            assert_eq!(answer.status, 200, "{why}: {}", answer.body);
+        }
+        // A proof that was fine goes stale as the clock moves on.
+        let proof = key.proof("POST", &url, now).nonce(&nonce).sign();
+        app.advance(61);
         let answer = post_token(&app, &client, &CREDENTIALS, Some(&proof)).await;
-        assert_refused(&answer, "invalid_dpop_proof", why);
+        assert_refused(&answer, "invalid_dpop_proof", "stale by now");
     }
-    // The query and fragment are not part of the comparison; the window's edges are in.
-    for (why, proof) in [
-        ("query", key.proof("POST", &format!("{url}?a=1#f"), now)),
-        ("60 s old", key.proof("POST", &url, now - 60)),
-        ("60 s ahead", key.proof("POST", &url, now + 60)),
-    ] {
-        let proof = proof.nonce(&nonce).sign();
-        let answer = post_token(&app, &client, &CREDENTIALS, Some(&proof)).await;
-        assert_eq!(answer.status, 200, "{why}: {}", answer.body);
-    }
-    // A proof that was fine goes stale as the clock moves on.
-    let proof = key.proof("POST", &url, now).nonce(&nonce).sign();
-    app.advance(61);
-    let answer = post_token(&app, &client, &CREDENTIALS, Some(&proof)).await;
-    assert_refused(&answer, "invalid_dpop_proof", "stale by now");
-});
+);
 
 on_both_backends!(dpop_forged_proofs_are_refused, |app: TestApp| async move {
     let client = machine(&app);
     let key = DpopKey::es256();
     let other = DpopKey::es256();
     let nonce = nonce(&app, &client, &key).await;
-    let fresh = || key.proof("POST", &token_url(&app), app.clock.unix()).nonce(&nonce);
+    let fresh = || {
+        key.proof("POST", &token_url(&app), app.clock.unix())
+            .nonce(&nonce)
+    };
 
     let by_other = fresh().signed_by(&other).sign();
     let mut leaky = fresh();
@@ -258,8 +284,14 @@ on_both_backends!(dpop_bound_client_needs_a_proof, |app: TestApp| async move {
     // Registered through the CLI with --dpop.
     let out = app.cli(
         &[
-            "client", "create", "--name", "Bound", "--grant-type", "client_credentials",
-            "--dpop", "--json",
+            "client",
+            "create",
+            "--name",
+            "Bound",
+            "--grant-type",
+            "client_credentials",
+            "--dpop",
+            "--json",
         ],
         None,
     );
@@ -270,7 +302,11 @@ on_both_backends!(dpop_bound_client_needs_a_proof, |app: TestApp| async move {
         secret: created["client_secret"].as_str().map(str::to_owned),
     };
     let answer = post_token(&app, &client, &CREDENTIALS, None).await;
-    assert_refused(&answer, "invalid_dpop_proof", "bound client without a proof");
+    assert_refused(
+        &answer,
+        "invalid_dpop_proof",
+        "bound client without a proof",
+    );
     let answer = with_proof(&app, &client, &CREDENTIALS, &DpopKey::es256()).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["token_type"], "DPoP");
@@ -292,67 +328,85 @@ pub async fn code_for(app: &TestApp, client: &flow::Client, user: &str) -> (Stri
     (page.redirect_param("code").expect("a code"), verifier)
 }
 
-on_both_backends!(dpop_public_refresh_is_bound_to_the_key, |app: TestApp| async move {
-    flow::create_user(&app, "alice");
-    let client = flow::public(&app);
-    let key = DpopKey::es256();
-    let (code, verifier) = code_for(&app, &client, "alice").await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
-    let answer = with_proof(&app, &client, &form, &key).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["token_type"], "DPoP");
-    let refresh = answer.body["refresh_token"].as_str().unwrap().to_owned();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
+on_both_backends!(
+    dpop_public_refresh_is_bound_to_the_key,
+    |app: TestApp| async move {
+        flow::create_user(&app, "alice");
+        let client = flow::public(&app);
+        let key = DpopKey::es256();
+        let (code, verifier) = code_for(&app, &client, "alice").await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ];
+        let answer = with_proof(&app, &client, &form, &key).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["token_type"], "DPoP");
+        let refresh = answer.body["refresh_token"].as_str().unwrap().to_owned();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ];
 
-    // Without a proof, or with another key: refused, and nothing changes.
-    let answer = post_token(&app, &client, &form, None).await;
-    assert_refused(&answer, "invalid_grant", "bound refresh without a proof");
-    let answer = with_proof(&app, &client, &form, &DpopKey::es256()).await;
-    assert_refused(&answer, "invalid_grant", "bound refresh with another key");
+        // Without a proof, or with another key: refused, and nothing changes.
+        let answer = post_token(&app, &client, &form, None).await;
+        assert_refused(&answer, "invalid_grant", "bound refresh without a proof");
+        let answer = with_proof(&app, &client, &form, &DpopKey::es256()).await;
+        assert_refused(&answer, "invalid_grant", "bound refresh with another key");
 
-    // With its key: a new pair, still bound.
-    let answer = with_proof(&app, &client, &form, &key).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["token_type"], "DPoP");
-    let claims = claims_of(answer.body["access_token"].as_str().unwrap());
-    assert_eq!(claims["cnf"]["jkt"], key.thumbprint().as_str());
-    let next = answer.body["refresh_token"].as_str().unwrap().to_owned();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", next.as_str())];
-    let answer = post_token(&app, &client, &form, None).await;
-    assert_refused(&answer, "invalid_grant", "the successor is bound too");
-});
+        // With its key: a new pair, still bound.
+        let answer = with_proof(&app, &client, &form, &key).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["token_type"], "DPoP");
+        let claims = claims_of(answer.body["access_token"].as_str().unwrap());
+        assert_eq!(claims["cnf"]["jkt"], key.thumbprint().as_str());
+        let next = answer.body["refresh_token"].as_str().unwrap().to_owned();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", next.as_str()),
+        ];
+        let answer = post_token(&app, &client, &form, None).await;
+        assert_refused(&answer, "invalid_grant", "the successor is bound too");
+    }
+);
 
-on_both_backends!(dpop_confidential_refresh_is_not_bound, |app: TestApp| async move {
-    flow::create_user(&app, "alice");
-    let client = flow::confidential(&app);
-    let key = DpopKey::es256();
-    let (code, verifier) = code_for(&app, &client, "alice").await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
-    let answer = with_proof(&app, &client, &form, &key).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["token_type"], "DPoP");
-    // RFC 9449 §5: the client's own authentication binds its refresh token already.
-    let refresh = answer.body["refresh_token"].as_str().unwrap().to_owned();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
-    let answer = post_token(&app, &client, &form, None).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["token_type"], "Bearer");
-});
+on_both_backends!(
+    dpop_confidential_refresh_is_not_bound,
+    |app: TestApp| async move {
+        flow::create_user(&app, "alice");
+        let client = flow::confidential(&app);
+        let key = DpopKey::es256();
+        let (code, verifier) = code_for(&app, &client, "alice").await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ];
+        let answer = with_proof(&app, &client, &form, &key).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["token_type"], "DPoP");
+        // RFC 9449 §5: the client's own authentication binds its refresh token already.
+        let refresh = answer.body["refresh_token"].as_str().unwrap().to_owned();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ];
+        let answer = post_token(&app, &client, &form, None).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["token_type"], "Bearer");
+    }
+);
 
-on_both_backends!(dpop_discovery_lists_the_algorithms, |app: TestApp| async move {
-    let doc: Value = app.get_json("/.well-known/openid-configuration").await;
-    assert_eq!(
-        doc["dpop_signing_alg_values_supported"],
-        serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
-    );
-});
+on_both_backends!(
+    dpop_discovery_lists_the_algorithms,
+    |app: TestApp| async move {
+        let doc: Value = app.get_json("/.well-known/openid-configuration").await;
+        assert_eq!(
+            doc["dpop_signing_alg_values_supported"],
+            serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
+        );
+    }
+);

@@ -27,9 +27,11 @@ pub struct DpopKey {
 
 impl DpopKey {
     pub fn es256() -> Self {
-        let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref()).unwrap();
+        let der =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref()).unwrap();
         let point = pair.public_key().as_ref();
         // Uncompressed SEC1 point: 0x04, x, y.
         let (x, y) = point[1..].split_at(32);
@@ -158,19 +160,19 @@ pub fn claims_of(jwt: &str) -> Value {
 /// RFC 7638 thumbprint, computed here from the members in their canonical order, so
 /// the server's own computation is checked against an independent one.
 pub fn thumbprint_of(j: &Value) -> String {
-        let canonical = match j["kty"].as_str().unwrap() {
-            "EC" => format!(
-                r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-                j["crv"].as_str().unwrap(),
-                j["x"].as_str().unwrap(),
-                j["y"].as_str().unwrap()
-            ),
-            "OKP" => format!(
-                r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
-                j["crv"].as_str().unwrap(),
-                j["x"].as_str().unwrap()
-            ),
-            other => panic!("no thumbprint for {other}"),
-        };
+    let canonical = match j["kty"].as_str().unwrap() {
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            j["crv"].as_str().unwrap(),
+            j["x"].as_str().unwrap(),
+            j["y"].as_str().unwrap()
+        ),
+        "OKP" => format!(
+            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+            j["crv"].as_str().unwrap(),
+            j["x"].as_str().unwrap()
+        ),
+        other => panic!("no thumbprint for {other}"),
+    };
     b64(&Sha256::digest(canonical.as_bytes()))
 }

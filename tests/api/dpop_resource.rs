@@ -63,9 +63,19 @@ async fn refusals_then_success(app: &TestApp, url: &str, key: &DpopKey, token: &
     let other = DpopKey::es256();
     let good = || key.proof("GET", url, now).ath(token);
     let cases: Vec<(&str, &str, Option<String>, &str)> = vec![
-        ("bound token as Bearer", "Bearer", Some(good().sign()), "invalid_token"),
+        (
+            "bound token as Bearer",
+            "Bearer",
+            Some(good().sign()),
+            "invalid_token",
+        ),
         ("no proof", "DPoP", None, "invalid_dpop_proof"),
-        ("no ath", "DPoP", Some(key.proof("GET", url, now).sign()), "invalid_dpop_proof"),
+        (
+            "no ath",
+            "DPoP",
+            Some(key.proof("GET", url, now).sign()),
+            "invalid_dpop_proof",
+        ),
         (
             "ath of another token",
             "DPoP",
@@ -87,7 +97,11 @@ async fn refusals_then_success(app: &TestApp, url: &str, key: &DpopKey, token: &
         (
             "wrong htu",
             "DPoP",
-            Some(key.proof("GET", &app.url("/elsewhere"), now).ath(token).sign()),
+            Some(
+                key.proof("GET", &app.url("/elsewhere"), now)
+                    .ath(token)
+                    .sign(),
+            ),
             "invalid_dpop_proof",
         ),
         (
@@ -144,13 +158,17 @@ on_both_backends!(dpop_userinfo, |app: TestApp| async move {
     assert_eq!(res.status(), 401);
     // An unbound token with the DPoP scheme: refused, it is not what it claims to be.
     let client = machine(&app);
-    let plain = crate::dpop::post_token(&app, &client, &[("grant_type", "client_credentials")], None)
-        .await;
+    let plain =
+        crate::dpop::post_token(&app, &client, &[("grant_type", "client_credentials")], None).await;
     let plain = plain.body["access_token"].as_str().unwrap().to_owned();
     let proof = key.proof("GET", &url, app.clock.unix()).ath(&plain).sign();
     let reply = call(&app, &url, "DPoP", &plain, Some(proof)).await;
     assert_eq!(reply.status, 401, "{}", reply.body);
-    assert!(reply.challenge.contains("invalid_token"), "{}", reply.challenge);
+    assert!(
+        reply.challenge.contains("invalid_token"),
+        "{}",
+        reply.challenge
+    );
 });
 
 on_both_backends!(dpop_hello, |app: TestApp| async move {
@@ -160,21 +178,25 @@ on_both_backends!(dpop_hello, |app: TestApp| async move {
     refusals_then_success(&app, &url, &key, &token).await;
 });
 
-on_both_backends!(dpop_introspection_reports_the_binding, |app: TestApp| async move {
-    let client = machine(&app);
-    let key = DpopKey::es256();
-    let answer = with_proof(&app, &client, &[("grant_type", "client_credentials")], &key).await;
-    let token = answer.body["access_token"].as_str().unwrap();
-    let info = introspect(&app, &client, token).await;
-    assert_eq!(info["active"], true);
-    assert_eq!(info["token_type"], "DPoP");
-    assert_eq!(info["cnf"]["jkt"], key.thumbprint().as_str());
-    let plain = crate::dpop::post_token(&app, &client, &[("grant_type", "client_credentials")], None)
-        .await;
-    let info = introspect(&app, &client, plain.body["access_token"].as_str().unwrap()).await;
-    assert_eq!(info["token_type"], "Bearer");
-    assert!(info.get("cnf").is_none(), "{info}");
-});
+on_both_backends!(
+    dpop_introspection_reports_the_binding,
+    |app: TestApp| async move {
+        let client = machine(&app);
+        let key = DpopKey::es256();
+        let answer = with_proof(&app, &client, &[("grant_type", "client_credentials")], &key).await;
+        let token = answer.body["access_token"].as_str().unwrap();
+        let info = introspect(&app, &client, token).await;
+        assert_eq!(info["active"], true);
+        assert_eq!(info["token_type"], "DPoP");
+        assert_eq!(info["cnf"]["jkt"], key.thumbprint().as_str());
+        let plain =
+            crate::dpop::post_token(&app, &client, &[("grant_type", "client_credentials")], None)
+                .await;
+        let info = introspect(&app, &client, plain.body["access_token"].as_str().unwrap()).await;
+        assert_eq!(info["token_type"], "Bearer");
+        assert!(info.get("cnf").is_none(), "{info}");
+    }
+);
 
 async fn me(token: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "sub": token.0.sub() }))

@@ -152,9 +152,18 @@ async fn dpop_through_openid_client(app: TestApp) {
         .await;
     script.send(page.location.as_deref().expect("a redirect with the code"));
     let done = script.expect("done").await;
-    assert_eq!(done["token_type"].as_str().map(str::to_lowercase).as_deref(), Some("dpop"));
     assert_eq!(
-        done["refreshed_token_type"].as_str().map(str::to_lowercase).as_deref(),
+        done["token_type"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some("dpop")
+    );
+    assert_eq!(
+        done["refreshed_token_type"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
         Some("dpop")
     );
     // Both access tokens are bound to the key openid-client made.
