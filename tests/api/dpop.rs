@@ -411,61 +411,67 @@ on_both_backends!(
     }
 );
 
-on_both_backends!(dpop_console_sets_a_client_bound, |app: TestApp| async move {
-    let console = crate::admin::Console::root(&app).await;
-    let page = console
-        .post(
-            "/admin/clients/new",
-            &[
-                ("name", "Bound Robot"),
-                ("client_type", "confidential"),
-                ("grant_type", "client_credentials"),
-                ("dpop_bound_access_tokens", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let client = flow::Client {
-        id: crate::admin_clients::shown(&page, "client_id").unwrap(),
-        secret: crate::admin_clients::shown(&page, "client_secret"),
-    };
-    let answer = post_token(&app, &client, &CREDENTIALS, None).await;
-    assert_refused(&answer, "invalid_dpop_proof", "bound by the console");
-    let page = console.get(&format!("/admin/clients/{}", client.id)).await;
-    assert!(
-        page.body
-            .contains("name=\"dpop_bound_access_tokens\" checked"),
-        "the client's page shows the setting"
-    );
+on_both_backends!(
+    dpop_console_sets_a_client_bound,
+    |app: TestApp| async move {
+        let console = crate::admin::Console::root(&app).await;
+        let page = console
+            .post(
+                "/admin/clients/new",
+                &[
+                    ("name", "Bound Robot"),
+                    ("client_type", "confidential"),
+                    ("grant_type", "client_credentials"),
+                    ("dpop_bound_access_tokens", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let client = flow::Client {
+            id: crate::admin_clients::shown(&page, "client_id").unwrap(),
+            secret: crate::admin_clients::shown(&page, "client_secret"),
+        };
+        let answer = post_token(&app, &client, &CREDENTIALS, None).await;
+        assert_refused(&answer, "invalid_dpop_proof", "bound by the console");
+        let page = console.get(&format!("/admin/clients/{}", client.id)).await;
+        assert!(
+            page.body
+                .contains("name=\"dpop_bound_access_tokens\" checked"),
+            "the client's page shows the setting"
+        );
 
-    // Unticked on the client's page: proofs become optional again.
-    let page = console
-        .post(
-            &format!("/admin/clients/{}", client.id),
-            &[
-                ("name", "Bound Robot"),
-                ("client_type", "confidential"),
-                ("grant_type", "client_credentials"),
-            ],
-        )
-        .await;
-    assert!(page.status < 400, "{}", page.body);
-    let answer = post_token(&app, &client, &CREDENTIALS, None).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["token_type"], "Bearer");
-});
+        // Unticked on the client's page: proofs become optional again.
+        let page = console
+            .post(
+                &format!("/admin/clients/{}", client.id),
+                &[
+                    ("name", "Bound Robot"),
+                    ("client_type", "confidential"),
+                    ("grant_type", "client_credentials"),
+                ],
+            )
+            .await;
+        assert!(page.status < 400, "{}", page.body);
+        let answer = post_token(&app, &client, &CREDENTIALS, None).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["token_type"], "Bearer");
+    }
+);
 
-on_both_backends!(dpop_remembered_proofs_and_nonces_are_pruned, |app: TestApp| async move {
-    use tessera::store::maintenance::prune;
-    let client = machine(&app);
-    // One nonce handed out and one proof remembered.
-    let answer = with_proof(&app, &client, &CREDENTIALS, &DpopKey::es256()).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let now = app.clock.unix();
-    let mut conn = app.store.conn().unwrap();
-    // Within the proof's window and the nonce's life, both are kept.
-    assert_eq!(prune(&mut conn, now + 5, 0).unwrap().dpop, 0);
-    // The proof is past its window after a minute; the nonce lives five.
-    assert_eq!(prune(&mut conn, now + 120, 0).unwrap().dpop, 1);
-    assert_eq!(prune(&mut conn, now + 400, 0).unwrap().dpop, 1);
-});
+on_both_backends!(
+    dpop_remembered_proofs_and_nonces_are_pruned,
+    |app: TestApp| async move {
+        use tessera::store::maintenance::prune;
+        let client = machine(&app);
+        // One nonce handed out and one proof remembered.
+        let answer = with_proof(&app, &client, &CREDENTIALS, &DpopKey::es256()).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let now = app.clock.unix();
+        let mut conn = app.store.conn().unwrap();
+        // Within the proof's window and the nonce's life, both are kept.
+        assert_eq!(prune(&mut conn, now + 5, 0).unwrap().dpop, 0);
+        // The proof is past its window after a minute; the nonce lives five.
+        assert_eq!(prune(&mut conn, now + 120, 0).unwrap().dpop, 1);
+        assert_eq!(prune(&mut conn, now + 400, 0).unwrap().dpop, 1);
+    }
+);
