@@ -24,6 +24,8 @@ pub struct NewClient {
     pub algs: TokenAlgs,
     /// The registered resources (RFC 8707) it may ask tokens for.
     pub resources: Vec<ResourceId>,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// The algorithms a client's tokens are signed with.
@@ -188,6 +190,7 @@ pub fn register_with(
             .and_then(ClientKeys::uri)
             .map(str::to_owned),
         require_pushed_authorization_requests: auth.require_par,
+        dpop_bound_access_tokens: client.dpop_bound_access_tokens,
     };
     client_store::insert(conn, &row)?;
     Ok(Registered {
@@ -238,6 +241,8 @@ pub struct Client {
     pub keys: Option<ClientKeys>,
     /// Authorization requests only through PAR (RFC 9126 §6).
     pub require_par: bool,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -305,6 +310,7 @@ impl Client {
                 .collect(),
             keys,
             require_par: row.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: row.dpop_bound_access_tokens,
             id: row.id,
             name: row.name,
         })

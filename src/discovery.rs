@@ -96,6 +96,8 @@ impl Discovery {
             "request_parameter_supported": false,
             // Only the request_uris of pushed requests.
             "request_uri_parameter_supported": false,
+            // RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+            "dpop_signing_alg_values_supported": crate::resource::dpop::algorithms(),
         });
         // RFC 8414 §2: only when clients may register (TESSERA_REGISTRATION).
         if settings.registration.mode != crate::registration::policy::Mode::Off

@@ -19,7 +19,8 @@ impl ResponseError for OAuthError {
         match self {
             OAuthError::InvalidClient(_)
             | OAuthError::ClientThrottled { .. }
-            | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            | OAuthError::InvalidToken(_)
+            | OAuthError::DpopRefused { .. } => StatusCode::UNAUTHORIZED,
             OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthError::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -52,6 +53,19 @@ impl ResponseError for OAuthError {
             OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
                 let value = format!(
                     "Bearer realm=\"tessera\", error=\"{}\", error_description=\"{}\"",
+                    self.code(),
+                    self.description().replace(['"', '\\'], "'")
+                );
+                res.insert_header(("WWW-Authenticate", value));
+            }
+            OAuthError::UseDpopNonce { nonce } => {
+                res.insert_header(("DPoP-Nonce", nonce.as_str()));
+            }
+            OAuthError::DpopRefused { .. } => {
+                // RFC 9449 §7.1: the DPoP scheme's challenge, with the algorithms we take.
+                let value = format!(
+                    "DPoP algs=\"{}\", error=\"{}\", error_description=\"{}\"",
+                    crate::resource::dpop::algorithms().join(" "),
                     self.code(),
                     self.description().replace(['"', '\\'], "'")
                 );
@@ -538,6 +552,9 @@ impl ResponseError for Rejection {
                 tracing::error!("a protected route has no token verifier in its app data");
                 json!({ "detail": "A server error occurred." })
             }
+            Rejection::Dpop { error, description } => {
+                json!({ "detail": description, "code": error })
+            }
         };
         let mut res = HttpResponse::build(self.status_code());
         if self.status_code() == StatusCode::UNAUTHORIZED {
@@ -546,6 +563,11 @@ impl ResponseError for Rejection {
                 Rejection::Token(_) | Rejection::BadHeader => {
                     format!("{SIMPLEJWT_CHALLENGE}, error=\"invalid_token\"")
                 }
+                // RFC 9449 §7.1: the DPoP scheme's challenge, with the algorithms taken.
+                Rejection::Dpop { error, description } => format!(
+                    "DPoP algs=\"{}\", error=\"{error}\", error_description=\"{description}\"",
+                    crate::resource::dpop::algorithms().join(" ")
+                ),
                 _ => SIMPLEJWT_CHALLENGE.to_owned(),
             };
             res.insert_header(("WWW-Authenticate", challenge));

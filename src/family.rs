@@ -43,6 +43,8 @@ pub struct NewRefresh<'a> {
     pub access: &'a IssuedAccess,
     pub now: i64,
     pub expires_at: i64,
+    /// The DPoP key a public client's token is bound to.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// Where a stored refresh token stands.
@@ -106,6 +108,7 @@ pub fn add(conn: &mut DbConnection, new: NewRefresh<'_>) -> Result<(), StoreErro
             expires_at: new.expires_at,
             rotated_at: None,
             revoked_at: None,
+            dpop_jkt: new.dpop_jkt.map(str::to_owned),
         },
     )
 }

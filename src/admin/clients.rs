@@ -60,6 +60,8 @@ pub struct ClientForm {
     pub jwks: String,
     pub jwks_uri: String,
     pub require_par: bool,
+    /// RFC 9449 §5.2: token requests must carry a DPoP proof.
+    pub dpop: bool,
 }
 
 /// A client registration, parsed and checked.
@@ -160,6 +162,7 @@ impl ClientForm {
                 access_token: alg(&self.access_token_alg, "Access token algorithm")?,
             },
             resources: resource_ids(&self.resources)?,
+            dpop_bound_access_tokens: self.dpop,
         };
         client.validate()?;
         let auth = self.auth_settings()?;
@@ -223,6 +226,7 @@ impl ClientForm {
                 jwks: row.jwks.clone().unwrap_or_default(),
                 jwks_uri: row.jwks_uri.clone().unwrap_or_default(),
                 require_par: row.require_pushed_authorization_requests,
+                dpop: row.dpop_bound_access_tokens,
             };
         };
         let lines = |uris: &[RedirectUri]| {
@@ -267,6 +271,7 @@ impl ClientForm {
                 .unwrap_or_default()
                 .to_owned(),
             require_par: client.require_par,
+            dpop: client.dpop_bound_access_tokens,
         }
     }
 }
@@ -369,6 +374,7 @@ pub fn update(
             .map(ResourceId::as_str)
             .collect::<Vec<_>>()
             .join(" ");
+        row.dpop_bound_access_tokens = c.dpop_bound_access_tokens;
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
         let target = format!("{} ({id})", row.name);
@@ -509,11 +515,13 @@ mod tests {
             jwks: None,
             jwks_uri: None,
             require_pushed_authorization_requests: true,
+            dpop_bound_access_tokens: true,
         };
         let back = ClientForm::from_row(&row);
         assert_eq!(back.id_token_alg, "ES256");
         assert!(back.require_par);
         assert_eq!(back.auth_method, "client_secret_basic");
+        assert!(back.dpop);
         assert_eq!(
             back.redirect_uris,
             "https://app.example/cb\nhttps://app.example/other"

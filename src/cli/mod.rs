@@ -257,6 +257,10 @@ struct ClientCreate {
     /// A registered resource (API) it may ask tokens for; repeat for several.
     #[arg(long = "resource", value_name = "URI")]
     resources: Vec<String>,
+    /// Sender-constrained tokens only (RFC 9449 dpop_bound_access_tokens): every token
+    /// request of this client must carry a DPoP proof.
+    #[arg(long)]
+    dpop: bool,
     /// Print {"client_id":..,"client_secret":..} instead of text.
     #[arg(long)]
     json: bool,
@@ -647,6 +651,7 @@ fn client_create(
             .iter()
             .map(|r| ResourceId::parse(r))
             .collect::<Result<Vec<_>, _>>()?,
+        dpop_bound_access_tokens: args.dpop,
     };
     new.validate()?;
     auth.validate(new.kind).map_err(Failure)?;

@@ -60,7 +60,24 @@ pub enum OAuthError {
     /// grant (RFC 8693 §2.2.2 uses it for token exchange's targets too).
     #[error("invalid_target: {0}")]
     InvalidTarget(String),
+    /// RFC 9449 §5: the token request's DPoP proof is missing (for a client that must
+    /// send one), malformed, for another request, stale or replayed.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §8: the proof must carry a nonce of ours; this one (sent in `DPoP-Nonce`).
+    #[error("use_dpop_nonce: {DPOP_NONCE}")]
+    UseDpopNonce { nonce: String },
+    /// RFC 9449 §7.1: a token presented at one of our resources (userinfo) without the
+    /// proof its binding needs, or with a wrong one; answered with a `DPoP` challenge.
+    /// `error` is `invalid_token` or `invalid_dpop_proof`.
+    #[error("{error}: {description}")]
+    DpopRefused {
+        error: &'static str,
+        description: String,
+    },
 }
+
+const DPOP_NONCE: &str = "Authorization server requires nonce in DPoP proof";
 
 impl OAuthError {
     pub fn code(&self) -> &'static str {
@@ -81,6 +98,9 @@ impl OAuthError {
             OAuthError::AccessDenied(_) => "access_denied",
             OAuthError::ExpiredToken(_) => "expired_token",
             OAuthError::InvalidTarget(_) => "invalid_target",
+            OAuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            OAuthError::UseDpopNonce { .. } => "use_dpop_nonce",
+            OAuthError::DpopRefused { error, .. } => *error,
         }
     }
 
@@ -89,6 +109,8 @@ impl OAuthError {
             OAuthError::ServerError(_) => "The server encountered an internal error.",
             OAuthError::ClientThrottled { description, .. } => description,
             OAuthError::RefreshReused => REFRESH_REUSED,
+            OAuthError::UseDpopNonce { .. } => DPOP_NONCE,
+            OAuthError::DpopRefused { description, .. } => description,
             OAuthError::InvalidRequest(d)
             | OAuthError::InvalidClient(d)
             | OAuthError::InvalidGrant(d)
@@ -103,7 +125,8 @@ impl OAuthError {
             | OAuthError::SlowDown(d)
             | OAuthError::AccessDenied(d)
             | OAuthError::ExpiredToken(d)
-            | OAuthError::InvalidTarget(d) => d,
+            | OAuthError::InvalidTarget(d)
+            | OAuthError::InvalidDpopProof(d) => d,
         }
     }
 

@@ -47,8 +47,12 @@ pub fn introspect(
             "iss": claims.iss,
             "aud": claims.aud,
             "jti": claims.jti,
-            "token_type": "Bearer",
+            "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         });
+        // RFC 9449 §6.2: the resource server checks the proof's key against this.
+        if let Some(cnf) = &claims.cnf {
+            out["cnf"] = json!({ "jkt": cnf.jkt });
+        }
         if let Some(name) = username {
             out["username"] = name.into();
         }

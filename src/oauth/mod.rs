@@ -12,6 +12,7 @@ pub mod client_auth;
 pub mod client_keys;
 pub mod context;
 pub mod device;
+pub mod dpop;
 mod error;
 pub mod grants;
 pub mod introspect;

@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): parse the grant, authenticate the client, run the
 //! grant. Each step happens once; `grants` has one module per grant.
 use super::client_auth::{self, SecretCache};
+use super::dpop;
 use super::error::OAuthError;
 use super::grants::{self, GrantRequest, Issuing, TokenResponse};
 use crate::domain::GrantType;
@@ -17,6 +18,8 @@ pub struct TokenRequest {
     pub ip: Option<String>,
     /// The key a `jwks_uri` client's assertion names, fetched beforehand.
     pub fetched: Option<VerifyingKey>,
+    /// The `DPoP` header (RFC 9449), if one was sent.
+    pub dpop: Option<String>,
 }
 
 /// Handle one token request. Blocking: storage and signing happen inline.
@@ -47,7 +50,17 @@ pub fn exchange(
         fetched: req.fetched.as_ref(),
     };
     let client = client_auth::authenticate(conn, secrets, auth, origin)?;
-    let answer = parsed.and_then(|grant| grants::exchange(conn, issuing, &client, grant));
+    let jkt = dpop::at_token_endpoint(conn, issuing.settings, req.dpop.as_deref(), issuing.now)?;
+    if jkt.is_none() && client.dpop_bound_access_tokens {
+        return Err(OAuthError::InvalidDpopProof(
+            "this client's tokens are DPoP-bound: send a DPoP proof".into(),
+        ));
+    }
+    let issuing = Issuing {
+        dpop_jkt: jkt.as_deref(),
+        ..*issuing
+    };
+    let answer = parsed.and_then(|grant| grants::exchange(conn, &issuing, &client, grant));
     if is_exchange {
         let ip = req.ip.as_deref();
         grants::token_exchange::audit(conn, issuing.now, &client, ip, &req.form, &answer)?;

@@ -30,6 +30,15 @@ pub struct AccessClaims {
     /// `act` inside names the actors before.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub act: Option<Value>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800): the thumbprint of its DPoP key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {

@@ -1,6 +1,7 @@
 //! The UserInfo endpoint (OIDC Core §5.3).
 use serde_json::Value;
 
+use super::dpop::{self, Presented};
 use super::error::OAuthError;
 use super::{access, claims};
 use crate::config::Settings;
@@ -13,6 +14,7 @@ pub fn userinfo(
     keys: &KeySet,
     settings: &Settings,
     token: &str,
+    presented: &Presented,
     now: i64,
 ) -> Result<Value, OAuthError> {
     let invalid = |why: &str| OAuthError::InvalidToken(why.to_owned());
@@ -20,6 +22,7 @@ pub fn userinfo(
         tracing::debug!(error = %e, "userinfo: token refused");
         invalid("the access token is invalid or expired")
     })?;
+    dpop::check_presented(conn, presented, claims.cnf.as_ref(), token, now)?;
     if family::is_access_revoked(conn, &claims.jti)? {
         return Err(invalid("the access token was revoked"));
     }

@@ -25,6 +25,11 @@ impl Claims {
         self.str("jti")
     }
 
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6.1).
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.0.get("cnf")?.get("jkt")?.as_str()
+    }
+
     pub fn exp(&self) -> Option<i64> {
         self.0.get("exp").and_then(Value::as_i64)
     }

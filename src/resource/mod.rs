@@ -16,6 +16,7 @@
 //! Put the [`Verifier`] in actix-web's app data and take [`Authenticated`] as a handler
 //! argument; a request without a valid token never reaches the handler.
 mod claims;
+pub mod dpop;
 mod extract;
 mod jwks;
 mod metadata;
@@ -296,6 +297,12 @@ pub struct Verifier {
     clock: SharedClock,
     /// The `Authorization` schemes taken (SimpleJWT's `AUTH_HEADER_TYPES`).
     header_types: Arc<[String]>,
+    /// The public origin (scheme, host, port and any path prefix) requests reach this
+    /// service at: a DPoP proof's `htu` is this plus the request's path. `None` takes no
+    /// DPoP scheme (DPoP-bound tokens are then refused).
+    dpop_origin: Option<Arc<str>>,
+    /// DPoP proofs seen by this verifier (and its clones), against replay.
+    replay: Arc<dpop::ReplayCache>,
 }
 
 fn bearer_only() -> Arc<[String]> {
@@ -309,17 +316,42 @@ impl Verifier {
             expect,
             clock: Arc::new(SystemClock),
             header_types: bearer_only(),
+            dpop_origin: None,
+            replay: Arc::default(),
         }
     }
 
-    /// A verifier over Tessera's in-memory key set.
+    /// A verifier over Tessera's in-memory key set; it takes DPoP proofs for URLs under
+    /// the issuer.
     pub fn local(keys: Arc<Keys>, expect: Expectations, clock: SharedClock) -> Self {
         Self {
             keys: KeySource::Local(keys),
+            dpop_origin: Some(expect.issuer.as_str().into()),
             expect,
             clock,
             header_types: bearer_only(),
+            replay: Arc::default(),
         }
+    }
+
+    /// Take DPoP-bound tokens (RFC 9449) with the `DPoP` scheme, their proofs checked for
+    /// URLs under `origin`: the public URL of this service as clients call it (e.g.
+    /// `https://api.example.com`), not what a proxy forwards.
+    pub fn with_dpop(mut self, origin: &str) -> Self {
+        self.dpop_origin = Some(origin.into());
+        self
+    }
+
+    pub fn dpop_origin(&self) -> Option<&str> {
+        self.dpop_origin.as_deref()
+    }
+
+    pub(crate) fn replay_cache(&self) -> &dpop::ReplayCache {
+        &self.replay
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix()
     }
 
     /// Take these `Authorization` schemes instead of `Bearer` alone, matched exactly, as

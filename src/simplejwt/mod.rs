@@ -172,6 +172,7 @@ fn issue(
     family::add(
         conn,
         NewRefresh {
+            dpop_jkt: None,
             token_hash: secrets::digest(&refresh.jwt),
             grant_id,
             client_id: None,

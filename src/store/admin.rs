@@ -280,6 +280,7 @@ pub fn update_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), Sto
                 clients::jwks_uri.eq(&row.jwks_uri),
                 clients::require_pushed_authorization_requests
                     .eq(row.require_pushed_authorization_requests),
+                clients::dpop_bound_access_tokens.eq(row.dpop_bound_access_tokens),
                 clients::updated_at.eq(row.updated_at),
                 clients::allowed_resources.eq(&row.allowed_resources),
             ))

@@ -23,6 +23,8 @@ pub struct ClientRow {
     /// JOSE names (`RS256`, `PS256`, `ES256`, `EdDSA`).
     pub id_token_signed_response_alg: String,
     pub access_token_signed_response_alg: String,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
     /// OIDC Registration's name: `client_secret_basic`, `client_secret_post`,
     /// `private_key_jwt` or `none`.
     pub token_endpoint_auth_method: String,

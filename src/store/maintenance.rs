@@ -1,6 +1,6 @@
 //! Pruning rows nothing will ever read again: expired sessions, codes, refresh tokens and
 //! remembered revocations, unfinished second steps, the sealed answers of rotations once their refresh grace is
-//! over, and forgotten failed-sign-in counts. Without it those tables only grow.
+//! over, forgotten failed-sign-in counts, and DPoP proofs and nonces past their time. Without it those tables only grow.
 use diesel::prelude::*;
 
 use super::schema::{
@@ -25,6 +25,8 @@ pub struct Pruned {
     pub pending_logins: usize,
     /// Expired pushed authorization requests and remembered client-assertion `jti`s.
     pub pushed: usize,
+    /// DPoP proofs past their window and expired DPoP nonces.
+    pub dpop: usize,
 }
 
 /// How long failed sign-ins are counted: a bucket quiet this long starts again.
@@ -79,5 +81,6 @@ pub fn prune(conn: &mut DbConnection, now: i64, grace: i64) -> Result<Pruned, St
         )
         .execute(conn)?,
         pending_logins: super::pending_logins::prune(conn, now)?,
+        dpop: super::dpop::prune(conn, now)?,
     })
 }

@@ -17,6 +17,7 @@ pub mod codes;
 pub mod consents;
 pub mod device_codes;
 pub mod django;
+pub mod dpop;
 pub mod grants;
 pub mod maintenance;
 pub mod passkeys;

@@ -20,6 +20,8 @@ pub struct RefreshRow {
     pub revoked_at: Option<i64>,
     /// The `exp` of the access token issued beside this refresh token.
     pub access_exp: Option<i64>,
+    /// The DPoP key thumbprint (RFC 7638) a public client's token is bound to (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshRow) -> Result<(), StoreError> {

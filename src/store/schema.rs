@@ -67,6 +67,7 @@ diesel::table! {
         updated_at -> BigInt,
         id_token_signed_response_alg -> Text,
         access_token_signed_response_alg -> Text,
+        dpop_bound_access_tokens -> Bool,
         token_endpoint_auth_method -> Text,
         jwks -> Nullable<Text>,
         jwks_uri -> Nullable<Text>,
@@ -142,6 +143,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         access_exp -> Nullable<BigInt>,
         successor -> Nullable<Binary>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -360,5 +362,19 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         last_used_at -> Nullable<BigInt>,
         uses -> BigInt,
+    }
+}
+
+diesel::table! {
+    dpop_proofs (proof_hash) {
+        proof_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    dpop_nonces (nonce_hash) {
+        nonce_hash -> Text,
+        expires_at -> BigInt,
     }
 }

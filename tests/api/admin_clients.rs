@@ -9,7 +9,7 @@ use crate::helpers::TestApp;
 use crate::on_both_backends;
 
 /// The value of a read-only field on the secret page.
-fn shown(page: &Page, id: &str) -> Option<String> {
+pub fn shown(page: &Page, id: &str) -> Option<String> {
     let key = format!("id=\"{id}\" value=\"");
     let start = page.body.find(&key)? + key.len();
     let rest = &page.body[start..];

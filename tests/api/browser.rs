@@ -173,6 +173,7 @@ async fn a_user_signs_in_and_consents_in_chromium() {
                 scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
                 algs: Default::default(),
                 resources: Vec::new(),
+                dpop_bound_access_tokens: false,
             },
         )
         .unwrap()

@@ -73,6 +73,7 @@ pub fn register_signed(
             scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
             algs,
             resources: Vec::new(),
+            dpop_bound_access_tokens: false,
         },
     )
     .unwrap();

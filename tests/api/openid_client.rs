@@ -59,11 +59,12 @@ impl Script {
         Script { child, lines }
     }
 
-    /// Write one line to the script's standard input.
+    /// Answer the script on its standard input.
     fn send(&mut self, line: &str) {
         use std::io::Write;
         let stdin = self.child.stdin.as_mut().expect("piped stdin");
         writeln!(stdin, "{line}").expect("write to the script");
+        stdin.flush().expect("flush the script's stdin");
     }
 
     /// The next line, which must be the step `step`.
@@ -260,6 +261,57 @@ async fn par_private_key_jwt_through_openid_client(app: TestApp) {
     assert!(script.child.wait().expect("wait node").success());
 }
 
+/// openid-client's own DPoP: a public app's code flow with PKCE and a DPoP key of its own,
+/// then userinfo, a refresh and `/hello/`, every request with a proof (and the nonce
+/// retry openid-client does by itself at the token endpoint).
+async fn dpop_through_openid_client(app: TestApp) {
+    flow::create_user(&app, "alice");
+    let client = flow::public(&app);
+    let browser = Browser::new(&app);
+    let issuer = app.settings.issuer.clone();
+    let hello = app.settings.endpoint("/hello/");
+    let mut script = Script::start(
+        "dpop.mjs",
+        &[
+            ("ISSUER", &issuer),
+            ("CLIENT_ID", &client.id),
+            ("REDIRECT_URI", flow::REDIRECT),
+            ("SCOPE", "openid profile email offline_access"),
+            ("RESOURCE", &hello),
+        ],
+    );
+    let start = script.expect("authorize").await;
+    let page = browser
+        .authorize(start["url"].as_str().unwrap(), "alice")
+        .await;
+    script.send(page.location.as_deref().expect("a redirect with the code"));
+    let done = script.expect("done").await;
+    assert_eq!(
+        done["token_type"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some("dpop")
+    );
+    assert_eq!(
+        done["refreshed_token_type"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some("dpop")
+    );
+    // Both access tokens are bound to the key openid-client made.
+    let jkt = crate::dpop_keys::thumbprint_of(&done["public_jwk"]);
+    for token in ["access_token", "refreshed_access_token"] {
+        let claims = jwt::claims(done[token].as_str().unwrap());
+        assert_eq!(claims["cnf"]["jkt"], jkt.as_str(), "{token}");
+    }
+    assert_eq!(done["userinfo"]["email"], "alice@example.com");
+    assert_eq!(done["resource_status"], 200);
+    assert_eq!(done["resource"]["message"], "Hello, World!");
+    assert!(script.child.wait().expect("wait node").success());
+}
+
 #[actix_web::test]
 #[cfg_attr(
     not(tessera_test_openid_client),
@@ -302,9 +354,27 @@ async fn openid_client_registration_then_device_flow_on_postgres() {
 
 #[actix_web::test]
 #[cfg_attr(
+    not(tessera_test_openid_client),
+    ignore = "TESSERA_TEST_OPENID_CLIENT not set: not tested through openid-client (scripts/test installs it)"
+)]
+async fn openid_client_dpop_code_flow() {
+    dpop_through_openid_client(spawn(Backend::Sqlite).await).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
     not(all(tessera_test_openid_client, tessera_test_postgres)),
     ignore = "TESSERA_TEST_OPENID_CLIENT or TESSERA_TEST_POSTGRES_URL not set"
 )]
 async fn openid_client_par_private_key_jwt_postgres() {
     par_private_key_jwt_through_openid_client(spawn(Backend::Postgres).await).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(all(tessera_test_openid_client, tessera_test_postgres)),
+    ignore = "TESSERA_TEST_OPENID_CLIENT or TESSERA_TEST_POSTGRES_URL not set"
+)]
+async fn openid_client_dpop_code_flow_postgres() {
+    dpop_through_openid_client(spawn(Backend::Postgres).await).await;
 }

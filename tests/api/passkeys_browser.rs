@@ -106,6 +106,7 @@ async fn a_user_signs_in_with_a_passkey_alone_in_chromium() {
                 scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
                 algs: Default::default(),
                 resources: Vec::new(),
+                dpop_bound_access_tokens: false,
             },
         )
         .unwrap()

@@ -4,7 +4,7 @@ use super::issue::Aimed;
 use super::request::CredentialsRequest;
 use super::{Issuing, TokenResponse};
 use crate::clients::Client;
-use crate::oauth::tokens::{self, AccessClaims};
+use crate::oauth::tokens::{self, AccessClaims, Confirmation};
 use crate::oauth::{OAuthError, target};
 
 /// Scopes that describe a user; a machine token without a user has no use for them.
@@ -56,12 +56,15 @@ pub fn exchange(
         auth_time: None,
         token_type: "access".to_owned(),
         act: None,
+        cnf: issuing.dpop_jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let access = tokens::sign_access(issuing.keys, aimed.alg, &claims, None)
         .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     Ok(TokenResponse {
         access_token: access.jwt,
-        token_type: "Bearer".to_owned(),
+        token_type: issuing.token_type().to_owned(),
         expires_in: aimed.ttl,
         refresh_token: None,
         scope: aimed.scope,

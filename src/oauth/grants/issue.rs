@@ -7,7 +7,7 @@ use crate::family::{self, IssuedAccess, NewRefresh};
 use crate::oauth::OAuthError;
 use crate::oauth::claims;
 use crate::oauth::target;
-use crate::oauth::tokens::{self, AccessClaims, IdTokenFacts};
+use crate::oauth::tokens::{self, AccessClaims, Confirmation, IdTokenFacts};
 use crate::resources::Resource;
 use crate::secrets;
 use crate::store::DbConnection;
@@ -70,6 +70,9 @@ pub fn sign(issuing: &Issuing<'_>, grant: &UserGrant<'_>) -> Result<Signed, OAut
         auth_time: Some(grant.auth_time),
         token_type: "access".to_owned(),
         act: None,
+        cnf: issuing.dpop_jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let simplejwt = &issuing.settings.simplejwt;
     let user_claim = (
@@ -176,6 +179,13 @@ pub fn respond(
                 access: &signed.access,
                 now: issuing.now,
                 expires_at: issuing.now + ttl,
+                // RFC 9449 §5: a public client's refresh token is bound to its key; a
+                // confidential client's is bound to the client already.
+                dpop_jkt: if grant.client.is_public() {
+                    issuing.dpop_jkt
+                } else {
+                    None
+                },
             },
         )?;
         Some(token)
@@ -184,7 +194,7 @@ pub fn respond(
     };
     Ok(TokenResponse {
         access_token: signed.access_token,
-        token_type: "Bearer".to_owned(),
+        token_type: issuing.token_type().to_owned(),
         expires_in: signed.expires_in,
         refresh_token,
         scope: signed.scope,

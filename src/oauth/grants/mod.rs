@@ -38,6 +38,20 @@ pub struct Issuing<'a> {
     pub settings: &'a Settings,
     pub keys: &'a KeySet,
     pub now: i64,
+    /// The thumbprint of the key of the request's valid DPoP proof: the access token is
+    /// bound to it (`cnf.jkt`, token type `DPoP`).
+    pub dpop_jkt: Option<&'a str>,
+}
+
+impl Issuing<'_> {
+    /// RFC 9449 §5: `DPoP` for a bound access token, `Bearer` otherwise.
+    pub fn token_type(&self) -> &'static str {
+        if self.dpop_jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
 }
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3), serialised once (and

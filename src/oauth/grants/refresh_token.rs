@@ -39,6 +39,15 @@ pub fn exchange(
     let (Some(client_id), Some(user_id)) = (row.client_id.as_deref(), row.user_id) else {
         return Err(invalid_grant(UNUSABLE));
     };
+    // RFC 9449 §5: a bound token refreshes only with a proof of its key. Checked before
+    // rotation and reuse are looked at, so a thief without the key changes nothing.
+    if let Some(bound) = row.dpop_jkt.as_deref()
+        && issuing.dpop_jkt != Some(bound)
+    {
+        return Err(invalid_grant(
+            "the refresh token is bound to a DPoP key: send a proof signed with it",
+        ));
+    }
     if status == Status::Rotated {
         // A rotated token at another client is a leaked copy: no grace for it.
         let outcome = if client_id == client.id {

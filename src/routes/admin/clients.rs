@@ -28,6 +28,7 @@ fn form_values(f: &AdminForm) -> ClientForm {
         jwks: f.get("jwks").to_owned(),
         jwks_uri: f.get("jwks_uri").to_owned(),
         require_par: f.get("require_par") == "on",
+        dpop: f.get("dpop_bound_access_tokens") == "on",
     }
 }
 
