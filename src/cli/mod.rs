@@ -18,7 +18,7 @@ use crate::clients::{self, AuthMethod, AuthSettings, ClientKeys, NewClient};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::django::import::{self as django_import, AdminFrom};
-use crate::domain::{ClientKind, Email, GrantType, Password, RedirectUri, ScopeSet, Username};
+use crate::domain::{Email, GrantType, Password, RedirectUri, ScopeSet, Username};
 use crate::resources::ResourceId;
 use crate::signing::{KeyInfo, KeyState, SigningAlg};
 use crate::startup::{self, Application};

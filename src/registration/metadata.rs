@@ -148,6 +148,11 @@ impl Metadata {
             // Which APIs a self-registered client may ask tokens for is not yet policy:
             // none, until an administrator lists some on its page.
             resources: String::new(),
+            auth_method: auth_method.as_str().to_owned(),
+            jwks: String::new(),
+            jwks_uri: String::new(),
+            require_par: false,
+            dpop: false,
         };
         let spec = form.parse().map_err(from_console)?;
         let client = &spec.client;

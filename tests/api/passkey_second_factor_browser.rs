@@ -52,6 +52,7 @@ async fn passkey_second_step_in_chromium_through_the_code_flow() {
                 scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
                 algs: Default::default(),
                 resources: vec![],
+                dpop_bound_access_tokens: false,
             },
         )
         .unwrap()

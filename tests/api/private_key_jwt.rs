@@ -109,6 +109,8 @@ pub fn register(app: &TestApp, keys: ClientKeys, require_par: bool) -> String {
             ],
             scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
             algs: clients::TokenAlgs::default(),
+            resources: vec![],
+            dpop_bound_access_tokens: false,
         },
         &AuthSettings {
             method: AuthMethod::PrivateKeyJwt,

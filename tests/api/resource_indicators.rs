@@ -65,6 +65,7 @@ pub fn client_with(
                 .iter()
                 .map(|r| ResourceId::parse(r).unwrap())
                 .collect(),
+            dpop_bound_access_tokens: false,
         },
     )
     .unwrap();

@@ -12,7 +12,7 @@ use crate::audit::{self, AuditAction, Entry};
 use crate::clients::Client;
 use crate::domain::ScopeSet;
 use crate::family;
-use crate::oauth::tokens::{self, AccessClaims};
+use crate::oauth::tokens::{self, AccessClaims, Confirmation};
 use crate::oauth::{OAuthError, access, target};
 use crate::store::{DbConnection, StoreError, users};
 
@@ -90,12 +90,15 @@ pub fn exchange(
         auth_time: subject.auth_time,
         token_type: "access".to_owned(),
         act,
+        cnf: issuing.dpop_jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let access = tokens::sign_access(issuing.keys, aimed.alg, &claims, user_claim)
         .map_err(|e| OAuthError::ServerError(e.to_string()))?;
     Ok(TokenResponse {
         access_token: access.jwt,
-        token_type: "Bearer".to_owned(),
+        token_type: issuing.token_type().to_owned(),
         expires_in: exp - now,
         refresh_token: None,
         scope: aimed.scope,

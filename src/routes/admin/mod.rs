@@ -13,8 +13,8 @@ mod guard;
 mod keys;
 mod locked;
 mod pages;
-mod resources;
 mod registration;
+mod resources;
 mod users;
 
 use guard::Admin;
