@@ -192,6 +192,7 @@ struct FileSettings {
     registration_redirect_uris: Option<toml::Value>,
     registration_scopes: Option<toml::Value>,
     registration_grant_types: Option<toml::Value>,
+    registration_resources: Option<toml::Value>,
     require_par: Option<toml::Value>,
 }
 
@@ -230,6 +231,7 @@ pub const SETTINGS: &[&str] = &[
     "registration_redirect_uris",
     "registration_scopes",
     "registration_grant_types",
+    "registration_resources",
     "require_par",
 ];
 
@@ -392,6 +394,10 @@ impl Settings {
             put(
                 "registration_grant_types",
                 parsed.registration_grant_types.as_ref().map(toml_to_string),
+            );
+            put(
+                "registration_resources",
+                parsed.registration_resources.as_ref().map(toml_to_string),
             );
             put(
                 "require_par",
@@ -634,6 +640,7 @@ fn registration(raw: &Raw) -> Result<crate::registration::policy::RegistrationPo
             p::DEFAULT_GRANT_TYPES,
             p::parse_grant_types,
         )?,
+        resources: parse_with(raw, "registration_resources", "", p::parse_resources)?,
     })
 }
 

@@ -155,6 +155,20 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<Resource>, StoreError> {
 }
 
 /// Parse a list of identifiers a client may use, each of which must be registered.
+/// Those of `identifiers` registered now, in their order.
+pub fn registered_among(
+    conn: &mut DbConnection,
+    identifiers: &[ResourceId],
+) -> Result<Vec<ResourceId>, StoreError> {
+    let mut out = Vec::new();
+    for id in identifiers {
+        if resource_store::by_identifier(conn, id.as_str())?.is_some() {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
 pub fn check_registered(
     conn: &mut DbConnection,
     identifiers: &[ResourceId],

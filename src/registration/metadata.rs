@@ -145,8 +145,8 @@ impl Metadata {
                 .clone()
                 .unwrap_or_default(),
             access_token_alg: String::new(),
-            // Which APIs a self-registered client may ask tokens for is not yet policy:
-            // none, until an administrator lists some on its page.
+            // The APIs it may use come from the policy (`registration_resources`), not
+            // from the client: the caller sets them.
             resources: String::new(),
             auth_method: auth_method.as_str().to_owned(),
             jwks: String::new(),

@@ -252,7 +252,11 @@ fn register_checked(
         }
         Mode::Open | Mode::Off => None,
     };
-    let checked = Metadata::from_body(req.body)?.check(req.policy)?;
+    let mut checked = Metadata::from_body(req.body)?.check(req.policy)?;
+    // The policy's APIs that exist now: one deleted since the setting was written is left
+    // out rather than failing every registration.
+    checked.spec.client.resources =
+        crate::resources::registered_among(conn, &req.policy.resources)?;
     crate::admin::clients::check_keys(req.keys, req.now, &checked.spec.client.algs)
         .map_err(metadata::from_console)?;
     let access_token = SecretString::new(secrets::random_token(32));

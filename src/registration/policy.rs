@@ -4,6 +4,7 @@
 use url::Url;
 
 use crate::domain::{GrantType, RedirectUri, ScopeSet};
+use crate::resources::ResourceId;
 
 /// `TESSERA_REGISTRATION`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -127,6 +128,10 @@ pub struct RegistrationPolicy {
     /// The scopes a self-registered client may hold; one that asks for none gets all.
     pub scopes: ScopeSet,
     pub grant_types: Vec<GrantType>,
+    /// The APIs (RFC 8707 resources) a self-registered client may ask tokens for: what an
+    /// MCP client needs, since it names the API it found in every request. Only those
+    /// registered when the client registers are given; none by default.
+    pub resources: Vec<ResourceId>,
 }
 
 pub const DEFAULT_REDIRECT_URIS: &str = "loopback,https";
@@ -145,6 +150,7 @@ impl Default for RegistrationPolicy {
                 GrantType::RefreshToken,
                 GrantType::DeviceCode,
             ],
+            resources: Vec::new(),
         }
     }
 }
@@ -186,6 +192,18 @@ pub fn parse_grant_types(raw: &str) -> Result<Vec<GrantType>, String> {
     }
     if out.is_empty() {
         return Err("name at least one grant type".into());
+    }
+    Ok(out)
+}
+
+/// Resource identifiers, comma- or space-separated; none is allowed (the default).
+pub fn parse_resources(raw: &str) -> Result<Vec<ResourceId>, String> {
+    let mut out = Vec::new();
+    for r in items(raw) {
+        let id = ResourceId::parse(r)?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
     }
     Ok(out)
 }

@@ -35,6 +35,7 @@ mod logout;
 mod mail;
 mod mail_sink;
 mod maintenance;
+mod mcp_walk;
 mod metrics;
 mod nginx;
 mod openid_client;

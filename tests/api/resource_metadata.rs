@@ -48,7 +48,7 @@ fn spawn_api(app: &TestApp) -> String {
 }
 
 /// The `resource_metadata` parameter of a 401's challenge.
-fn resource_metadata(res: &reqwest::Response) -> String {
+pub(crate) fn resource_metadata(res: &reqwest::Response) -> String {
     let challenge = res
         .headers()
         .get("www-authenticate")
