@@ -100,7 +100,7 @@ impl OAuthError {
             OAuthError::InvalidTarget(_) => "invalid_target",
             OAuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             OAuthError::UseDpopNonce { .. } => "use_dpop_nonce",
-            OAuthError::DpopRefused { error, .. } => *error,
+            OAuthError::DpopRefused { error, .. } => error,
         }
     }
 

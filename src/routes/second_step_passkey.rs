@@ -174,11 +174,11 @@ async fn refused(
         }
     };
     let mut res = page(state, pending, status, Some(message)).await?;
-    if let PasskeyError::Throttled { retry_after } = e {
-        if let Ok(value) = retry_after.to_string().parse() {
-            res.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, value);
-        }
+    if let PasskeyError::Throttled { retry_after } = e
+        && let Ok(value) = retry_after.to_string().parse()
+    {
+        res.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, value);
     }
     Ok(res)
 }

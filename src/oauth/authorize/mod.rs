@@ -187,7 +187,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     };
     let pushed = match pushed::resolve(&mut ctx.borrow_mut().conn, &client, outer, now) {
         Ok(pushed) => pushed,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let p: &[(String, String)] = pushed.as_ref().map_or(outer, |f| &f.params);
     let redirect_uri = match Target::parse(p).map(|t| t.redirect_uri) {
@@ -401,7 +401,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
     if let Some(found) = &pushed {
         match pushed::claim(&mut ctx.borrow_mut().conn, found) {
             Ok(()) => {}
-            Err(page) => return page,
+            Err(page) => return *page,
         }
     }
     let result = AuthorizationFlow::prepare(endpoint).and_then(|mut flow| flow.execute(request));

@@ -14,11 +14,11 @@ pub fn resolve(
     client: &Client,
     outer: &[(String, String)],
     now: i64,
-) -> Result<Option<Found>, Outcome> {
+) -> Result<Option<Found>, Box<Outcome>> {
     let request_uri = match super::single(outer, "request_uri") {
         Ok(None) => return Ok(None),
         Ok(Some(uri)) => uri,
-        Err(message) => return Err(error_page(400, "Invalid request", message)),
+        Err(message) => return Err(Box::new(error_page(400, "Invalid request", message))),
     };
     // Not one of ours: Tessera fetches no request objects, and the authorization
     // parameters refuse it (`request_uri_not_supported`) once the redirect URI is checked.
@@ -27,14 +27,14 @@ pub fn resolve(
     }
     match par::find(conn, &client.id, request_uri, now) {
         Ok(Ok(found)) => Ok(Some(found)),
-        Ok(Err(why)) => Err(unusable(why)),
+        Ok(Err(why)) => Err(Box::new(unusable(why))),
         Err(e) => {
             tracing::error!(error = %e, "authorize: pushed request lookup failed");
-            Err(error_page(
+            Err(Box::new(error_page(
                 503,
                 "Temporarily unavailable",
                 "Please try again in a moment.",
-            ))
+            )))
         }
     }
 }
@@ -55,17 +55,17 @@ fn unusable(why: Unusable) -> Outcome {
 }
 
 /// Take the pushed request for this answer; refused if another answer has it.
-pub fn claim(conn: &mut DbConnection, found: &Found) -> Result<(), Outcome> {
+pub fn claim(conn: &mut DbConnection, found: &Found) -> Result<(), Box<Outcome>> {
     match pushed_requests::claim(conn, &found.hash) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(unusable(Unusable::Used)),
+        Ok(false) => Err(Box::new(unusable(Unusable::Used))),
         Err(e) => {
             tracing::error!(error = %e, "authorize: claiming a pushed request failed");
-            Err(error_page(
+            Err(Box::new(error_page(
                 503,
                 "Temporarily unavailable",
                 "Please try again in a moment.",
-            ))
+            )))
         }
     }
 }
