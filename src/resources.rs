@@ -1,6 +1,7 @@
 //! The registry of APIs (RFC 8707 resources): what an API is called, which identifier its
 //! tokens name in `aud`, which scopes they may carry there, how long they live and which
 //! algorithm signs them. Parsed once from the row; `oauth::target` decides who may use one.
+pub use crate::domain::ResourceId;
 use crate::domain::ScopeSet;
 use crate::signing::SigningAlg;
 use crate::store::resources::ResourceRow;
@@ -9,50 +10,6 @@ use crate::store::{DbConnection, StoreError, resources as resource_store};
 /// Bounds of a resource's own access-token lifetime, in seconds (as a client's).
 pub const MIN_TTL: i64 = 60;
 pub const MAX_TTL: i64 = 86_400;
-
-/// The longest identifier accepted: an API's URL, not a document.
-const MAX_IDENTIFIER: usize = 512;
-
-/// A resource identifier (RFC 8707 §2): an absolute URI without a fragment. Tessera also
-/// asks for http(s) and no query, so the identifier is the URL an RFC 9728 document
-/// describes and stays one token in the space-separated lists it is stored in.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ResourceId(String);
-
-impl ResourceId {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "resource identifier '{}' must be an absolute http(s) URI without query or fragment",
-                raw.chars().take(80).collect::<String>()
-            )
-        };
-        if raw.len() > MAX_IDENTIFIER || raw.contains(char::is_whitespace) {
-            return Err(bad());
-        }
-        let url = url::Url::parse(raw).map_err(|_| bad())?;
-        if !matches!(url.scheme(), "http" | "https")
-            || url.host_str().is_none()
-            || url.query().is_some()
-            || url.fragment().is_some()
-            || raw.contains('#')
-            || raw.contains('?')
-        {
-            return Err(bad());
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ResourceId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A registration request, parsed.
 #[derive(Clone, Debug)]

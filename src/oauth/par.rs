@@ -5,6 +5,7 @@
 //! altered there, and they come from a client that proved who it is.
 use super::authorize::AuthorizeParams;
 use super::authorize::params::{Target, single};
+use super::authorize::pushed::REQUEST_URI_PREFIX;
 use super::client_auth::{self, SecretCache};
 use super::error::OAuthError;
 use crate::clients::Client;
@@ -12,12 +13,9 @@ use crate::config::Settings;
 use crate::domain::{GrantType, ScopeSet};
 use crate::secrets;
 use crate::signing::VerifyingKey;
+use crate::store::DbConnection;
 use crate::store::pushed_requests::{self, PushedRequestRow};
-use crate::store::{DbConnection, StoreError};
 use crate::throttle::Policy;
-
-/// RFC 9126 §2.2's prefix for the `request_uri`s Tessera hands out.
-pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 /// How long a `request_uri` may be used: long enough to send the browser on its way,
 /// short enough that a leaked one is soon worthless (RFC 9126 §2.2 suggests 5 to 600 s).
@@ -141,52 +139,4 @@ fn check(client: &Client, params: &[(String, String)]) -> Result<(), OAuthError>
         }
     }
     Ok(())
-}
-
-/// Why a `request_uri` cannot be used; each becomes an error page (the redirect URI it
-/// would name is not known to be this client's).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Unusable {
-    /// Never issued, already expired and pruned, or issued to another client: one answer,
-    /// so the page does not tell which `request_uri`s exist.
-    Unknown,
-    Expired,
-    Used,
-}
-
-/// A pushed request found for `client_id`: its parameters and when it was pushed.
-#[derive(Debug)]
-pub struct Found {
-    pub hash: String,
-    pub params: Vec<(String, String)>,
-    pub created_at: i64,
-}
-
-/// Look a `request_uri` up for `client_id`.
-pub fn find(
-    conn: &mut DbConnection,
-    client_id: &str,
-    request_uri: &str,
-    now: i64,
-) -> Result<Result<Found, Unusable>, StoreError> {
-    let hash = secrets::digest(request_uri);
-    let Some(row) = pushed_requests::by_hash(conn, &hash)? else {
-        return Ok(Err(Unusable::Unknown));
-    };
-    if row.client_id != client_id {
-        return Ok(Err(Unusable::Unknown));
-    }
-    if row.expires_at <= now {
-        return Ok(Err(Unusable::Expired));
-    }
-    if row.used {
-        return Ok(Err(Unusable::Used));
-    }
-    Ok(Ok(Found {
-        hash,
-        params: url::form_urlencoded::parse(row.params.as_bytes())
-            .into_owned()
-            .collect(),
-        created_at: row.created_at,
-    }))
 }

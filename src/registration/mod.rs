@@ -262,7 +262,12 @@ fn register_checked(
     let access_token = SecretString::new(secrets::random_token(32));
     let kept = Value::Object(checked.kept.clone()).to_string();
     let (registered, row) = transaction(conn, |conn| {
-        let registered = client_domain::register(conn, req.clock, &checked.spec.client)?;
+        let registered = client_domain::register_with(
+            conn,
+            req.clock,
+            &checked.spec.client,
+            &checked.spec.auth,
+        )?;
         store::set_registration(
             conn,
             &registered.client_id,
@@ -463,6 +468,9 @@ fn update_checked(
     updated.grant_types = join(c.grant_types.iter().map(|g| g.as_str()).collect());
     updated.scopes = c.scopes.to_string();
     updated.id_token_signed_response_alg = c.algs.id_token.as_str().to_owned();
+    // The method follows the kind: a client turned confidential authenticates with the
+    // secret issued now, one turned public with none.
+    updated.token_endpoint_auth_method = checked.spec.auth.method.as_str().to_owned();
     updated.updated_at = req.now;
     let access_token = SecretString::new(secrets::random_token(32));
     let kept = Value::Object(checked.kept).to_string();

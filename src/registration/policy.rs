@@ -3,8 +3,7 @@
 //! may get. Parsed once with the other settings.
 use url::Url;
 
-use crate::domain::{GrantType, RedirectUri, ScopeSet};
-use crate::resources::ResourceId;
+use crate::domain::{GrantType, RedirectUri, ResourceId, ScopeSet};
 
 /// `TESSERA_REGISTRATION`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

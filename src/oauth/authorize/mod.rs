@@ -9,7 +9,7 @@ use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
 use url::Url;
 
 pub mod params;
-mod pushed;
+pub mod pushed;
 
 pub use params::{AuthorizeParams, Decision, Prompt};
 use params::{Delivery, Target, single};

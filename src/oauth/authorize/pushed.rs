@@ -3,8 +3,11 @@
 //! before it expires. Each refusal is a page: the redirect URI is not yet trusted.
 use super::{Outcome, error_page};
 use crate::clients::Client;
-use crate::oauth::par::{self, Found, REQUEST_URI_PREFIX, Unusable};
-use crate::store::{DbConnection, pushed_requests};
+use crate::secrets;
+use crate::store::{DbConnection, StoreError, pushed_requests};
+
+/// RFC 9126 §2.2's prefix for the `request_uri`s Tessera hands out.
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 const START_AGAIN: &str = "Go back to the application and start signing in again.";
 
@@ -25,7 +28,7 @@ pub fn resolve(
     if !request_uri.starts_with(REQUEST_URI_PREFIX) {
         return Ok(None);
     }
-    match par::find(conn, &client.id, request_uri, now) {
+    match find(conn, &client.id, request_uri, now) {
         Ok(Ok(found)) => Ok(Some(found)),
         Ok(Err(why)) => Err(Box::new(unusable(why))),
         Err(e) => {
@@ -75,4 +78,52 @@ pub fn release(conn: &mut DbConnection, found: &Found) {
     if let Err(e) = pushed_requests::release(conn, &found.hash) {
         tracing::error!(error = %e, "authorize: releasing a pushed request failed");
     }
+}
+
+/// Why a `request_uri` cannot be used; each becomes an error page (the redirect URI it
+/// would name is not known to be this client's).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// Never issued, already expired and pruned, or issued to another client: one answer,
+    /// so the page does not tell which `request_uri`s exist.
+    Unknown,
+    Expired,
+    Used,
+}
+
+/// A pushed request found for `client_id`: its parameters and when it was pushed.
+#[derive(Debug)]
+pub struct Found {
+    pub hash: String,
+    pub params: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+/// Look a `request_uri` up for `client_id`.
+pub fn find(
+    conn: &mut DbConnection,
+    client_id: &str,
+    request_uri: &str,
+    now: i64,
+) -> Result<Result<Found, Unusable>, StoreError> {
+    let hash = secrets::digest(request_uri);
+    let Some(row) = pushed_requests::by_hash(conn, &hash)? else {
+        return Ok(Err(Unusable::Unknown));
+    };
+    if row.client_id != client_id {
+        return Ok(Err(Unusable::Unknown));
+    }
+    if row.expires_at <= now {
+        return Ok(Err(Unusable::Expired));
+    }
+    if row.used {
+        return Ok(Err(Unusable::Used));
+    }
+    Ok(Ok(Found {
+        hash,
+        params: url::form_urlencoded::parse(row.params.as_bytes())
+            .into_owned()
+            .collect(),
+        created_at: row.created_at,
+    }))
 }
