@@ -5,50 +5,13 @@
 //! the API accepts the token, whose audience is that API alone.
 use std::net::TcpListener;
 
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
-use tessera::resource::{
-    Authenticated, Expectations, JwksCache, ProtectedResource, Verifier, challenge,
-    metadata_document,
-};
+use tessera::resource::Expectations;
 
 use crate::flow::{self, Browser, REDIRECT};
 use crate::helpers::{Backend, TestApp, spawn_with};
 use crate::jwt;
-use crate::resource_metadata::resource_metadata;
-
-async fn notes(token: Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "sub": token.0.sub() }))
-}
-
-/// The API at `base`, on the listener bound before Tessera started (its identifier is in
-/// Tessera's settings), accepting only tokens whose audience is itself.
-fn serve_api(app: &TestApp, listener: TcpListener, base: &str) {
-    let resource = ProtectedResource::new(base, &app.settings.issuer)
-        .unwrap()
-        .scopes(&["notes"])
-        .name("Notes API");
-    let path = resource.metadata_path().to_owned();
-    let resource = web::Data::new(resource);
-    let jwks = JwksCache::new(&app.url("/.well-known/jwks.json")).unwrap();
-    let verifier = web::Data::new(Verifier::new(
-        jwks,
-        Expectations::access(&app.settings.issuer).audience(base),
-    ));
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(resource.clone())
-            .app_data(verifier.clone())
-            .wrap(from_fn(challenge))
-            .route(&path, web::get().to(metadata_document))
-            .route("/notes", web::get().to(notes))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap();
-    actix_web::rt::spawn(server.run());
-}
+use crate::resource_metadata::{resource_metadata, serve_api};
 
 async fn get_json(app: &TestApp, url: &str) -> Value {
     let res = app.http.get(url).send().await.unwrap();
@@ -93,7 +56,9 @@ async fn walk(backend: Backend) {
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    serve_api(&app, listener, &api);
+    // The API accepts only tokens whose audience is itself.
+    let expect = Expectations::access(&app.settings.issuer).audience(&api);
+    serve_api(&app, listener, &api, &["notes"], expect);
     flow::create_user(&app, "alice");
 
     // The client knows only the API: its 401 says where to read about it.

@@ -21,17 +21,28 @@ async fn notes(token: Authenticated) -> HttpResponse {
 fn spawn_api(app: &TestApp) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let resource = ProtectedResource::new(&base, &app.settings.issuer)
+    let expect = Expectations::access(&app.settings.issuer);
+    serve_api(app, listener, &base, &["openid", "notes"], expect);
+    base
+}
+
+/// The Notes API at `base` on `listener`: its RFC 9728 document, the challenge on every
+/// 401, and `/notes` for tokens that meet `expect`.
+pub(crate) fn serve_api(
+    app: &TestApp,
+    listener: std::net::TcpListener,
+    base: &str,
+    scopes: &[&str],
+    expect: Expectations,
+) {
+    let resource = ProtectedResource::new(base, &app.settings.issuer)
         .unwrap()
-        .scopes(&["openid", "notes"])
+        .scopes(scopes)
         .name("Notes API");
     let path = resource.metadata_path().to_owned();
     let resource = web::Data::new(resource);
     let jwks = JwksCache::new(&app.url("/.well-known/jwks.json")).unwrap();
-    let verifier = web::Data::new(Verifier::new(
-        jwks,
-        Expectations::access(&app.settings.issuer),
-    ));
+    let verifier = web::Data::new(Verifier::new(jwks, expect));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(resource.clone())
@@ -44,7 +55,6 @@ fn spawn_api(app: &TestApp) -> String {
     .listen(listener)
     .unwrap();
     actix_web::rt::spawn(server.run());
-    base
 }
 
 /// The `resource_metadata` parameter of a 401's challenge.
