@@ -199,6 +199,37 @@ pub fn register_with(
     })
 }
 
+/// Point a stored client at these authentication settings. A method that uses a secret
+/// keeps the client's secret or gets a new one (returned, to be shown once); any other
+/// method drops it, so a client moved to `private_key_jwt` cannot fall back to a secret.
+pub fn set_auth(
+    row: &mut ClientRow,
+    auth: &AuthSettings,
+) -> Result<Option<SecretString>, HashError> {
+    let mut new_secret = None;
+    if !auth.method.uses_secret() {
+        row.secret_hash = None;
+    } else if row.secret_hash.is_none() {
+        let secret = SecretString::new(secrets::random_token(32));
+        row.secret_hash = Some(secrets::hash_secret(&secret)?);
+        new_secret = Some(secret);
+    }
+    row.is_public = auth.kind() == ClientKind::Public;
+    row.token_endpoint_auth_method = auth.method.as_str().to_owned();
+    row.jwks = auth
+        .keys
+        .as_ref()
+        .and_then(ClientKeys::inline)
+        .map(str::to_owned);
+    row.jwks_uri = auth
+        .keys
+        .as_ref()
+        .and_then(ClientKeys::uri)
+        .map(str::to_owned);
+    row.require_pushed_authorization_requests = auth.require_par;
+    Ok(new_secret)
+}
+
 /// The name of the client an authorization request (a path under `/oauth/authorize`) is
 /// for, so a login page shown again after a failed attempt still says where it leads.
 pub fn name_for_authorize_path(

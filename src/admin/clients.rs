@@ -330,30 +330,8 @@ pub fn update(
     transaction(conn, |conn| {
         let mut row = get(conn, id)?;
         let c = &spec.client;
-        let mut new_secret = None;
-        if !spec.auth.method.uses_secret() {
-            row.secret_hash = None;
-        } else if row.secret_hash.is_none() {
-            let secret = SecretString::new(secrets::random_token(32));
-            row.secret_hash = Some(secrets::hash_secret(&secret)?);
-            new_secret = Some(secret);
-        }
-        row.token_endpoint_auth_method = spec.auth.method.as_str().to_owned();
-        row.jwks = spec
-            .auth
-            .keys
-            .as_ref()
-            .and_then(ClientKeys::inline)
-            .map(str::to_owned);
-        row.jwks_uri = spec
-            .auth
-            .keys
-            .as_ref()
-            .and_then(ClientKeys::uri)
-            .map(str::to_owned);
-        row.require_pushed_authorization_requests = spec.auth.require_par;
+        let new_secret = client_domain::set_auth(&mut row, &spec.auth)?;
         row.name = c.name.trim().to_owned();
-        row.is_public = c.kind == ClientKind::Public;
         row.redirect_uris = join(&c.redirect_uris);
         row.post_logout_redirect_uris = join(&c.post_logout_redirect_uris);
         row.grant_types = c

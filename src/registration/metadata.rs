@@ -8,8 +8,9 @@ use super::RegistrationError;
 use super::policy::RegistrationPolicy;
 use crate::admin::AdminError;
 use crate::admin::clients::{ClientForm, ClientSpec};
+use crate::client_methods::AuthMethod;
 use crate::clients::Client;
-use crate::domain::{ClientKind, GrantType};
+use crate::domain::GrantType;
 
 /// At most this many redirect URIs (and as many post-logout ones) and contacts.
 const MAX_URIS: usize = 20;
@@ -36,44 +37,14 @@ pub struct Metadata {
     software_id: Option<String>,
     software_version: Option<String>,
     jwks: Option<Value>,
-    jwks_uri: Option<Value>,
+    jwks_uri: Option<String>,
+    /// RFC 9126 §6.
+    require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2.
+    dpop_bound_access_tokens: Option<bool>,
     /// RFC 7592 updates name the client and may repeat its secret.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
-}
-
-/// How a self-registered client authenticates at the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMethod {
-    None,
-    ClientSecretBasic,
-    ClientSecretPost,
-}
-
-impl AuthMethod {
-    fn parse(raw: &str) -> Result<Self, RegistrationError> {
-        match raw {
-            "none" => Ok(AuthMethod::None),
-            "client_secret_basic" => Ok(AuthMethod::ClientSecretBasic),
-            "client_secret_post" => Ok(AuthMethod::ClientSecretPost),
-            "private_key_jwt" => Err(metadata(
-                "token_endpoint_auth_method private_key_jwt is not available to self-registered \
-                 clients yet; use client_secret_basic, client_secret_post or none",
-            )),
-            other => Err(metadata(&format!(
-                "token_endpoint_auth_method '{other}' is not supported (none, \
-                 client_secret_basic, client_secret_post)"
-            ))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::None => "none",
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-        }
-    }
 }
 
 fn metadata(m: &str) -> RegistrationError {
@@ -102,16 +73,25 @@ impl Metadata {
 
     /// Check everything: each field as the console checks it, then the policy.
     pub fn check(self, policy: &RegistrationPolicy) -> Result<Checked, RegistrationError> {
-        if self.jwks.is_some() || self.jwks_uri.is_some() {
-            return Err(metadata(
-                "jwks and jwks_uri are not available to self-registered clients yet",
-            ));
-        }
         let auth_method = match &self.token_endpoint_auth_method {
-            Some(m) => AuthMethod::parse(m)?,
+            Some(m) => AuthMethod::parse(m).map_err(|e| metadata(&e))?,
             // RFC 7591 §2: the default.
             None => AuthMethod::ClientSecretBasic,
         };
+        // The console's form takes the JWKS as text; what is stored is re-serialised JSON.
+        let jwks = match &self.jwks {
+            None => String::new(),
+            Some(v @ Value::Object(_)) => v.to_string(),
+            Some(_) => return Err(metadata("jwks must be a JSON object with a \"keys\" array")),
+        };
+        let jwks_uri = self.jwks_uri.clone().unwrap_or_default();
+        if !jwks_uri.is_empty() {
+            // Tessera fetches this URL: a self-registered client may only point it where
+            // its redirect URIs may go, not at any host the server can reach.
+            policy
+                .check_uri("jwks_uri", &jwks_uri)
+                .map_err(RegistrationError::InvalidClientMetadata)?;
+        }
         let name = match self.client_name.as_deref().map(str::trim) {
             Some(n) if !n.is_empty() => n.to_owned(),
             _ => {
@@ -149,10 +129,10 @@ impl Metadata {
             // from the client: the caller sets them.
             resources: String::new(),
             auth_method: auth_method.as_str().to_owned(),
-            jwks: String::new(),
-            jwks_uri: String::new(),
-            require_par: false,
-            dpop: false,
+            jwks,
+            jwks_uri,
+            require_par: self.require_pushed_authorization_requests.unwrap_or(false),
+            dpop: self.dpop_bound_access_tokens.unwrap_or(false),
         };
         let spec = form.parse().map_err(from_console)?;
         let client = &spec.client;
@@ -180,10 +160,6 @@ impl Metadata {
             }
         }
         let mut kept = Map::new();
-        kept.insert(
-            "token_endpoint_auth_method".into(),
-            auth_method.as_str().into(),
-        );
         for (key, value) in [
             ("client_uri", &self.client_uri),
             ("logo_uri", &self.logo_uri),
@@ -272,15 +248,6 @@ pub fn describe(client: &Client, kept: &Map<String, Value>, created_at: i64) -> 
     }
     let code = client.may_use(GrantType::AuthorizationCode);
     let mut out = kept.clone();
-    let auth = match (
-        client.kind,
-        kept.get("token_endpoint_auth_method")
-            .and_then(Value::as_str),
-    ) {
-        (ClientKind::Public, _) => "none",
-        (ClientKind::Confidential, Some("client_secret_post")) => "client_secret_post",
-        (ClientKind::Confidential, _) => "client_secret_basic",
-    };
     let fields = json!({
         "client_id": client.id,
         "client_id_issued_at": created_at,
@@ -289,12 +256,25 @@ pub fn describe(client: &Client, kept: &Map<String, Value>, created_at: i64) -> 
         "post_logout_redirect_uris": uris(&client.post_logout_redirect_uris),
         "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "response_types": if code { vec!["code"] } else { vec![] },
-        "token_endpoint_auth_method": auth,
+        "token_endpoint_auth_method": client.auth_method.as_str(),
         "scope": client.scopes.to_string(),
         "id_token_signed_response_alg": client.algs.id_token.as_str(),
+        "require_pushed_authorization_requests": client.require_par,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
     });
     if let Value::Object(fields) = fields {
         out.extend(fields);
+    }
+    if let Some(keys) = &client.keys {
+        if let Some(jwks) = keys
+            .inline()
+            .and_then(|j| serde_json::from_str::<Value>(j).ok())
+        {
+            out.insert("jwks".into(), jwks);
+        }
+        if let Some(uri) = keys.uri() {
+            out.insert("jwks_uri".into(), uri.into());
+        }
     }
     out
 }

@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 
 use crate::audit::{self, AuditAction, Entry};
 use crate::clients::{self as client_domain, Client};
-use crate::domain::ClientKind;
 use crate::family;
 use crate::secrets::{self, SecretString};
 use crate::signing::Keys;
@@ -444,20 +443,10 @@ fn update_checked(
     crate::admin::clients::check_keys(req.keys, req.now, &checked.spec.client.algs)
         .map_err(metadata::from_console)?;
     let c = &checked.spec.client;
-    let mut new_secret = None;
     let mut updated = row.clone();
-    match (row.is_public, c.kind) {
-        (true, ClientKind::Confidential) => {
-            let secret = SecretString::new(secrets::random_token(32));
-            updated.secret_hash = Some(secrets::hash_secret(&secret)?);
-            new_secret = Some(secret);
-        }
-        (false, ClientKind::Public) => updated.secret_hash = None,
-        _ => {}
-    }
+    let new_secret = client_domain::set_auth(&mut updated, &checked.spec.auth)?;
     let join = |items: Vec<&str>| items.join(" ");
     updated.name = c.name.trim().to_owned();
-    updated.is_public = c.kind == ClientKind::Public;
     updated.redirect_uris = join(c.redirect_uris.iter().map(|u| u.as_str()).collect());
     updated.post_logout_redirect_uris = join(
         c.post_logout_redirect_uris
@@ -468,9 +457,7 @@ fn update_checked(
     updated.grant_types = join(c.grant_types.iter().map(|g| g.as_str()).collect());
     updated.scopes = c.scopes.to_string();
     updated.id_token_signed_response_alg = c.algs.id_token.as_str().to_owned();
-    // The method follows the kind: a client turned confidential authenticates with the
-    // secret issued now, one turned public with none.
-    updated.token_endpoint_auth_method = checked.spec.auth.method.as_str().to_owned();
+    updated.dpop_bound_access_tokens = c.dpop_bound_access_tokens;
     updated.updated_at = req.now;
     let access_token = SecretString::new(secrets::random_token(32));
     let kept = Value::Object(checked.kept).to_string();

@@ -210,17 +210,21 @@ pub fn parse_resources(raw: &str) -> Result<Vec<ResourceId>, String> {
 impl RegistrationPolicy {
     /// The first redirect URI the patterns do not admit, with why.
     pub fn check_uris(&self, uris: &[RedirectUri]) -> Result<(), String> {
-        for uri in uris {
-            let allowed = Url::parse(uri.as_str())
-                .is_ok_and(|u| self.redirect_uris.iter().any(|p| p.allows(&u)));
-            if !allowed {
-                return Err(format!(
-                    "redirect URI '{}' is outside this server's registration policy",
-                    uri.as_str()
-                ));
-            }
+        uris.iter()
+            .try_for_each(|uri| self.check_uri("redirect URI", uri.as_str()))
+    }
+
+    /// Whether the patterns admit `uri` (a redirect URI, or another URL a client names).
+    pub fn check_uri(&self, what: &str, uri: &str) -> Result<(), String> {
+        let allowed =
+            Url::parse(uri).is_ok_and(|u| self.redirect_uris.iter().any(|p| p.allows(&u)));
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} '{uri}' is outside this server's registration policy"
+            ))
         }
-        Ok(())
     }
 
     pub fn check_grant_types(&self, grants: &[GrantType]) -> Result<(), String> {

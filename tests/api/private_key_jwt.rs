@@ -490,7 +490,7 @@ on_both_backends!(
 );
 
 /// Serve `body` as a JWKS at `http://127.0.0.1:PORT/jwks` until the test ends.
-async fn serve_jwks(body: String) -> String {
+pub async fn serve_jwks(body: String) -> String {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -3,8 +3,9 @@
 //! redirect URIs, grant types and scopes outside the policy; malformed and oversized
 //! metadata; too many registrations from one address; management with a wrong token,
 //! another client's token, a rotated token, after DELETE, of a console-created client, and
-//! two concurrent updates with one token. Then registrations that work, a code flow with the
-//! new client, the console's marker and token list, discovery and the CLI.
+//! two concurrent updates with one token; a private_key_jwt client's keys outside the policy,
+//! malformed, or private. Then registrations that work, a code flow with the new client, a
+//! private_key_jwt client authenticating with the keys it registered, the console's marker and token list, discovery and the CLI.
 use std::sync::Arc;
 
 use reqwest::StatusCode;
@@ -15,6 +16,7 @@ use crate::admin::{Console, audit_actions};
 use crate::flow::{self, Client, REDIRECT};
 use crate::helpers::{Backend, TestApp, spawn_with, spawn_with_clock};
 use crate::on_both_backends;
+use crate::private_key_jwt::{ClientKey, claims, post_with, serve_jwks};
 
 async fn open(backend: Backend) -> TestApp {
     spawn_with(backend, &[("TESSERA_REGISTRATION", "open")]).await
@@ -271,14 +273,11 @@ on_both_backends!(@spawn metadata_outside_the_policy_is_refused, open, |app: Tes
         );
         assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
     }
-    // The private_key_jwt refusal says what to do instead.
+    // private_key_jwt without keys says what is missing.
     let mut m = native_app();
     m["token_endpoint_auth_method"] = json!("private_key_jwt");
     let (_, body, _) = register(&app, None, &m).await;
-    assert!(
-        body["error_description"].as_str().unwrap().contains("client_secret_basic"),
-        "{body}"
-    );
+    assert!(body["error_description"].as_str().unwrap().contains("JWKS"), "{body}");
     // Not JSON, or not an object.
     for raw in ["client_name=x", "[1,2]", ""] {
         let res = app
@@ -613,3 +612,133 @@ async fn registration_cli_refuses_bad_input_in_one_line() {
     assert_eq!(rows[0]["live"], true);
     assert!(rows[0].get("token").is_none());
 }
+
+/// A server-side app that signs its client assertions with its own key.
+fn keyed_app(key: &ClientKey) -> Value {
+    json!({
+        "client_name": "Ledger Sync",
+        "redirect_uris": ["https://ledger.example/cb"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": {"keys": [key.public_jwk()]},
+    })
+}
+
+/// Whether `client_id`'s assertion signed with `key` authenticates it at introspection.
+async fn authenticates(app: &TestApp, key: &ClientKey, client_id: &str) -> bool {
+    let jwt = key.sign(&claims(app, client_id));
+    let (status, body) = post_with(app, "/oauth/introspect", &jwt, &[("token", "x")]).await;
+    match status.as_u16() {
+        200 => {
+            assert_eq!(body["active"], json!(false), "{body}");
+            true
+        }
+        401 => false,
+        other => panic!("introspection answered {other}: {body}"),
+    }
+}
+
+on_both_backends!(@spawn private_key_jwt_registrations_refuse_bad_keys, open, |app: TestApp| async move {
+    let key = ClientKey::es256("ledger-1");
+    let mut private = key.public_jwk();
+    private["d"] = json!("c2VjcmV0");
+    let cases: Vec<(&str, Value)> = vec![
+        // Tessera would fetch it: only where redirect URIs may point.
+        ("jwks_uri", json!("http://intranet.example/jwks")),
+        ("jwks_uri", json!("ftp://ledger.example/jwks")),
+        ("jwks_uri", json!(42)),
+        ("token_endpoint_auth_method", json!("client_secret_jwt")),
+        ("jwks", json!("{\"keys\": []}")),
+        ("jwks", json!({"keys": [private]})),
+        ("jwks", json!({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]})),
+        ("jwks", json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]})),
+    ];
+    for (field, value) in cases {
+        let mut m = keyed_app(&key);
+        m.as_object_mut().unwrap().remove("jwks");
+        m[field] = value.clone();
+        let (status, body, _) = register(&app, None, &m).await;
+        assert_eq!(
+            error_of(status, &body),
+            (400, "invalid_client_metadata".into()),
+            "{field}={value}: {body}"
+        );
+    }
+    // Both at once is ambiguous.
+    let mut m = keyed_app(&key);
+    m["jwks_uri"] = json!("https://ledger.example/jwks");
+    let (status, body, _) = register(&app, None, &m).await;
+    assert_eq!(error_of(status, &body), (400, "invalid_client_metadata".into()), "{body}");
+    assert_eq!(clients_count(&app), 0);
+});
+
+on_both_backends!(@spawn a_private_key_jwt_client_registers_and_authenticates_with_its_keys, open, |app: TestApp| async move {
+    let key = ClientKey::es256("ledger-1");
+    let reg = registered(&app, None, &keyed_app(&key)).await;
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(reg["token_endpoint_auth_method"], "private_key_jwt", "{reg}");
+    assert!(reg.get("client_secret").is_none(), "no secret for a key-based client: {reg}");
+    assert_eq!(reg["jwks"]["keys"][0]["kid"], "ledger-1", "{reg}");
+    assert!(authenticates(&app, &key, &id).await);
+    // Another key under the registered kid is not the client.
+    assert!(!authenticates(&app, &ClientKey::es256("ledger-1"), &id).await);
+
+    // RFC 7592 read shows the same keys and settings.
+    let uri = reg["registration_client_uri"].as_str().unwrap().to_owned();
+    let token = reg["registration_access_token"].as_str().unwrap().to_owned();
+    let (status, read, _) = answer(manage(&app, reqwest::Method::GET, &uri, Some(&token)).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["jwks"], reg["jwks"]);
+    assert_eq!(read["require_pushed_authorization_requests"], false);
+
+    // Moved to keys it publishes (a loopback URL is inside the default policy), pushing its
+    // requests and binding its tokens with DPoP.
+    let next = ClientKey::es256("ledger-2");
+    let jwks_uri = serve_jwks(next.jwks()).await;
+    let mut m = keyed_app(&next);
+    m.as_object_mut().unwrap().remove("jwks");
+    m["jwks_uri"] = json!(jwks_uri);
+    m["client_id"] = json!(id);
+    m["require_pushed_authorization_requests"] = json!(true);
+    m["dpop_bound_access_tokens"] = json!(true);
+    let put = manage(&app, reqwest::Method::PUT, &uri, Some(&token)).json(&m);
+    let (status, body, _) = answer(put.send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["jwks_uri"], json!(jwks_uri));
+    assert!(body.get("jwks").is_none(), "{body}");
+    assert_eq!(body["require_pushed_authorization_requests"], true);
+    assert_eq!(body["dpop_bound_access_tokens"], true);
+    assert!(authenticates(&app, &next, &id).await);
+    assert!(!authenticates(&app, &key, &id).await, "the old key is gone");
+    let token = body["registration_access_token"].as_str().unwrap().to_owned();
+
+    // Turned to a secret: one is issued now; turned back to keys: the secret stops working.
+    let mut m = json!({
+        "client_id": id,
+        "client_name": "Ledger Sync",
+        "redirect_uris": ["https://ledger.example/cb"],
+        "token_endpoint_auth_method": "client_secret_basic",
+    });
+    let put = manage(&app, reqwest::Method::PUT, &uri, Some(&token)).json(&m);
+    let (status, body, _) = answer(put.send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let secret = body["client_secret"].as_str().expect("a secret for client_secret_basic").to_owned();
+    let token = body["registration_access_token"].as_str().unwrap().to_owned();
+    let introspect = |secret: String| {
+        let req = app
+            .http
+            .post(app.url("/oauth/introspect"))
+            .basic_auth(&id, Some(secret))
+            .form(&[("token", "x")]);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(introspect(secret.clone()).await, 200);
+    m["token_endpoint_auth_method"] = json!("private_key_jwt");
+    m["jwks"] = json!({"keys": [key.public_jwk()]});
+    let put = manage(&app, reqwest::Method::PUT, &uri, Some(&token)).json(&m);
+    let (status, body, _) = answer(put.send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("client_secret").is_none(), "{body}");
+    assert_eq!(introspect(secret).await, 401);
+    assert!(authenticates(&app, &key, &id).await);
+});
