@@ -4,6 +4,7 @@
 //! another instance is refused too.
 use super::error::OAuthError;
 use super::tokens::Confirmation;
+use crate::client_profile::Profile;
 use crate::config::Settings;
 use crate::resource::dpop::{self, IAT_WINDOW, Proof, ProofRequest};
 use crate::secrets;
@@ -15,12 +16,13 @@ use crate::store::dpop as dpop_store;
 /// make proofs for later, and a client library retries once with the nonce by itself.
 pub const NONCE_TTL: i64 = 300;
 
-/// Check a token request's proof (`None` when none was sent) and remember it; the
-/// thumbprint of its key, to bind the tokens to. Blocking (database).
+/// Check a token request's proof (`None` when none was sent) for a client of `profile` and
+/// remember it; the thumbprint of its key, to bind the tokens to. Blocking (database).
 pub fn at_token_endpoint(
     conn: &mut DbConnection,
     settings: &Settings,
     proof: Option<&str>,
+    profile: Profile,
     now: i64,
 ) -> Result<Option<String>, OAuthError> {
     let Some(proof) = proof else {
@@ -35,6 +37,14 @@ pub fn at_token_endpoint(
     };
     let proof =
         dpop::verify(proof, &request).map_err(|e| OAuthError::InvalidDpopProof(e.0.into()))?;
+    // Before the nonce: a proof that can never be taken is not worth a retry.
+    if !profile.accepts_client_alg(proof.alg) {
+        return Err(OAuthError::InvalidDpopProof(
+            "this client's profile (FAPI 2.0) takes DPoP proofs signed with PS256, ES256 or \
+             EdDSA only"
+                .into(),
+        ));
+    }
     let nonce_live = match &proof.nonce {
         Some(nonce) => dpop_store::nonce_is_live(conn, &secrets::digest(nonce), now)?,
         None => false,

@@ -117,7 +117,10 @@ fn check(client: &Client, params: &[(String, String)]) -> Result<(), OAuthError>
         Some(uri) if !client.has_redirect_uri(&uri) => {
             return invalid("redirect_uri is not registered for this client");
         }
-        None if client.redirect_uris.len() != 1 => return invalid("redirect_uri is required"),
+        // FAPI 2.0 §5.3.2.2: required in the pushed request even with one registered URI.
+        None if client.redirect_uris.len() != 1 || client.profile.is_fapi2() => {
+            return invalid("redirect_uri is required");
+        }
         _ => {}
     }
     match single(params, "response_type").map_err(OAuthError::InvalidRequest)? {
@@ -127,8 +130,8 @@ fn check(client: &Client, params: &[(String, String)]) -> Result<(), OAuthError>
     }
     let asked = AuthorizeParams::parse(params)
         .map_err(|refusal| OAuthError::InvalidRequest(refusal.description))?;
-    if client.is_public() && asked.code_challenge.is_none() {
-        return invalid("public clients must use PKCE (code_challenge with S256)");
+    if client.requires_pkce() && asked.code_challenge.is_none() {
+        return invalid(super::authorize::pkce_required(client));
     }
     if let Some(scope) = &asked.scope {
         let scope = ScopeSet::parse(scope).map_err(OAuthError::InvalidScope)?;

@@ -153,6 +153,9 @@ impl Metadata {
             jwks_uri: String::new(),
             require_par: false,
             dpop: false,
+            // Self-registered clients are never fapi2: the profile is an operator's
+            // decision about a client it vouches for.
+            profile: String::new(),
         };
         let spec = form.parse().map_err(from_console)?;
         let client = &spec.client;

@@ -76,6 +76,7 @@ diesel::table! {
         registration_token_hash -> Nullable<Text>,
         registration_metadata -> Text,
         allowed_resources -> Text,
+        profile -> Text,
     }
 }
 
