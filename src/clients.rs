@@ -1,7 +1,7 @@
 //! Client registration: turning a parsed request into a stored client and its one-time secret.
 pub use crate::client_methods::{AuthMethod, AuthSettings, ClientKeys};
 pub use crate::client_profile::Profile;
-use crate::client_profile::{FAPI2_GRANTS, FAPI2_TOKEN_ALGS};
+use crate::client_profile::{FAPI2_CLIENT_ALGS, FAPI2_GRANTS, FAPI2_TOKEN_ALGS};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::resources::{self, ResourceError, ResourceId};
@@ -143,6 +143,19 @@ impl NewClient {
                 "a fapi2 client must authenticate with private_key_jwt, not {}",
                 auth.method.as_str()
             ));
+        }
+        // A JWKS URI is read only when an assertion comes; a registered JWKS is checked now.
+        if let Some(keys @ ClientKeys::Jwks(_)) = &auth.keys
+            && !keys
+                .registered_keys()
+                .values()
+                .any(|k| FAPI2_CLIENT_ALGS.contains(&k.alg()))
+        {
+            return invalid(
+                "a fapi2 client's JWKS needs a PS256, ES256 or EdDSA key (an RSA key without \
+                 \"alg\": \"PS256\" is an RS256 key)"
+                    .into(),
+            );
         }
         if !auth.require_par {
             return invalid(
