@@ -136,7 +136,9 @@ impl NewClient {
         }
         let invalid = |m: String| Err(ClientError::Invalid(m));
         if self.kind == ClientKind::Public {
-            return invalid("a fapi2 client must be confidential: FAPI 2.0 has no public clients".into());
+            return invalid(
+                "a fapi2 client must be confidential: FAPI 2.0 has no public clients".into(),
+            );
         }
         if auth.method != AuthMethod::PrivateKeyJwt {
             return invalid(format!(
@@ -175,11 +177,7 @@ impl NewClient {
                 ));
             }
         }
-        if let Some(other) = self
-            .grant_types
-            .iter()
-            .find(|g| !FAPI2_GRANTS.contains(g))
-        {
+        if let Some(other) = self.grant_types.iter().find(|g| !FAPI2_GRANTS.contains(g)) {
             return invalid(format!(
                 "a fapi2 client may use only the authorization_code, refresh_token and \
                  client_credentials grants, not {}",

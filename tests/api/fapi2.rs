@@ -2,7 +2,7 @@
 //! a row edited by hand so the request-time checks are seen to stand on their own: a plain
 //! authorization request without PAR, a pushed request without PKCE, with PKCE plain or
 //! without redirect_uri, an unauthenticated or secret-authenticated push, a token request
-//! without DPoP, client assertions signed RS256 or naming another audience than the issuer,
+//! without DPoP or with an RS256 proof, client assertions signed RS256 or naming another audience than the issuer,
 //! a DPoP proof of another key at refresh; registrations breaking each rule at the CLI and
 //! the console. Then the whole walk: PAR + private_key_jwt (ES256) + PKCE S256 + DPoP.
 use serde_json::{Value, json};
@@ -122,7 +122,9 @@ on_both_backends!(
     |app: TestApp| async move {
         let c = fapi_client(&app);
         // Even with PAR switched off in its row: the profile requires it.
-        edit_row(&app, &c.id, |r| r.require_pushed_authorization_requests = false);
+        edit_row(&app, &c.id, |r| {
+            r.require_pushed_authorization_requests = false
+        });
         let (_, challenge) = flow::pkce();
         let url = flow::auth_url(
             &c.id,
@@ -132,7 +134,10 @@ on_both_backends!(
             ],
         );
         let page = Browser::new(&app).get(&url).await;
-        assert_eq!(page.redirect_param("error").as_deref(), Some("invalid_request"));
+        assert_eq!(
+            page.redirect_param("error").as_deref(),
+            Some("invalid_request")
+        );
         assert!(
             page.redirect_param("error_description")
                 .unwrap()
@@ -161,7 +166,10 @@ on_both_backends!(
         let mut plain = without(&["code_challenge_method"]);
         plain.push(("code_challenge_method", "plain"));
         for (form, says) in [
-            (without(&["code_challenge", "code_challenge_method"]), "PKCE"),
+            (
+                without(&["code_challenge", "code_challenge_method"]),
+                "PKCE",
+            ),
             (plain, "S256"),
             // One redirect URI is registered, yet FAPI 2.0 wants it named.
             (without(&["redirect_uri"]), "redirect_uri"),
@@ -239,6 +247,32 @@ on_both_backends!(
         let answer = token_with(&app, &assertion(&app, &c), &CREDENTIALS, None).await;
         refused(&answer, 400, "invalid_dpop_proof", "no proof");
         assert!(answer.body.get("access_token").is_none());
+        // A proof signed RS256 is refused before any nonce is handed out.
+        let mut jwk = crate::jwt::attacker_jwk();
+        for member in ["kid", "alg", "use"] {
+            jwk.as_object_mut().unwrap().remove(member);
+        }
+        let claims = json!({
+            "jti": tessera::secrets::random_token(16),
+            "htm": "POST",
+            "htu": dpop::token_url(&app),
+            "iat": app.clock.unix(),
+        });
+        let rs256_proof = crate::jwt::sign_as_attacker(
+            json!({"typ": "dpop+jwt", "jwk": jwk}),
+            claims.as_object().unwrap(),
+        );
+        let answer = token_with(&app, &assertion(&app, &c), &CREDENTIALS, Some(&rs256_proof)).await;
+        refused(&answer, 400, "invalid_dpop_proof", "an RS256 proof");
+        assert!(answer.nonce.is_none(), "{}", answer.body);
+        assert!(
+            answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("PS256, ES256 or EdDSA only"),
+            "{}",
+            answer.body
+        );
         // With a proof, the same client gets a DPoP-bound token.
         let answer = token(&app, &c, &CREDENTIALS, &DpopKey::es256()).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
@@ -274,10 +308,7 @@ on_both_backends!(
         let answer = token_with(&app, &rs256, &CREDENTIALS, Some(&proof)).await;
         refused(&answer, 401, "invalid_client", "an RS256 assertion");
         // FAPI 2.0 §5.3.2.1: the issuer only, and as a string.
-        for aud in [
-            json!(app.url("/oauth/token")),
-            json!([app.settings.issuer]),
-        ] {
+        for aud in [json!(app.url("/oauth/token")), json!([app.settings.issuer])] {
             let mut claims = fapi_claims(&app, &c.id);
             claims["aud"] = aud.clone();
             let answer = token_with(&app, &c.key.sign(&claims), &CREDENTIALS, Some(&proof)).await;
@@ -352,13 +383,19 @@ on_both_backends!(
                 // A JWKS with a secret method is refused before the profile is looked at.
                 "only for clients using private_key_jwt",
             ),
-            (with(&["--id-token-alg", "RS256"]), "ID tokens must be signed with PS256 or ES256"),
+            (
+                with(&["--id-token-alg", "RS256"]),
+                "ID tokens must be signed with PS256 or ES256",
+            ),
             (
                 with(&["--access-token-alg", "EdDSA"]),
                 "access tokens must be signed with PS256 or ES256",
             ),
             (
-                with(&["--grant-type", "urn:ietf:params:oauth:grant-type:device_code"]),
+                with(&[
+                    "--grant-type",
+                    "urn:ietf:params:oauth:grant-type:device_code",
+                ]),
                 "may use only the authorization_code",
             ),
             // With the default algorithm (ES256) and no ES256 key yet: how to make one.
@@ -372,27 +409,56 @@ on_both_backends!(
         // Public, and secret-based without a JWKS.
         let out = app.cli(
             &[
-                "client", "create", "--name", "P", "--redirect-uri", REDIRECT, "--profile",
-                "fapi2", "--public", "--require-par", "--dpop",
-            ],
-            None,
-        );
-        assert!(out.stderr.contains("must be confidential"), "{}", out.stderr);
-        let out = app.cli(
-            &[
-                "client", "create", "--name", "S", "--redirect-uri", REDIRECT, "--profile",
-                "fapi2", "--require-par", "--dpop",
+                "client",
+                "create",
+                "--name",
+                "P",
+                "--redirect-uri",
+                REDIRECT,
+                "--profile",
+                "fapi2",
+                "--public",
+                "--require-par",
+                "--dpop",
             ],
             None,
         );
         assert!(
-            out.stderr.contains("must authenticate with private_key_jwt, not client_secret_basic"),
+            out.stderr.contains("must be confidential"),
+            "{}",
+            out.stderr
+        );
+        let out = app.cli(
+            &[
+                "client",
+                "create",
+                "--name",
+                "S",
+                "--redirect-uri",
+                REDIRECT,
+                "--profile",
+                "fapi2",
+                "--require-par",
+                "--dpop",
+            ],
+            None,
+        );
+        assert!(
+            out.stderr
+                .contains("must authenticate with private_key_jwt, not client_secret_basic"),
             "{}",
             out.stderr
         );
         let out = create(&app, rs256_path.to_str().unwrap(), &good);
-        assert!(out.stderr.contains("needs a PS256, ES256 or EdDSA key"), "{}", out.stderr);
-        let out = app.cli(&["client", "create", "--name", "X", "--profile", "fapi3"], None);
+        assert!(
+            out.stderr.contains("needs a PS256, ES256 or EdDSA key"),
+            "{}",
+            out.stderr
+        );
+        let out = app.cli(
+            &["client", "create", "--name", "X", "--profile", "fapi3"],
+            None,
+        );
         assert!(out.stderr.contains("use none or fapi2"), "{}", out.stderr);
         assert_eq!(client_count(&app), before, "nothing written");
 
@@ -421,7 +487,8 @@ on_both_backends!(
         assert_eq!(listed["profile"], "fapi2");
         let text = app.cli(&["client", "list"], None).stdout;
         assert!(
-            text.lines().any(|l| l.starts_with(id) && l.contains("fapi2")),
+            text.lines()
+                .any(|l| l.starts_with(id) && l.contains("fapi2")),
             "{text}"
         );
     }
@@ -450,15 +517,24 @@ on_both_backends!(
         ];
         let good = [("require_par", "on"), ("dpop_bound_access_tokens", "on")];
         for (extra, says) in [
-            (vec![("dpop_bound_access_tokens", "on")], "must require pushed"),
+            (
+                vec![("dpop_bound_access_tokens", "on")],
+                "must require pushed",
+            ),
             (vec![("require_par", "on")], "must have DPoP-bound tokens"),
             (
                 [&good[..], &[("id_token_alg", "RS256")]].concat(),
                 "ID tokens must be signed with PS256 or ES256, not RS256.",
             ),
             (
-                [&good[..], &[("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange")]]
-                    .concat(),
+                [
+                    &good[..],
+                    &[(
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    )],
+                ]
+                .concat(),
                 "may use only the authorization_code",
             ),
         ] {
@@ -474,7 +550,12 @@ on_both_backends!(
         form.extend(good);
         let page = console.post("/admin/clients/new", &form).await;
         assert_eq!(page.status, 400, "{}", page.body);
-        assert!(page.body.contains("A fapi2 client must authenticate with private_key_jwt"), "{}", page.body);
+        assert!(
+            page.body
+                .contains("A fapi2 client must authenticate with private_key_jwt"),
+            "{}",
+            page.body
+        );
 
         let mut form = base.clone();
         form.extend(good);
@@ -483,7 +564,10 @@ on_both_backends!(
         let rows = tessera::store::admin::clients_all(&mut app.store.conn().unwrap()).unwrap();
         let row = rows.iter().find(|r| r.name == "Console FAPI Bank").unwrap();
         assert_eq!(
-            (row.profile.as_str(), row.id_token_signed_response_alg.as_str()),
+            (
+                row.profile.as_str(),
+                row.id_token_signed_response_alg.as_str()
+            ),
             ("fapi2", "ES256")
         );
         // The list and the edit form show the profile; an edit breaking a rule is refused.
@@ -491,12 +575,20 @@ on_both_backends!(
         assert!(list.body.contains("FAPI 2.0"), "{}", list.body);
         let path = format!("/admin/clients/{}", row.id);
         let page = console.get(&path).await;
-        assert!(page.body.contains("<option value=\"fapi2\" selected>"), "{}", page.body);
+        assert!(
+            page.body.contains("<option value=\"fapi2\" selected>"),
+            "{}",
+            page.body
+        );
         let mut form = base.clone();
         form.push(("require_par", "on"));
         let page = console.post(&path, &form).await;
         assert_eq!(page.status, 400, "{}", page.body);
-        assert!(page.body.contains("must have DPoP-bound tokens"), "{}", page.body);
+        assert!(
+            page.body.contains("must have DPoP-bound tokens"),
+            "{}",
+            page.body
+        );
     }
 );
 
@@ -531,7 +623,10 @@ on_both_backends!(
         assert_eq!(answer.body["token_type"], "DPoP");
         let access = answer.body["access_token"].as_str().unwrap();
         assert_eq!(crate::jwt::header(access)["alg"], "ES256");
-        assert_eq!(claims_of(access)["cnf"]["jkt"], dpop_key.thumbprint().as_str());
+        assert_eq!(
+            claims_of(access)["cnf"]["jkt"],
+            dpop_key.thumbprint().as_str()
+        );
         let id_token = answer.body["id_token"].as_str().unwrap();
         assert_eq!(crate::jwt::header(id_token)["alg"], "ES256");
         assert_eq!(claims_of(id_token)["nonce"], "n-par");
@@ -549,7 +644,10 @@ on_both_backends!(
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert_eq!(answer.body["token_type"], "DPoP");
         let access = answer.body["access_token"].as_str().unwrap();
-        assert_eq!(claims_of(access)["cnf"]["jkt"], dpop_key.thumbprint().as_str());
+        assert_eq!(
+            claims_of(access)["cnf"]["jkt"],
+            dpop_key.thumbprint().as_str()
+        );
     }
 );
 

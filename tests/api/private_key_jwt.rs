@@ -113,7 +113,12 @@ pub fn bank_app() -> NewClient {
 }
 
 /// Register `client` as a private_key_jwt client with `keys`.
-pub fn register_as(app: &TestApp, client: &NewClient, keys: ClientKeys, require_par: bool) -> String {
+pub fn register_as(
+    app: &TestApp,
+    client: &NewClient,
+    keys: ClientKeys,
+    require_par: bool,
+) -> String {
     let mut conn = app.store.conn().unwrap();
     clients::register_with(
         &mut conn,
