@@ -32,6 +32,8 @@ pub struct PushRequest {
     pub ip: Option<String>,
     /// The key a `jwks_uri` client's assertion names, fetched beforehand.
     pub fetched: Option<VerifyingKey>,
+    /// The `DPoP` header (RFC 9449 §10.1): the code is bound to its key.
+    pub dpop: Option<String>,
 }
 
 /// RFC 9126 §2.2's answer.
@@ -72,6 +74,22 @@ pub fn push(
     {
         params.retain(|(k, _)| k != "client_id");
         params.push(("client_id".to_owned(), client.id.clone()));
+    }
+    if let Some(proof) = &req.dpop {
+        let jkt = super::dpop::at_par(conn, settings, proof, client.profile, now)?;
+        // RFC 9449 §10.1: dpop_jkt may be sent too, and must then name the same key.
+        match single(&params, "dpop_jkt").map_err(OAuthError::InvalidRequest)? {
+            Some(named) if named != jkt => {
+                return Err(OAuthError::InvalidDpopProof(
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key".into(),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                params.retain(|(k, _)| k != "dpop_jkt");
+                params.push(("dpop_jkt".to_owned(), jkt));
+            }
+        }
     }
     check(&client, &params)?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", secrets::random_token(32));

@@ -126,6 +126,7 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         access_jti -> Nullable<Text>,
         access_exp -> Nullable<BigInt>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

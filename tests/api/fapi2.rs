@@ -2,9 +2,11 @@
 //! a row edited by hand so the request-time checks are seen to stand on their own: a plain
 //! authorization request without PAR, a pushed request without PKCE, with PKCE plain or
 //! without redirect_uri, an unauthenticated or secret-authenticated push, a token request
-//! without DPoP or with an RS256 proof, client assertions signed RS256 or naming another audience than the issuer,
-//! a DPoP proof of another key at refresh; registrations breaking each rule at the CLI and
-//! the console. Then the whole walk: PAR + private_key_jwt (ES256) + PKCE S256 + DPoP.
+//! without DPoP or with an RS256 proof, client assertions signed RS256 or naming another
+//! audience than the issuer, a DPoP proof of another key at refresh or for a code bound to
+//! a key (RFC 9449 §10); registrations breaking each rule at the CLI and the console. Then
+//! the whole walk: PAR + private_key_jwt (ES256) + PKCE S256 + DPoP, the code bound to the
+//! DPoP key of the push.
 use serde_json::{Value, json};
 use tessera::clients::{ClientKeys, Profile, TokenAlgs};
 use tessera::signing::SigningAlg;
@@ -65,6 +67,56 @@ fn assertion(app: &TestApp, c: &Fapi) -> String {
 /// Push `form` as `c`, authenticated by a fresh assertion.
 async fn push(app: &TestApp, c: &Fapi, form: &[(&str, &str)]) -> (reqwest::StatusCode, Value) {
     post_with(app, "/oauth/par", &assertion(app, c), form).await
+}
+
+/// Push `form` as `c` with a DPoP proof of `dpop_key` for the PAR endpoint: the code it
+/// leads to is bound to that key (RFC 9449 §10.1).
+async fn push_bound(
+    app: &TestApp,
+    c: &Fapi,
+    form: &[(&str, &str)],
+    dpop_key: &DpopKey,
+) -> (reqwest::StatusCode, Value) {
+    let proof = dpop_key
+        .proof(
+            "POST",
+            &app.settings.endpoint("/oauth/par"),
+            app.clock.unix(),
+        )
+        .sign();
+    let client_assertion = assertion(app, c);
+    let mut form = form.to_vec();
+    form.push(("client_assertion_type", pkjwt::ASSERTION_TYPE));
+    form.push(("client_assertion", &client_assertion));
+    json_of(
+        app.http
+            .post(app.url("/oauth/par"))
+            .header("DPoP", proof)
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// The form redeeming `code` with the PKCE `verifier`.
+fn redeem<'a>(code: &'a str, verifier: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ]
+}
+
+/// Sign `user` in through the pushed request `uri` of `c`: the code.
+async fn code_for(app: &TestApp, c: &Fapi, uri: &str, user: &str) -> String {
+    flow::create_user(app, user);
+    let page = Browser::new(app)
+        .authorize(&authorize_url(&c.id, uri), user)
+        .await;
+    page.redirect_param("code").expect("a code")
 }
 
 /// A token request with `client_assertion`, and `proof` in the DPoP header if given.
@@ -598,7 +650,8 @@ on_both_backends!(
         let c = fapi_client(&app);
         let dpop_key = DpopKey::es256();
         let (verifier, challenge) = flow::pkce();
-        let (status, body) = push(&app, &c, &request(&challenge, &[])).await;
+        // The push carries a DPoP proof: the code is bound to its key (RFC 9449 §10.1).
+        let (status, body) = push_bound(&app, &c, &request(&challenge, &[]), &dpop_key).await;
         assert_eq!(status, 201, "{body}");
         assert!(body["expires_in"].as_i64().unwrap() < 600, "{body}");
         let uri = body["request_uri"].as_str().unwrap();
@@ -612,13 +665,7 @@ on_both_backends!(
         );
         assert_eq!(page.redirect_param("state").as_deref(), Some("st-par"));
         let code = page.redirect_param("code").expect("a code");
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier.as_str()),
-        ];
-        let answer = token(&app, &c, &form, &dpop_key).await;
+        let answer = token(&app, &c, &redeem(&code, &verifier), &dpop_key).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert_eq!(answer.body["token_type"], "DPoP");
         let access = answer.body["access_token"].as_str().unwrap();
@@ -647,6 +694,65 @@ on_both_backends!(
         assert_eq!(
             claims_of(access)["cnf"]["jkt"],
             dpop_key.thumbprint().as_str()
+        );
+    }
+);
+
+on_both_backends!(
+    fapi2_code_bound_to_a_dpop_key_needs_that_key,
+    |app: TestApp| async move {
+        let c = fapi_client(&app);
+        let (bound, other) = (DpopKey::es256(), DpopKey::es256());
+        // A proof at PAR whose key is not the dpop_jkt also sent: refused there.
+        let (_, challenge) = flow::pkce();
+        let jkt = bound.thumbprint();
+        let (status, body) = push_bound(
+            &app,
+            &c,
+            &request(&challenge, &[("dpop_jkt", &jkt)]),
+            &other,
+        )
+        .await;
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (400, Some("invalid_dpop_proof")),
+            "{body}"
+        );
+        // A code bound by the PAR proof, redeemed with another key: refused.
+        let (verifier, challenge) = flow::pkce();
+        let (status, body) = push_bound(&app, &c, &request(&challenge, &[]), &bound).await;
+        assert_eq!(status, 201, "{body}");
+        let code = code_for(&app, &c, body["request_uri"].as_str().unwrap(), "erin").await;
+        let answer = token(&app, &c, &redeem(&code, &verifier), &other).await;
+        refused(
+            &answer,
+            400,
+            "invalid_grant",
+            "a bound code with another key",
+        );
+        assert!(
+            answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("bound to a DPoP key"),
+            "{}",
+            answer.body
+        );
+        // A code bound by dpop_jkt alone, redeemed with that key: tokens bound to it.
+        let (verifier, challenge) = flow::pkce();
+        let (status, body) = push(&app, &c, &request(&challenge, &[("dpop_jkt", &jkt)])).await;
+        assert_eq!(status, 201, "{body}");
+        let code = code_for(&app, &c, body["request_uri"].as_str().unwrap(), "fred").await;
+        let answer = token(&app, &c, &redeem(&code, &verifier), &bound).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let access = answer.body["access_token"].as_str().unwrap();
+        assert_eq!(claims_of(access)["cnf"]["jkt"], jkt.as_str());
+        // A malformed dpop_jkt is refused at the push.
+        let (status, body) = push(&app, &c, &request(&challenge, &[("dpop_jkt", "abc")])).await;
+        assert_eq!(
+            (status.as_u16(), body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}"
         );
     }
 );

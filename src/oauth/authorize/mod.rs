@@ -351,6 +351,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         claims_request: params.claims.clone(),
         session_id: Some(signed_in.session.id_hash.clone()),
         methods,
+        dpop_jkt: params.dpop_jkt.clone(),
         resources: (!apis.is_empty()).then(|| {
             apis.iter()
                 .map(|(_, id)| id.as_str())
