@@ -757,6 +757,59 @@ on_both_backends!(
     }
 );
 
+/// Dynamic registration never makes a fapi2 client, and a client an administrator made
+/// fapi2 cannot undo its settings through its registration URI (RFC 7592).
+async fn self_registered_clients_are_not_fapi2(app: TestApp) {
+    let metadata = json!({
+        "client_name": "Self-made",
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code"],
+        "token_endpoint_auth_method": "none",
+        "profile": "fapi2",
+    });
+    let res = app
+        .http
+        .post(app.url("/oauth/register"))
+        .json(&metadata)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(res).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["client_id"].as_str().unwrap().to_owned();
+    let row = tessera::store::clients::by_id(&mut app.store.conn().unwrap(), &id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.profile, "none");
+    edit_row(&app, &id, |r| r.profile = "fapi2".into());
+    let mut update = metadata.clone();
+    update["client_id"] = json!(id);
+    let res = app
+        .http
+        .put(body["registration_client_uri"].as_str().unwrap())
+        .bearer_auth(body["registration_access_token"].as_str().unwrap())
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(res).await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
+}
+
+on_both_backends!(
+    @spawn fapi2_profile_is_not_for_self_registered_clients,
+    open_registration,
+    self_registered_clients_are_not_fapi2
+);
+
+async fn open_registration(backend: crate::helpers::Backend) -> TestApp {
+    crate::helpers::spawn_with(backend, &[("TESSERA_REGISTRATION", "open")]).await
+}
+
 on_both_backends!(
     fapi2_discovery_lists_ps256_and_es256,
     |app: TestApp| async move {
