@@ -1,5 +1,7 @@
 //! Client registration: turning a parsed request into a stored client and its one-time secret.
 pub use crate::client_methods::{AuthMethod, AuthSettings, ClientKeys};
+pub use crate::client_profile::Profile;
+use crate::client_profile::{FAPI2_CLIENT_ALGS, FAPI2_GRANTS, FAPI2_TOKEN_ALGS};
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
 use crate::resources::{self, ResourceError, ResourceId};
@@ -26,6 +28,8 @@ pub struct NewClient {
     pub resources: Vec<ResourceId>,
     /// RFC 9449 §5.2: every token request must carry a DPoP proof.
     pub dpop_bound_access_tokens: bool,
+    /// The security profile its registration and requests are held to.
+    pub profile: Profile,
 }
 
 /// The algorithms a client's tokens are signed with.
@@ -123,6 +127,65 @@ impl NewClient {
         }
         Ok(())
     }
+
+    /// Check what the client's profile asks of its settings (FAPI 2.0 §5.3.2 and §5.4),
+    /// one sentence per problem, in the order an operator would fix them.
+    pub fn check_profile(&self, auth: &AuthSettings) -> Result<(), ClientError> {
+        if !self.profile.is_fapi2() {
+            return Ok(());
+        }
+        let invalid = |m: String| Err(ClientError::Invalid(m));
+        if self.kind == ClientKind::Public {
+            return invalid(
+                "a fapi2 client must be confidential: FAPI 2.0 has no public clients".into(),
+            );
+        }
+        if auth.method != AuthMethod::PrivateKeyJwt {
+            return invalid(format!(
+                "a fapi2 client must authenticate with private_key_jwt, not {}",
+                auth.method.as_str()
+            ));
+        }
+        // A JWKS URI is read only when an assertion comes; a registered JWKS is checked now.
+        if let Some(keys @ ClientKeys::Jwks(_)) = &auth.keys
+            && !keys
+                .registered_keys()
+                .values()
+                .any(|k| FAPI2_CLIENT_ALGS.contains(&k.alg()))
+        {
+            return invalid(
+                "a fapi2 client's JWKS needs a PS256, ES256 or EdDSA key (an RSA key without \
+                 \"alg\": \"PS256\" is an RS256 key)"
+                    .into(),
+            );
+        }
+        if !auth.require_par {
+            return invalid(
+                "a fapi2 client must require pushed authorization requests (PAR)".into(),
+            );
+        }
+        if !self.dpop_bound_access_tokens {
+            return invalid("a fapi2 client must have DPoP-bound tokens (DPoP)".into());
+        }
+        for (what, alg) in [
+            ("ID tokens", self.algs.id_token),
+            ("access tokens", self.algs.access_token),
+        ] {
+            if !FAPI2_TOKEN_ALGS.contains(&alg) {
+                return invalid(format!(
+                    "a fapi2 client's {what} must be signed with PS256 or ES256, not {alg}"
+                ));
+            }
+        }
+        if let Some(other) = self.grant_types.iter().find(|g| !FAPI2_GRANTS.contains(g)) {
+            return invalid(format!(
+                "a fapi2 client may use only the authorization_code, refresh_token and \
+                 client_credentials grants, not {}",
+                other.as_str()
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn join<T>(items: &[T], f: impl Fn(&T) -> &str) -> String {
@@ -149,6 +212,7 @@ pub fn register_with(
     client.validate()?;
     resources::check_registered(conn, &client.resources)?;
     auth.validate(client.kind).map_err(ClientError::Invalid)?;
+    client.check_profile(auth)?;
     let client_id = secrets::random_token(16);
     let client_secret = auth
         .method
@@ -191,6 +255,7 @@ pub fn register_with(
             .map(str::to_owned),
         require_pushed_authorization_requests: auth.require_par,
         dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+        profile: client.profile.as_str().to_owned(),
     };
     client_store::insert(conn, &row)?;
     Ok(Registered {
@@ -274,6 +339,8 @@ pub struct Client {
     pub require_par: bool,
     /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
     pub dpop_bound_access_tokens: bool,
+    /// The security profile each of its requests is held to.
+    pub profile: Profile,
 }
 
 impl std::fmt::Debug for Client {
@@ -322,6 +389,7 @@ impl Client {
         }
         let keys = ClientKeys::from_columns(row.jwks.as_deref(), row.jwks_uri.as_deref())
             .map_err(corrupt)?;
+        let profile = Profile::parse(&row.profile).map_err(corrupt)?;
         Ok(Self {
             redirect_uris: uris(&row.redirect_uris)?,
             post_logout_redirect_uris: uris(&row.post_logout_redirect_uris)?,
@@ -342,6 +410,7 @@ impl Client {
             keys,
             require_par: row.require_pushed_authorization_requests,
             dpop_bound_access_tokens: row.dpop_bound_access_tokens,
+            profile,
             id: row.id,
             name: row.name,
         })
@@ -351,8 +420,34 @@ impl Client {
         self.kind == ClientKind::Public
     }
 
+    /// Whether it may use `grant`: registered for it, and allowed by its profile (a row
+    /// edited by hand may list more than the profile allows).
     pub fn may_use(&self, grant: GrantType) -> bool {
-        self.grant_types.contains(&grant)
+        self.grant_types.contains(&grant) && self.profile.permits_grant(grant)
+    }
+
+    /// Authorization requests only through PAR: its own setting, or its profile's
+    /// (FAPI 2.0 §5.3.2.2).
+    pub fn must_push(&self) -> bool {
+        self.require_par || self.profile.is_fapi2()
+    }
+
+    /// PKCE is required: a public client has nothing else protecting its codes; FAPI 2.0
+    /// asks it of every client.
+    pub fn requires_pkce(&self) -> bool {
+        self.is_public() || self.profile.is_fapi2()
+    }
+
+    /// Every token request must carry a DPoP proof (FAPI 2.0: sender-constrained tokens only).
+    pub fn requires_dpop(&self) -> bool {
+        self.dpop_bound_access_tokens || self.profile.is_fapi2()
+    }
+
+    /// Its refresh tokens are bound to the DPoP key of the request that got them: RFC 9449
+    /// §5 for public clients. A fapi2 client's stay bound too, so every access token of a
+    /// grant is bound to the one key, and a refresh token is worth nothing without it.
+    pub fn binds_refresh_to_dpop(&self) -> bool {
+        self.is_public() || self.profile.is_fapi2()
     }
 
     /// Whether it may ask tokens for the resource `identifier` (RFC 8707).

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth_methods;
 pub mod cli;
 pub mod client_methods;
+pub mod client_profile;
 pub mod clients;
 pub mod clock;
 pub mod config;

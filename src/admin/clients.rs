@@ -3,7 +3,8 @@
 use super::{Actor, AdminError};
 use crate::audit::AuditAction;
 use crate::clients::{
-    self as client_domain, AuthMethod, AuthSettings, ClientError, ClientKeys, NewClient, TokenAlgs,
+    self as client_domain, AuthMethod, AuthSettings, ClientError, ClientKeys, NewClient, Profile,
+    TokenAlgs,
 };
 use crate::clock::Clock;
 use crate::domain::{ClientKind, GrantType, RedirectUri, ScopeSet};
@@ -62,6 +63,8 @@ pub struct ClientForm {
     pub require_par: bool,
     /// RFC 9449 §5.2: token requests must carry a DPoP proof.
     pub dpop: bool,
+    /// `none` or `fapi2`; empty means none.
+    pub profile: String,
 }
 
 /// A client registration, parsed and checked.
@@ -97,9 +100,9 @@ fn resource_ids(raw: &str) -> Result<Vec<ResourceId>, AdminError> {
     Ok(out)
 }
 
-fn alg(raw: &str, what: &str) -> Result<SigningAlg, AdminError> {
+fn alg(raw: &str, what: &str, profile: Profile) -> Result<SigningAlg, AdminError> {
     match raw.trim() {
-        "" => Ok(SigningAlg::Rs256),
+        "" => Ok(profile.default_token_alg()),
         raw => SigningAlg::parse(raw)
             .map_err(|m| AdminError::Invalid(format!("{what}: {}", capitalise(&m)))),
     }
@@ -143,6 +146,10 @@ impl ClientForm {
             s => ScopeSet::parse(s),
         }
         .map_err(|m| AdminError::Invalid(capitalise(&m)))?;
+        let profile = match self.profile.trim() {
+            "" => Profile::None,
+            p => Profile::parse(p).map_err(|m| AdminError::Invalid(capitalise(&m)))?,
+        };
         let client = NewClient {
             name: self.name.trim().to_owned(),
             kind: if self.public {
@@ -158,16 +165,18 @@ impl ClientForm {
             grant_types,
             scopes,
             algs: TokenAlgs {
-                id_token: alg(&self.id_token_alg, "ID token algorithm")?,
-                access_token: alg(&self.access_token_alg, "Access token algorithm")?,
+                id_token: alg(&self.id_token_alg, "ID token algorithm", profile)?,
+                access_token: alg(&self.access_token_alg, "Access token algorithm", profile)?,
             },
             resources: resource_ids(&self.resources)?,
             dpop_bound_access_tokens: self.dpop,
+            profile,
         };
         client.validate()?;
         let auth = self.auth_settings()?;
         auth.validate(client.kind)
             .map_err(|m| AdminError::Invalid(capitalise(&m)))?;
+        client.check_profile(&auth)?;
         Ok(ClientSpec {
             client,
             auth,
@@ -227,6 +236,7 @@ impl ClientForm {
                 jwks_uri: row.jwks_uri.clone().unwrap_or_default(),
                 require_par: row.require_pushed_authorization_requests,
                 dpop: row.dpop_bound_access_tokens,
+                profile: row.profile.clone(),
             };
         };
         let lines = |uris: &[RedirectUri]| {
@@ -272,6 +282,7 @@ impl ClientForm {
                 .to_owned(),
             require_par: client.require_par,
             dpop: client.dpop_bound_access_tokens,
+            profile: client.profile.as_str().to_owned(),
         }
     }
 }
@@ -353,6 +364,7 @@ pub fn update(
             .collect::<Vec<_>>()
             .join(" ");
         row.dpop_bound_access_tokens = c.dpop_bound_access_tokens;
+        row.profile = c.profile.as_str().to_owned();
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
         let target = format!("{} ({id})", row.name);
@@ -494,6 +506,7 @@ mod tests {
             jwks_uri: None,
             require_pushed_authorization_requests: true,
             dpop_bound_access_tokens: true,
+            profile: "none".into(),
         };
         let back = ClientForm::from_row(&row);
         assert_eq!(back.id_token_alg, "ES256");

@@ -160,19 +160,20 @@ pub fn client_list(settings: &Settings, as_json: bool) -> Result<(), Failure> {
                 "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
                 "scope": c.scopes.to_string(),
                 "resources": c.allowed_resources,
+                "profile": c.profile.as_str(),
             }));
         }
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    println!("{:<24} {:<13} NAME", "CLIENT_ID", "KIND");
+    println!("{:<24} {:<13} {:<8} NAME", "CLIENT_ID", "KIND", "PROFILE");
     for c in &clients {
         let kind = if c.is_public {
             "public"
         } else {
             "confidential"
         };
-        println!("{:<24} {:<13} {}", c.id, kind, c.name);
+        println!("{:<24} {:<13} {:<8} {}", c.id, kind, c.profile, c.name);
     }
     Ok(())
 }

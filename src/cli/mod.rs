@@ -14,7 +14,7 @@ mod registration;
 
 use crate::admin::resources::ResourceForm;
 use crate::audit::{self, AuditAction};
-use crate::clients::{self, AuthMethod, AuthSettings, ClientKeys, NewClient};
+use crate::clients::{self, AuthMethod, AuthSettings, ClientKeys, NewClient, Profile};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, LogFormat, Settings};
 use crate::django::import::{self as django_import, AdminFrom};
@@ -247,13 +247,18 @@ struct ClientCreate {
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
     /// The algorithm its ID tokens are signed with (id_token_signed_response_alg): RS256
-    /// (default), PS256, ES256 or EdDSA. A key of that algorithm must sign already.
-    #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
-    id_token_alg: SigningAlg,
-    /// The algorithm its access tokens are signed with: RS256 (default), PS256, ES256 or
-    /// EdDSA. A key of that algorithm must sign already.
-    #[arg(long, value_name = "ALG", default_value = "RS256", value_parser = parse_alg)]
-    access_token_alg: SigningAlg,
+    /// (default; ES256 with --profile fapi2), PS256, ES256 or EdDSA. A key of that
+    /// algorithm must sign already.
+    #[arg(long, value_name = "ALG", value_parser = parse_alg)]
+    id_token_alg: Option<SigningAlg>,
+    /// The algorithm its access tokens are signed with: RS256 (default; ES256 with
+    /// --profile fapi2), PS256, ES256 or EdDSA. A key of that algorithm must sign already.
+    #[arg(long, value_name = "ALG", value_parser = parse_alg)]
+    access_token_alg: Option<SigningAlg>,
+    /// The security profile the client is held to: none (default) or fapi2 (the FAPI 2.0
+    /// Security Profile: private_key_jwt, --require-par, --dpop, PS256 or ES256 tokens).
+    #[arg(long, value_name = "PROFILE", default_value = "none", value_parser = Profile::parse)]
+    profile: Profile,
     /// A registered resource (API) it may ask tokens for; repeat for several.
     #[arg(long = "resource", value_name = "URI")]
     resources: Vec<String>,
@@ -643,8 +648,12 @@ fn client_create(
         grant_types,
         scopes,
         algs: clients::TokenAlgs {
-            id_token: args.id_token_alg,
-            access_token: args.access_token_alg,
+            id_token: args
+                .id_token_alg
+                .unwrap_or(args.profile.default_token_alg()),
+            access_token: args
+                .access_token_alg
+                .unwrap_or(args.profile.default_token_alg()),
         },
         resources: args
             .resources
@@ -652,9 +661,11 @@ fn client_create(
             .map(|r| ResourceId::parse(r))
             .collect::<Result<Vec<_>, _>>()?,
         dpop_bound_access_tokens: args.dpop,
+        profile: args.profile,
     };
     new.validate()?;
     auth.validate(new.kind).map_err(Failure)?;
+    new.check_profile(&auth)?;
     let store = Store::connect(&settings.database_url, 1)?;
     store.migrate()?;
     // RS256 always has a key (the server creates one at start); others must exist.

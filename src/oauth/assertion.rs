@@ -38,6 +38,8 @@ pub enum AssertionError {
     WrongSubject,
     #[error("aud does not name this server")]
     WrongAudience,
+    #[error("the client's profile does not allow the assertion's algorithm")]
+    AlgorithmNotAllowed,
     #[error("exp is missing or too far ahead")]
     BadExpiry,
     #[error("jti is missing")]
@@ -79,8 +81,8 @@ pub fn peek(assertion: &str) -> Result<Unverified, AssertionError> {
     Ok(Unverified { client_id, kid })
 }
 
-/// The URLs an assertion's `aud` may name: the issuer (RFC 7523 §3, FAPI 2.0), the token
-/// endpoint (OIDC Core §9), and the endpoint it is presented at (RFC 9126 §2 for PAR).
+/// The URLs an assertion's `aud` may name: the issuer first (RFC 7523 §3, FAPI 2.0), the
+/// token endpoint (OIDC Core §9), and the endpoint it is presented at (RFC 9126 §2 for PAR).
 pub fn audiences(issuer: &str, endpoint: &str) -> [String; 3] {
     let base = issuer.trim_end_matches('/');
     [
@@ -114,6 +116,10 @@ pub fn verify(
         None => None,
     }
     .ok_or(AssertionError::UnknownKey)?;
+    // The key's algorithm is the only one its signature is checked with.
+    if !client.profile.accepts_client_alg(key.alg()) {
+        return Err(AssertionError::AlgorithmNotAllowed);
+    }
     let expect = Expectations {
         issuer: client.id.clone(),
         audience: None,
@@ -126,6 +132,10 @@ pub fn verify(
         return Err(AssertionError::WrongSubject);
     }
     let names_us = match claims.get("aud") {
+        // FAPI 2.0 §5.3.2.1: only the issuer, as a string, so an assertion made for another
+        // endpoint or server cannot be replayed here (the audience injection attack).
+        Some(Value::String(a)) if client.profile.is_fapi2() => audiences.first() == Some(a),
+        _ if client.profile.is_fapi2() => false,
         Some(Value::String(a)) => audiences.contains(a),
         Some(Value::Array(list)) => list
             .iter()

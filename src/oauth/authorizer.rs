@@ -60,6 +60,7 @@ impl Authorizer for CodeStore {
             used_at: None,
             access_jti: None,
             access_exp: None,
+            dpop_jkt: facts.dpop_jkt.clone(),
         };
         let stored = family::start(&mut ctx.conn, &grant_row)
             .and_then(|()| codes::insert(&mut ctx.conn, &row));

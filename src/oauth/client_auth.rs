@@ -110,6 +110,11 @@ pub fn authenticate(
     }
     let client = clients::by_id(conn, &auth.client_id)?;
     let proven = client.as_ref().is_some_and(|client| {
+        // A row edited by hand may name a method its profile does not allow.
+        if !client.profile.permits_method(client.auth_method) {
+            tracing::info!(client_id = %client.id, "client's profile refuses its auth method");
+            return false;
+        }
         match (client.auth_method, &auth.credential) {
             (AuthMethod::None, Credential::None) => true,
             (m, Credential::Secret(secret)) if m.uses_secret() => cache.verify(client, secret),

@@ -26,6 +26,8 @@ pub struct AuthzFacts {
     pub methods: crate::auth_methods::AuthMethods,
     /// The resources (RFC 8707) the request named, space-separated, for the grant.
     pub resources: Option<String>,
+    /// RFC 9449 §10: the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 pub struct Ctx {

@@ -4,6 +4,7 @@
 //! another instance is refused too.
 use super::error::OAuthError;
 use super::tokens::Confirmation;
+use crate::client_profile::Profile;
 use crate::config::Settings;
 use crate::resource::dpop::{self, IAT_WINDOW, Proof, ProofRequest};
 use crate::secrets;
@@ -15,26 +16,19 @@ use crate::store::dpop as dpop_store;
 /// make proofs for later, and a client library retries once with the nonce by itself.
 pub const NONCE_TTL: i64 = 300;
 
-/// Check a token request's proof (`None` when none was sent) and remember it; the
-/// thumbprint of its key, to bind the tokens to. Blocking (database).
+/// Check a token request's proof (`None` when none was sent) for a client of `profile` and
+/// remember it; the thumbprint of its key, to bind the tokens to. Blocking (database).
 pub fn at_token_endpoint(
     conn: &mut DbConnection,
     settings: &Settings,
     proof: Option<&str>,
+    profile: Profile,
     now: i64,
 ) -> Result<Option<String>, OAuthError> {
     let Some(proof) = proof else {
         return Ok(None);
     };
-    let url = settings.endpoint("/oauth/token");
-    let request = ProofRequest {
-        method: "POST",
-        url: &url,
-        access_token: None,
-        now,
-    };
-    let proof =
-        dpop::verify(proof, &request).map_err(|e| OAuthError::InvalidDpopProof(e.0.into()))?;
+    let proof = checked(settings, "/oauth/token", proof, profile, now)?;
     let nonce_live = match &proof.nonce {
         Some(nonce) => dpop_store::nonce_is_live(conn, &secrets::digest(nonce), now)?,
         None => false,
@@ -50,6 +44,53 @@ pub fn at_token_endpoint(
         ));
     }
     Ok(Some(proof.jkt))
+}
+
+/// Check a pushed authorization request's proof and remember it; the thumbprint of its
+/// key, which the request's code is bound to (RFC 9449 §10.1). No nonce is asked for here:
+/// the proof binds nothing yet, and the token endpoint asks for one before it binds tokens.
+pub fn at_par(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    proof: &str,
+    profile: Profile,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let proof = checked(settings, "/oauth/par", proof, profile, now)?;
+    if !remember(conn, &proof)? {
+        return Err(OAuthError::InvalidDpopProof(
+            "the DPoP proof was already used".into(),
+        ));
+    }
+    Ok(proof.jkt)
+}
+
+/// A proof checked against a POST to our `endpoint`, and against what `profile` accepts
+/// (before any nonce: a proof that can never be taken is not worth a retry).
+fn checked(
+    settings: &Settings,
+    endpoint: &str,
+    proof: &str,
+    profile: Profile,
+    now: i64,
+) -> Result<Proof, OAuthError> {
+    let url = settings.endpoint(endpoint);
+    let request = ProofRequest {
+        method: "POST",
+        url: &url,
+        access_token: None,
+        now,
+    };
+    let proof =
+        dpop::verify(proof, &request).map_err(|e| OAuthError::InvalidDpopProof(e.0.into()))?;
+    if !profile.accepts_client_alg(proof.alg) {
+        return Err(OAuthError::InvalidDpopProof(
+            "this client's profile (FAPI 2.0) takes DPoP proofs signed with PS256, ES256 or \
+             EdDSA only"
+                .into(),
+        ));
+    }
+    Ok(proof)
 }
 
 /// A fresh nonce, remembered (by digest) for [`NONCE_TTL`].

@@ -32,6 +32,8 @@ pub struct PushRequest {
     pub ip: Option<String>,
     /// The key a `jwks_uri` client's assertion names, fetched beforehand.
     pub fetched: Option<VerifyingKey>,
+    /// The `DPoP` header (RFC 9449 §10.1): the code is bound to its key.
+    pub dpop: Option<String>,
 }
 
 /// RFC 9126 §2.2's answer.
@@ -72,6 +74,22 @@ pub fn push(
     {
         params.retain(|(k, _)| k != "client_id");
         params.push(("client_id".to_owned(), client.id.clone()));
+    }
+    if let Some(proof) = &req.dpop {
+        let jkt = super::dpop::at_par(conn, settings, proof, client.profile, now)?;
+        // RFC 9449 §10.1: dpop_jkt may be sent too, and must then name the same key.
+        match single(&params, "dpop_jkt").map_err(OAuthError::InvalidRequest)? {
+            Some(named) if named != jkt => {
+                return Err(OAuthError::InvalidDpopProof(
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key".into(),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                params.retain(|(k, _)| k != "dpop_jkt");
+                params.push(("dpop_jkt".to_owned(), jkt));
+            }
+        }
     }
     check(&client, &params)?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", secrets::random_token(32));
@@ -117,7 +135,10 @@ fn check(client: &Client, params: &[(String, String)]) -> Result<(), OAuthError>
         Some(uri) if !client.has_redirect_uri(&uri) => {
             return invalid("redirect_uri is not registered for this client");
         }
-        None if client.redirect_uris.len() != 1 => return invalid("redirect_uri is required"),
+        // FAPI 2.0 §5.3.2.2: required in the pushed request even with one registered URI.
+        None if client.redirect_uris.len() != 1 || client.profile.is_fapi2() => {
+            return invalid("redirect_uri is required");
+        }
         _ => {}
     }
     match single(params, "response_type").map_err(OAuthError::InvalidRequest)? {
@@ -127,8 +148,8 @@ fn check(client: &Client, params: &[(String, String)]) -> Result<(), OAuthError>
     }
     let asked = AuthorizeParams::parse(params)
         .map_err(|refusal| OAuthError::InvalidRequest(refusal.description))?;
-    if client.is_public() && asked.code_challenge.is_none() {
-        return invalid("public clients must use PKCE (code_challenge with S256)");
+    if client.requires_pkce() && asked.code_challenge.is_none() {
+        return invalid(super::authorize::pkce_required(client));
     }
     if let Some(scope) = &asked.scope {
         let scope = ScopeSet::parse(scope).map_err(OAuthError::InvalidScope)?;

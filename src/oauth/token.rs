@@ -50,8 +50,14 @@ pub fn exchange(
         fetched: req.fetched.as_ref(),
     };
     let client = client_auth::authenticate(conn, secrets, auth, origin)?;
-    let jkt = dpop::at_token_endpoint(conn, issuing.settings, req.dpop.as_deref(), issuing.now)?;
-    if jkt.is_none() && client.dpop_bound_access_tokens {
+    let jkt = dpop::at_token_endpoint(
+        conn,
+        issuing.settings,
+        req.dpop.as_deref(),
+        client.profile,
+        issuing.now,
+    )?;
+    if jkt.is_none() && client.requires_dpop() {
         return Err(OAuthError::InvalidDpopProof(
             "this client's tokens are DPoP-bound: send a DPoP proof".into(),
         ));

@@ -133,6 +133,9 @@ impl Metadata {
             jwks_uri,
             require_par: self.require_pushed_authorization_requests.unwrap_or(false),
             dpop: self.dpop_bound_access_tokens.unwrap_or(false),
+            // Self-registered clients are never fapi2: the profile is an operator's
+            // decision about a client it vouches for.
+            profile: String::new(),
         };
         let spec = form.parse().map_err(from_console)?;
         let client = &spec.client;

@@ -422,6 +422,15 @@ fn update_checked(
     client_id: &str,
 ) -> Result<Value, RegistrationError> {
     let row = authorised(conn, client_id, req.token()?)?;
+    // Its settings were chosen by an administrator for the profile; an update that knows
+    // nothing of it would undo them.
+    if row.profile != crate::clients::Profile::None.as_str() {
+        return Err(RegistrationError::InvalidClientMetadata(format!(
+            "this client is held to the {} profile by an administrator; its registration \
+             is changed in the console only",
+            row.profile
+        )));
+    }
     let sent = Metadata::from_body(req.body)?;
     if sent.client_id.as_deref() != Some(client_id) {
         return Err(RegistrationError::InvalidRequest(

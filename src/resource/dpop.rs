@@ -56,6 +56,8 @@ pub struct Proof {
     pub jkt: String,
     pub jti: String,
     pub iat: i64,
+    /// What it is signed with, for receivers that accept fewer algorithms than all of ours.
+    pub alg: SigningAlg,
     /// The server nonce the proof carries, if any; the receiver decides whether it is one
     /// of its own.
     pub nonce: Option<String>,
@@ -191,6 +193,7 @@ pub fn verify(proof: &str, request: &ProofRequest<'_>) -> Result<Proof, ProofErr
         jkt,
         jti,
         iat,
+        alg,
         nonce,
     })
 }

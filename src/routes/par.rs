@@ -32,6 +32,10 @@ pub async fn post(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         ip: super::web::client_ip(&req, &state.settings),
+        dpop: match crate::resource::dpop::proof_header(req.headers()) {
+            Ok(proof) => proof.map(str::to_owned),
+            Err(e) => return Err(OAuthError::InvalidDpopProof(e.0.into())),
+        },
     };
     let settings = state.settings.clone();
     let secrets = state.secrets.clone();

@@ -283,6 +283,7 @@ pub fn update_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), Sto
                 clients::dpop_bound_access_tokens.eq(row.dpop_bound_access_tokens),
                 clients::updated_at.eq(row.updated_at),
                 clients::allowed_resources.eq(&row.allowed_resources),
+                clients::profile.eq(&row.profile),
             ))
             .execute(conn)?,
     )

@@ -41,6 +41,8 @@ pub struct ClientRow {
     pub registration_metadata: String,
     /// Identifiers of the resources (RFC 8707) it may ask tokens for, space-separated.
     pub allowed_resources: String,
+    /// The security profile its requests are held to: `none` or `fapi2`.
+    pub profile: String,
 }
 
 impl std::fmt::Debug for ClientRow {

@@ -25,6 +25,8 @@ pub struct CodeRow {
     pub access_jti: Option<String>,
     /// The `exp` of that access token: a revocation is remembered until then.
     pub access_exp: Option<i64>,
+    /// The thumbprint of the DPoP key it is bound to (RFC 9449 §10), if the request named one.
+    pub dpop_jkt: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> Result<(), StoreError> {

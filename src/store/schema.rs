@@ -76,6 +76,7 @@ diesel::table! {
         registration_token_hash -> Nullable<Text>,
         registration_metadata -> Text,
         allowed_resources -> Text,
+        profile -> Text,
     }
 }
 
@@ -125,6 +126,7 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         access_jti -> Nullable<Text>,
         access_exp -> Nullable<BigInt>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -174,6 +174,7 @@ async fn a_user_signs_in_and_consents_in_chromium() {
                 algs: Default::default(),
                 resources: Vec::new(),
                 dpop_bound_access_tokens: false,
+                profile: Default::default(),
             },
         )
         .unwrap()

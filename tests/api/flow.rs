@@ -74,6 +74,7 @@ pub fn register_signed(
             algs,
             resources: Vec::new(),
             dpop_bound_access_tokens: false,
+            profile: Default::default(),
         },
     )
     .unwrap();

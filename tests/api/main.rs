@@ -22,6 +22,7 @@ mod django_resource_server;
 mod dpop;
 mod dpop_keys;
 mod dpop_resource;
+mod fapi2;
 mod faults_contention;
 mod faults_outage;
 mod faults_sigkill;

@@ -312,6 +312,97 @@ async fn dpop_through_openid_client(app: TestApp) {
     assert!(script.child.wait().expect("wait node").success());
 }
 
+/// openid-client as a FAPI 2.0 client of a fapi2 registration: private_key_jwt (ES256),
+/// PAR with a DPoP proof (the code bound to the key), PKCE, `iss` checked, an ES256 ID
+/// token, DPoP-bound tokens and a refresh with the same key.
+async fn fapi2_through_openid_client(app: TestApp) {
+    use base64::Engine;
+    crate::algorithms::add_key(&app, tessera::signing::SigningAlg::Es256);
+    let key = crate::private_key_jwt::ClientKey::es256("fapi-app-key");
+    let mut registration = crate::private_key_jwt::bank_app();
+    registration.profile = tessera::clients::Profile::Fapi2;
+    registration.dpop_bound_access_tokens = true;
+    registration.algs = tessera::clients::TokenAlgs {
+        id_token: tessera::signing::SigningAlg::Es256,
+        access_token: tessera::signing::SigningAlg::Es256,
+    };
+    let client = crate::private_key_jwt::register_as(
+        &app,
+        &registration,
+        tessera::clients::ClientKeys::parse_jwks(&key.jwks()).unwrap(),
+        true,
+    );
+    flow::create_user(&app, "alice");
+    let issuer = app.settings.issuer.clone();
+    let pkcs8 = base64::engine::general_purpose::STANDARD.encode(key.pkcs8());
+    let mut script = Script::start(
+        "fapi2.mjs",
+        &[
+            ("ISSUER", &issuer),
+            ("CLIENT_ID", &client),
+            ("REDIRECT_URI", flow::REDIRECT),
+            ("SCOPE", "openid profile email offline_access"),
+            ("KEY_PKCS8", &pkcs8),
+            ("KEY_ID", &key.kid),
+        ],
+    );
+    let step = script.expect("authorize").await;
+    let page = Browser::new(&app)
+        .authorize(step["url"].as_str().unwrap(), "alice")
+        .await;
+    let callback = page.location.clone().expect("a redirect to the client");
+    assert_eq!(page.redirect_param("iss").as_deref(), Some(issuer.as_str()));
+    script.send(&callback);
+    let done = script.expect("done").await;
+    assert_eq!(
+        jwt::header(done["id_token"].as_str().unwrap())["alg"],
+        "ES256"
+    );
+    assert_eq!(done["id_token_claims"]["aud"], client);
+    let jkt = crate::dpop_keys::thumbprint_of(&done["public_jwk"]);
+    for (kind, token) in [
+        ("token_type", "access_token"),
+        ("refreshed_token_type", "refreshed_access_token"),
+    ] {
+        assert_eq!(
+            done[kind].as_str().map(str::to_lowercase).as_deref(),
+            Some("dpop")
+        );
+        let claims = jwt::claims(done[token].as_str().unwrap());
+        assert_eq!(claims["cnf"]["jkt"], jkt.as_str(), "{token}");
+    }
+    // The code was bound to the key of the proof openid-client sent with its push.
+    let code: Option<String> = {
+        use diesel::prelude::*;
+        use tessera::store::schema::authorization_codes::dsl;
+        dsl::authorization_codes
+            .filter(dsl::client_id.eq(&client))
+            .select(dsl::dpop_jkt)
+            .first(&mut app.store.conn().unwrap())
+            .unwrap()
+    };
+    assert_eq!(code.as_deref(), Some(jkt.as_str()));
+    assert!(script.child.wait().expect("wait node").success());
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(tessera_test_openid_client),
+    ignore = "TESSERA_TEST_OPENID_CLIENT not set: not tested through openid-client (scripts/test installs it)"
+)]
+async fn openid_client_fapi2_walk() {
+    fapi2_through_openid_client(spawn(Backend::Sqlite).await).await;
+}
+
+#[actix_web::test]
+#[cfg_attr(
+    not(all(tessera_test_openid_client, tessera_test_postgres)),
+    ignore = "TESSERA_TEST_OPENID_CLIENT or TESSERA_TEST_POSTGRES_URL not set"
+)]
+async fn openid_client_fapi2_walk_postgres() {
+    fapi2_through_openid_client(spawn(Backend::Postgres).await).await;
+}
+
 #[actix_web::test]
 #[cfg_attr(
     not(tessera_test_openid_client),

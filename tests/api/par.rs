@@ -16,7 +16,7 @@ use crate::private_key_jwt::{self as pkjwt, ClientKey, json_of, post_with};
 const PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 /// The authorization parameters of a code flow with PKCE (the challenge of `challenge`).
-fn request<'a>(challenge: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub fn request<'a>(challenge: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![
         ("response_type", "code"),
         ("redirect_uri", REDIRECT),
@@ -50,7 +50,7 @@ async fn pushed(app: &TestApp, key: &ClientKey, client: &str, challenge: &str) -
     uri
 }
 
-fn authorize_url(client: &str, request_uri: &str) -> String {
+pub fn authorize_url(client: &str, request_uri: &str) -> String {
     let q = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", client)
         .append_pair("request_uri", request_uri)

@@ -53,6 +53,7 @@ async fn passkey_second_step_in_chromium_through_the_code_flow() {
                 algs: Default::default(),
                 resources: vec![],
                 dpop_bound_access_tokens: false,
+                profile: Default::default(),
             },
         )
         .unwrap()

@@ -107,6 +107,7 @@ async fn a_user_signs_in_with_a_passkey_alone_in_chromium() {
                 algs: Default::default(),
                 resources: Vec::new(),
                 dpop_bound_access_tokens: false,
+                profile: Default::default(),
             },
         )
         .unwrap()

@@ -91,27 +91,39 @@ pub fn assertion(app: &TestApp, key: &ClientKey, client_id: &str) -> String {
     key.sign(&claims(app, client_id))
 }
 
-/// Register a private_key_jwt client with `keys`.
-pub fn register(app: &TestApp, keys: ClientKeys, require_par: bool) -> String {
+/// The registration the private_key_jwt tests use: a confidential bank app with the code,
+/// refresh and client_credentials grants.
+pub fn bank_app() -> NewClient {
+    NewClient {
+        name: "Bank App".into(),
+        kind: ClientKind::Confidential,
+        redirect_uris: vec![RedirectUri::parse(REDIRECT).unwrap()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ],
+        scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
+        algs: clients::TokenAlgs::default(),
+        resources: vec![],
+        dpop_bound_access_tokens: false,
+        profile: Default::default(),
+    }
+}
+
+/// Register `client` as a private_key_jwt client with `keys`.
+pub fn register_as(
+    app: &TestApp,
+    client: &NewClient,
+    keys: ClientKeys,
+    require_par: bool,
+) -> String {
     let mut conn = app.store.conn().unwrap();
     clients::register_with(
         &mut conn,
         &SystemClock,
-        &NewClient {
-            name: "Bank App".into(),
-            kind: ClientKind::Confidential,
-            redirect_uris: vec![RedirectUri::parse(REDIRECT).unwrap()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![
-                GrantType::AuthorizationCode,
-                GrantType::RefreshToken,
-                GrantType::ClientCredentials,
-            ],
-            scopes: ScopeSet::parse(clients::DEFAULT_SCOPES).unwrap(),
-            algs: clients::TokenAlgs::default(),
-            resources: vec![],
-            dpop_bound_access_tokens: false,
-        },
+        client,
         &AuthSettings {
             method: AuthMethod::PrivateKeyJwt,
             keys: Some(keys),
@@ -120,6 +132,11 @@ pub fn register(app: &TestApp, keys: ClientKeys, require_par: bool) -> String {
     )
     .unwrap()
     .client_id
+}
+
+/// Register a private_key_jwt client with `keys`.
+pub fn register(app: &TestApp, keys: ClientKeys, require_par: bool) -> String {
+    register_as(app, &bank_app(), keys, require_par)
 }
 
 /// A private_key_jwt client with an inline JWKS holding `key`.

@@ -66,6 +66,7 @@ pub fn client_with(
                 .map(|r| ResourceId::parse(r).unwrap())
                 .collect(),
             dpop_bound_access_tokens: false,
+            profile: Default::default(),
         },
     )
     .unwrap();

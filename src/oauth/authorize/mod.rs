@@ -203,7 +203,9 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
                 "The redirect_uri does not exactly match one registered for this application, so Tessera will not send you there.",
             );
         }
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].as_str().to_owned(),
+        None if client.redirect_uris.len() == 1 && !client.profile.is_fapi2() => {
+            client.redirect_uris[0].as_str().to_owned()
+        }
         None => return error_page(400, "Invalid request", "redirect_uri is required."),
     };
     // From here on errors go back to the client, whose redirect URI is verified.
@@ -214,7 +216,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         form_post: delivery.form_post,
         issuer: &settings.issuer,
     };
-    if pushed.is_none() && (client.require_par || settings.require_par) {
+    if pushed.is_none() && (client.must_push() || settings.require_par) {
         return target.error(
             "invalid_request",
             "this client must push its authorization requests first (PAR, RFC 9126)",
@@ -231,11 +233,8 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
             .as_ref()
             .is_some_and(|f| s.session.auth_time >= f.created_at)
     };
-    if client.is_public() && params.code_challenge.is_none() {
-        return target.error(
-            "invalid_request",
-            "public clients must use PKCE (code_challenge with S256)",
-        );
+    if client.requires_pkce() && params.code_challenge.is_none() {
+        return target.error("invalid_request", pkce_required(&client));
     }
     let prompt = params.prompt;
     // RFC 8707 §2: each resource must be registered and one this client may use.
@@ -352,6 +351,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         claims_request: params.claims.clone(),
         session_id: Some(signed_in.session.id_hash.clone()),
         methods,
+        dpop_jkt: params.dpop_jkt.clone(),
         resources: (!apis.is_empty()).then(|| {
             apis.iter()
                 .map(|(_, id)| id.as_str())
@@ -368,7 +368,7 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         ip: req.ip.clone(),
     };
     let mut addons = AddonList::new();
-    addons.push_code(if client.is_public() {
+    addons.push_code(if client.requires_pkce() {
         Pkce::required()
     } else {
         Pkce::optional()
@@ -413,6 +413,15 @@ pub fn authorize(deps: AuthorizeDeps, req: AuthorizeRequest) -> Outcome {
         pushed::release(&mut ctx.borrow_mut().conn, found);
     }
     outcome
+}
+
+/// Why a request without `code_challenge` is refused.
+pub fn pkce_required(client: &Client) -> &'static str {
+    if client.is_public() {
+        "public clients must use PKCE (code_challenge with S256)"
+    } else {
+        "this client's profile (FAPI 2.0) requires PKCE (code_challenge with S256)"
+    }
 }
 
 /// What oxide-auth's answer means for the route.

@@ -101,10 +101,12 @@ pub struct AuthorizeParams {
     pub wants_mfa: bool,
     /// RFC 8707 resource indicators (may repeat), not yet checked against the registry.
     pub resources: Vec<crate::resources::ResourceId>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is to be bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Parameters that must appear at most once, checked before anything else is read.
-const SINGLE: [&str; 10] = [
+const SINGLE: [&str; 11] = [
     "response_type",
     "scope",
     "state",
@@ -115,6 +117,7 @@ const SINGLE: [&str; 10] = [
     "code_challenge_method",
     "response_mode",
     "acr_values",
+    "dpop_jkt",
 ];
 
 impl AuthorizeParams {
@@ -180,6 +183,19 @@ impl AuthorizeParams {
                 "code_challenge_method must be S256",
             ));
         }
+        // A SHA-256 JWK thumbprint (RFC 7638), base64url: 43 characters.
+        let dpop_jkt = get("dpop_jkt");
+        if dpop_jkt.as_deref().is_some_and(|j| {
+            j.len() != 43
+                || !j
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) {
+            return Err(refuse(
+                "invalid_request",
+                "dpop_jkt must be the base64url SHA-256 thumbprint of a JWK",
+            ));
+        }
         let resource_values: Vec<&str> = p
             .iter()
             .filter(|(k, _)| k == "resource")
@@ -189,6 +205,7 @@ impl AuthorizeParams {
             .map_err(|m| refuse("invalid_target", m))?;
         Ok(Self {
             resources,
+            dpop_jkt,
             scope: get("scope"),
             nonce: get("nonce"),
             prompt,
@@ -231,6 +248,7 @@ mod tests {
         assert_eq!(code(&[("code_challenge", "x")]), "invalid_request");
         assert_eq!(code(&[("request", "x")]), "request_not_supported");
         assert_eq!(code(&[("request_uri", "x")]), "request_uri_not_supported");
+        assert_eq!(code(&[("dpop_jkt", "short")]), "invalid_request");
         let ok = AuthorizeParams::parse(&params(&[
             ("prompt", "login consent"),
             ("max_age", "0"),

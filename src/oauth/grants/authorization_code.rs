@@ -60,6 +60,13 @@ pub fn exchange(
         }
         (None, None) => {}
     }
+    if let Some(bound) = code.dpop_jkt.as_deref()
+        && issuing.dpop_jkt != Some(bound)
+    {
+        return Err(invalid_grant(
+            "the authorization code is bound to a DPoP key: send a proof signed with it",
+        ));
+    }
     let user = issue::active_user(conn, code.user_id)?;
     let grant_row = grants::by_id(conn, &code.grant_id)?;
     let methods = grant_row

@@ -180,8 +180,9 @@ pub fn respond(
                 now: issuing.now,
                 expires_at: issuing.now + ttl,
                 // RFC 9449 §5: a public client's refresh token is bound to its key; a
-                // confidential client's is bound to the client already.
-                dpop_jkt: if grant.client.is_public() {
+                // confidential client's is bound to the client already (unless its
+                // profile binds it to the key as well).
+                dpop_jkt: if grant.client.binds_refresh_to_dpop() {
                     issuing.dpop_jkt
                 } else {
                     None

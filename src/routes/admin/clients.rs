@@ -29,6 +29,7 @@ fn form_values(f: &AdminForm) -> ClientForm {
         jwks_uri: f.get("jwks_uri").to_owned(),
         require_par: f.get("require_par") == "on",
         dpop: f.get("dpop_bound_access_tokens") == "on",
+        profile: f.get("profile").to_owned(),
     }
 }
 

@@ -211,6 +211,8 @@ pub struct ClientItem {
     pub created: String,
     /// Registered itself through `POST /oauth/register` (RFC 7591).
     pub self_registered: bool,
+    /// Its security profile (`none`, `fapi2`).
+    pub profile: String,
 }
 
 impl From<&ClientRow> for ClientItem {
@@ -227,6 +229,7 @@ impl From<&ClientRow> for ClientItem {
             grant_types: c.grant_types.replace(' ', ", "),
             created: when(c.created_at),
             self_registered: c.self_registered,
+            profile: c.profile.clone(),
         }
     }
 }
@@ -254,9 +257,15 @@ pub struct ClientFormPage {
 }
 
 impl ClientFormPage {
-    /// Whether `alg` is the selected one of a field's value (empty is RS256).
+    /// Whether `alg` is the selected one of a field's value (empty is the profile's default).
     pub fn alg_selected(&self, value: &str, alg: &str) -> bool {
-        value == alg || (value.is_empty() && alg == "RS256")
+        value == alg
+    }
+
+    /// Whether `profile` is the selected one (empty is none).
+    pub fn profile_selected(&self, profile: &str) -> bool {
+        let value = self.values.profile.as_str();
+        value == profile || (value.is_empty() && profile == "none")
     }
 
     /// Whether `method` is the selected authentication method (empty is the default).
