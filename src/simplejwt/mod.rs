@@ -391,12 +391,18 @@ pub fn verify(
     let claims = ctx.decode(token, None)?;
     let claims = resource::verify_claims(claims, &ctx.expect(None))?;
     let jti = claims.jti().unwrap_or_default();
-    let blacklisted = match refresh_tokens::by_jti(conn, jti)? {
-        // SimpleJWT's verify consults its blacklist only under BLACKLIST_AFTER_ROTATION
-        // (refresh and blacklist always do).
-        Some(_) if !ctx.settings.simplejwt.blacklist_after_rotation => false,
-        Some(row) => family::status(conn, &row, ctx.now)?.is_spent(),
-        None => family::is_access_revoked(conn, jti)?,
+    // The common case, an access token, has no refresh row to look up: its (signed) type
+    // says so, which spares a query on every verify.
+    let blacklisted = if claims.str("token_type") == Some("access") {
+        family::is_access_revoked(conn, jti)?
+    } else {
+        match refresh_tokens::by_jti(conn, jti)? {
+            // SimpleJWT's verify consults its blacklist only under BLACKLIST_AFTER_ROTATION
+            // (refresh and blacklist always do).
+            Some(_) if !ctx.settings.simplejwt.blacklist_after_rotation => false,
+            Some(row) => family::status(conn, &row, ctx.now)?.is_spent(),
+            None => family::is_access_revoked(conn, jti)?,
+        }
     };
     if blacklisted {
         return Err(SimpleJwtError::Fields(FieldErrors::non_field(
