@@ -20,7 +20,7 @@
 #
 # BACKENDS (default "sqlite postgres"; PostgreSQL is skipped when PG_URL's server does not
 # answer), PG_URL (a database to drop and create; default
-# postgres://postgres@127.0.0.1:5432/tessera_bench), SECONDS_PER_ROW (default 5),
+# postgres://postgres@127.0.0.1:5432/tessera_bench), SECONDS_PER_ROW (default 5), ROWS (only the rows whose labels contain one of these comma-separated words, to profile one path),
 # CONNECTIONS (default 8), CODES (pre-minted codes, default 2000), WORKERS (Tessera's
 # worker count). Needs wrk (Debian: apt-get install wrk), python3 and openssl.
 set -euo pipefail

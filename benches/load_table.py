@@ -15,6 +15,8 @@ BACKENDS = sys.argv[2:] or ["sqlite"]
 SECONDS = float(os.environ.get("SECONDS_PER_ROW", "5"))
 C = int(os.environ.get("CONNECTIONS", "8"))
 CODES = int(os.environ.get("CODES", "2000"))
+# Only the rows whose labels contain one of these (comma-separated), e.g. to profile one path.
+ROWS = [r for r in os.environ.get("ROWS", "").split(",") if r]
 PG_URL = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432/tessera_bench")
 TICK = os.sysconf("SC_CLK_TCK")
 FORM = "application/x-www-form-urlencoded"
@@ -452,6 +454,8 @@ def run_backend(backend, table):
         login_body = json.dumps({"username": fx.user, "password": fx.password})
 
         def row(label, *args, sigs=0, verifies=0, **kw):
+            if ROWS and not any(r in label for r in ROWS):
+                return
             s.reset_peak_rss()
             before = s.cpu_ticks()
             n, errors, wall, p50, p99 = wrk(port, work, *args, **kw)
@@ -485,32 +489,42 @@ def run_backend(backend, table):
             {"Content-Type": FORM, "Authorization": basic(fx.ac)},
             urlencode({"token": oauth_access}), verifies=1)
 
-        # JWKS while eight password logins (Argon2id) run all the time.
-        s.reset_peak_rss()
-        logins = {}
+        def wanted(label):
+            return not ROWS or any(r in label for r in ROWS)
 
-        def login_load():
-            logins["r"] = wrk(port, work, "POST", "/api/token/", json_h, login_body,
-                              connections=8, seconds=SECONDS + 2)
+        def jwks_during_logins():
+            # JWKS while eight password logins (Argon2id) run all the time.
+            s.reset_peak_rss()
+            logins = {}
 
-        t = threading.Thread(target=login_load)
-        t.start()
-        time.sleep(0.75)  # the logins are running before JWKS is measured
-        n, errors, wall, p50, p99 = wrk(port, work, "GET", "/.well-known/jwks.json")
-        t.join()
-        l_n, l_errors, l_wall, _, _ = logins["r"]
-        table.line(backend, "jwks during 8 logins", n, errors + l_errors, wall, p50, p99,
-                   s.peak_rss_mb(), float("nan"),
-                   note=f"({l_n / l_wall:.1f} logins/s meanwhile)")
+            def login_load():
+                logins["r"] = wrk(port, work, "POST", "/api/token/", json_h, login_body,
+                                  connections=8, seconds=SECONDS + 2)
 
-        # Cold start to ready on the database the rows just used.
-        times = []
-        for _ in range(5):
-            s.stop()
-            times.append(1000 * s.start())
-        print(f"{backend:<8} {'cold start to ready':<30} median {statistics.median(times):.1f} ms "
-              f"(min {min(times):.1f}, max {max(times):.1f}; 5 starts on an existing database)",
-              flush=True)
+            t = threading.Thread(target=login_load)
+            t.start()
+            time.sleep(0.75)  # the logins are running before JWKS is measured
+            n, errors, wall, p50, p99 = wrk(port, work, "GET", "/.well-known/jwks.json")
+            t.join()
+            l_n, l_errors, l_wall, _, _ = logins["r"]
+            table.line(backend, "jwks during 8 logins", n, errors + l_errors, wall, p50, p99,
+                       s.peak_rss_mb(), float("nan"),
+                       note=f"({l_n / l_wall:.1f} logins/s meanwhile)")
+
+        def cold_start():
+            # Cold start to ready on the database the rows just used.
+            times = []
+            for _ in range(5):
+                s.stop()
+                times.append(1000 * s.start())
+            print(f"{backend:<8} {'cold start to ready':<30} median {statistics.median(times):.1f} ms "
+                  f"(min {min(times):.1f}, max {max(times):.1f}; 5 starts on an existing database)",
+                  flush=True)
+
+        if wanted("jwks during 8 logins"):
+            jwks_during_logins()
+        if wanted("cold start to ready"):
+            cold_start()
     finally:
         s.stop()
         subprocess.run(["rm", "-rf", work])

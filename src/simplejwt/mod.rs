@@ -166,28 +166,52 @@ fn issue(
     user: &UserRow,
     grant_id: &str,
 ) -> Result<(String, String), SimpleJwtError> {
+    let pair = sign_pair(ctx, user)?;
+    record_pair(conn, ctx, user, grant_id, &pair)?;
+    Ok((pair.access.jwt, pair.refresh.jwt))
+}
+
+/// A new access and refresh token for `user`, signed but not yet stored.
+struct SignedPair {
+    access: tokens::Signed,
+    refresh: tokens::Signed,
+}
+
+fn sign_pair(ctx: &Ctx<'_>, user: &UserRow) -> Result<SignedPair, SimpleJwtError> {
     let who = subject(ctx, user);
-    let access = tokens::sign(ctx.keys, &who, "access", ctx.now, ctx.access_ttl())?;
-    let refresh = tokens::sign(ctx.keys, &who, "refresh", ctx.now, ctx.refresh_ttl())?;
+    Ok(SignedPair {
+        access: tokens::sign(ctx.keys, &who, "access", ctx.now, ctx.access_ttl())?,
+        refresh: tokens::sign(ctx.keys, &who, "refresh", ctx.now, ctx.refresh_ttl())?,
+    })
+}
+
+/// Store a signed pair's refresh token in the family, with its access token's jti.
+fn record_pair(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    user: &UserRow,
+    grant_id: &str,
+    pair: &SignedPair,
+) -> Result<(), SimpleJwtError> {
     family::add(
         conn,
         NewRefresh {
             dpop_jkt: None,
-            token_hash: secrets::digest(&refresh.jwt),
+            token_hash: secrets::digest(&pair.refresh.jwt),
             grant_id,
             client_id: None,
             user_id: user.id,
             scope: "",
-            jti: Some(refresh.jti),
+            jti: Some(pair.refresh.jti.clone()),
             access: &IssuedAccess {
-                jti: access.jti,
-                exp: access.exp,
+                jti: pair.access.jti.clone(),
+                exp: pair.access.exp,
             },
             now: ctx.now,
-            expires_at: refresh.exp,
+            expires_at: pair.refresh.exp,
         },
     )?;
-    Ok((access.jwt, refresh.jwt))
+    Ok(())
 }
 
 /// `POST /api/token/`: username and password for a new token pair. Both outcomes go to
@@ -365,15 +389,19 @@ pub fn refresh(
     }
     // The family rule: rotate (a repeat within the grace gets the same answer), and a
     // reuse revokes the family.
+    // Signed before the exchange's transaction: on SQLite that transaction holds the one
+    // write lock, and two RSA signatures inside it made every other writer wait for them.
+    // A request that loses the race (a repeat in the grace) throws its pair away.
+    let pair = sign_pair(ctx, &user)?;
     let outcome = family::exchange(conn, &row, token, ctx.now, ctx.refresh_grace(), |conn| {
-        let (access, refresh) = issue(conn, ctx, &user, &row.grant_id)?;
-        let successor = Some(refresh.clone());
+        record_pair(conn, ctx, &user, &row.grant_id, &pair)?;
+        let refresh = pair.refresh.jwt.clone();
         Ok::<_, SimpleJwtError>((
             Refreshed {
-                access,
-                refresh: Some(refresh),
+                access: pair.access.jwt.clone(),
+                refresh: Some(refresh.clone()),
             },
-            successor,
+            Some(refresh),
         ))
     })?;
     match outcome {

@@ -87,20 +87,23 @@ pub fn exchange(
     let auth_time = grant_row
         .and_then(|g| g.auth_time)
         .unwrap_or(row.created_at);
+    let user = issue::active_user(conn, user_id)?;
+    let grant = UserGrant {
+        client,
+        user: &user,
+        scope: &scope,
+        auth_time,
+        nonce: None,
+        claims_request: None,
+        sid: None,
+        methods,
+        resource: resource.as_ref(),
+    };
+    // Signed before the exchange's transaction: on SQLite that transaction holds the one
+    // write lock, and signatures inside it made every other writer wait for them. A request
+    // that loses the race (a repeat in the grace) throws its tokens away.
+    let signed = issue::sign(issuing, &grant)?;
     let outcome = family::exchange(conn, &row, presented, now, grace, |conn| {
-        let user = issue::active_user(conn, user_id)?;
-        let grant = UserGrant {
-            client,
-            user: &user,
-            scope: &scope,
-            auth_time,
-            nonce: None,
-            claims_request: None,
-            sid: None,
-            methods: methods.clone(),
-            resource: resource.as_ref(),
-        };
-        let signed = issue::sign(issuing, &grant)?;
         let response = issue::respond(conn, issuing, &grant, &row.grant_id, &family_scope, signed)?;
         let successor = response.refresh_token.clone();
         Ok::<_, OAuthError>((response, successor))
