@@ -1,6 +1,6 @@
 //! Where Argon2id runs: a few dedicated threads, one per core, at a lower CPU priority.
 //!
-//! A password hash takes tens of milliseconds of CPU and ~12-19 MiB of memory. Run on the
+//! A password hash takes tens of milliseconds of CPU and ~9-19 MiB of memory. Run on the
 //! blocking pool, eight logins at once meant eight hashes at once: eight times the memory
 //! (glibc then keeps each thread's freed blocks in that thread's arena, so the peak stayed
 //! resident), and the cores taken from the HTTP workers, so every other request queued
@@ -64,7 +64,7 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
 }
 
 /// glibc raises its mmap threshold each time a large mmapped block is freed, so after the
-/// first hash every Argon2id buffer (12-19 MiB) came from the hashing thread's arena, and
+/// first hash every Argon2id buffer (9-19 MiB) came from the hashing thread's arena, and
 /// the arenas kept what fragmentation left behind: measured 49 + 61 MiB resident after
 /// three seconds of eight concurrent logins, against 21 MiB at rest. A fixed threshold turns
 /// the adjustment off, so blocks of 1 MiB and more are always mmapped and handed back when

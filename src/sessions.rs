@@ -103,9 +103,9 @@ pub fn check_password(
     Ok(user)
 }
 
-/// A password just verified against a hash imported from Django: replace the hash with
-/// Tessera's Argon2id, so Django's weaker or costlier formats leave the database one
-/// sign-in at a time. A failure to rehash is logged and the sign-in goes on (the old hash
+/// A password just verified against a hash imported from Django, or an Argon2id hash with
+/// an earlier version's settings: replace the hash with one of today's, so Django's weaker
+/// or costlier formats and old settings leave the database one sign-in at a time. A failure to rehash is logged and the sign-in goes on (the old hash
 /// still verifies next time).
 fn upgrade_hash(
     conn: &mut DbConnection,

@@ -427,3 +427,34 @@ async fn a_django_apps_users_move_to_tessera_from_its_postgres_database() {
 async fn a_django_apps_users_move_to_tessera_postgres_from_dumpdata() {
     django_app_moves_to_tessera(Backend::Postgres, Source::Dumpdata).await;
 }
+
+both!(
+    an_argon2_hash_with_earlier_settings_is_replaced_at_sign_in,
+    |backend| async move {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let app = spawn(backend).await;
+        let id = crate::flow::create_user(&app, "olga");
+        assert!(stored_hash(&app, "olga").starts_with("$argon2id$v=19$m=9216,t=4,p=1$"));
+        // A hash as the previous version made them: 12 MiB, 3 passes.
+        let params = argon2::Params::new(12 * 1024, 3, 1, None).unwrap();
+        let salt = SaltString::encode_b64(b"olga-salt-16byte").unwrap();
+        let old = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(PASSWORD.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        {
+            let mut conn = app.store.conn().unwrap();
+            tessera::store::users::set_password_hash(&mut conn, id, &old).unwrap();
+        }
+        // A wrong password changes nothing.
+        assert_eq!(sign_in(&app, "olga", "wrong password").await.0, 401);
+        assert_eq!(stored_hash(&app, "olga"), old);
+        let (status, body) = sign_in(&app, "olga", PASSWORD).await;
+        assert_eq!(status, 200, "{body}");
+        let new = stored_hash(&app, "olga");
+        assert!(new.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"), "{new}");
+        // The new hash signs in as the old one did, and is current: it stays.
+        assert_eq!(sign_in(&app, "olga", PASSWORD).await.0, 200);
+        assert_eq!(stored_hash(&app, "olga"), new);
+    }
+);
