@@ -2,5 +2,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before any thread allocates: the arena limit holds only for arenas made after it.
+    tessera::hashing::tune_allocator();
     tessera::cli::main()
 }
