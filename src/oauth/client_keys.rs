@@ -10,23 +10,62 @@ use crate::resource::JwksCache;
 use crate::signing::VerifyingKey;
 use crate::store::{Store, clients as client_store};
 
-/// Caches of client JWKS, by URL (registered by administrators, so their number is bounded
-/// by the clients').
-#[derive(Debug, Default)]
+/// How many client JWKS URLs are cached at once by default. Self-registered clients name
+/// their own `jwks_uri`, so the number of URLs is not bounded by what administrators
+/// register; past this many, the least recently used cache is dropped (and refetched if
+/// its client comes back).
+const MAX_URLS: usize = 1024;
+
+/// Caches of client JWKS, by URL, at most `capacity` of them.
+#[derive(Debug)]
 pub struct RemoteKeys {
-    caches: Mutex<HashMap<String, Arc<JwksCache>>>,
+    caches: Mutex<Caches>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Caches {
+    by_url: HashMap<String, (Arc<JwksCache>, u64)>,
+    /// Counts uses, so each entry knows when it was last used.
+    clock: u64,
+}
+
+impl Default for RemoteKeys {
+    fn default() -> Self {
+        Self::with_capacity(MAX_URLS)
+    }
 }
 
 impl RemoteKeys {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            caches: Mutex::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
     fn cache(&self, url: &str) -> Option<Arc<JwksCache>> {
         let mut caches = self.caches.lock().ok()?;
-        if let Some(c) = caches.get(url) {
+        caches.clock += 1;
+        let now = caches.clock;
+        if let Some((c, used)) = caches.by_url.get_mut(url) {
+            *used = now;
             return Some(c.clone());
         }
         match JwksCache::new(url) {
             Ok(c) => {
                 let c = Arc::new(c);
-                caches.insert(url.to_owned(), c.clone());
+                if caches.by_url.len() >= self.capacity {
+                    let oldest = caches
+                        .by_url
+                        .iter()
+                        .min_by_key(|(_, (_, used))| *used)
+                        .map(|(url, _)| url.clone());
+                    if let Some(oldest) = oldest {
+                        caches.by_url.remove(&oldest);
+                    }
+                }
+                caches.by_url.insert(url.to_owned(), (c.clone(), now));
                 Some(c)
             }
             Err(e) => {
@@ -56,5 +95,31 @@ impl RemoteKeys {
             .ok()
             .flatten()?;
         self.cache(&url)?.key(&claimed.kid).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_url_makes_room() {
+        let keys = RemoteKeys::with_capacity(2);
+        let a = keys.cache("https://a.example/jwks").unwrap();
+        keys.cache("https://b.example/jwks").unwrap();
+        // `a` used again: `b` is now the least recently used.
+        assert!(Arc::ptr_eq(
+            &a,
+            &keys.cache("https://a.example/jwks").unwrap()
+        ));
+        keys.cache("https://c.example/jwks").unwrap();
+        assert!(Arc::ptr_eq(
+            &a,
+            &keys.cache("https://a.example/jwks").unwrap()
+        ));
+        let by_url = &keys.caches.lock().unwrap().by_url;
+        assert_eq!(by_url.len(), 2);
+        assert!(by_url.contains_key("https://c.example/jwks"));
+        assert!(!by_url.contains_key("https://b.example/jwks"));
     }
 }
