@@ -264,6 +264,18 @@ pub fn register_with(
     })
 }
 
+/// Copy what a client is (name, URIs, grants, scopes, ID-token algorithm, DPoP binding)
+/// onto its stored row: what the console's edit and an RFC 7592 update both change.
+pub fn set_described(row: &mut ClientRow, client: &NewClient) {
+    row.name = client.name.trim().to_owned();
+    row.redirect_uris = join(&client.redirect_uris, RedirectUri::as_str);
+    row.post_logout_redirect_uris = join(&client.post_logout_redirect_uris, RedirectUri::as_str);
+    row.grant_types = join(&client.grant_types, |g| g.as_str());
+    row.scopes = client.scopes.to_string();
+    row.id_token_signed_response_alg = client.algs.id_token.as_str().to_owned();
+    row.dpop_bound_access_tokens = client.dpop_bound_access_tokens;
+}
+
 /// Point a stored client at these authentication settings. A method that uses a secret
 /// keeps the client's secret or gets a new one (returned, to be shown once); any other
 /// method drops it, so a client moved to `private_key_jwt` cannot fall back to a secret.

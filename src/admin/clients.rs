@@ -287,14 +287,6 @@ impl ClientForm {
     }
 }
 
-fn join(items: &[RedirectUri]) -> String {
-    items
-        .iter()
-        .map(RedirectUri::as_str)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, AdminError> {
     Ok(admin_store::clients_all(conn)?)
 }
@@ -342,19 +334,9 @@ pub fn update(
         let mut row = get(conn, id)?;
         let c = &spec.client;
         let new_secret = client_domain::set_auth(&mut row, &spec.auth)?;
-        row.name = c.name.trim().to_owned();
-        row.redirect_uris = join(&c.redirect_uris);
-        row.post_logout_redirect_uris = join(&c.post_logout_redirect_uris);
-        row.grant_types = c
-            .grant_types
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        row.scopes = c.scopes.to_string();
+        client_domain::set_described(&mut row, c);
         row.access_token_ttl = spec.access_token_ttl;
         row.refresh_token_ttl = spec.refresh_token_ttl;
-        row.id_token_signed_response_alg = c.algs.id_token.as_str().to_owned();
         row.access_token_signed_response_alg = c.algs.access_token.as_str().to_owned();
         resources::check_registered(conn, &c.resources).map_err(ClientError::from)?;
         row.allowed_resources = c
@@ -363,7 +345,6 @@ pub fn update(
             .map(ResourceId::as_str)
             .collect::<Vec<_>>()
             .join(" ");
-        row.dpop_bound_access_tokens = c.dpop_bound_access_tokens;
         row.profile = c.profile.as_str().to_owned();
         row.updated_at = now;
         admin_store::update_client(conn, &row)?;
@@ -422,6 +403,14 @@ pub fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn join(items: &[RedirectUri]) -> String {
+        items
+            .iter()
+            .map(RedirectUri::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 
     fn form() -> ClientForm {
         ClientForm {

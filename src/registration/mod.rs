@@ -454,19 +454,7 @@ fn update_checked(
     let c = &checked.spec.client;
     let mut updated = row.clone();
     let new_secret = client_domain::set_auth(&mut updated, &checked.spec.auth)?;
-    let join = |items: Vec<&str>| items.join(" ");
-    updated.name = c.name.trim().to_owned();
-    updated.redirect_uris = join(c.redirect_uris.iter().map(|u| u.as_str()).collect());
-    updated.post_logout_redirect_uris = join(
-        c.post_logout_redirect_uris
-            .iter()
-            .map(|u| u.as_str())
-            .collect(),
-    );
-    updated.grant_types = join(c.grant_types.iter().map(|g| g.as_str()).collect());
-    updated.scopes = c.scopes.to_string();
-    updated.id_token_signed_response_alg = c.algs.id_token.as_str().to_owned();
-    updated.dpop_bound_access_tokens = c.dpop_bound_access_tokens;
+    client_domain::set_described(&mut updated, c);
     updated.updated_at = req.now;
     let access_token = SecretString::new(secrets::random_token(32));
     let kept = Value::Object(checked.kept).to_string();
