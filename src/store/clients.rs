@@ -67,7 +67,7 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, Sto
     Ok(clients::table
         .find(id)
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -76,7 +76,7 @@ pub fn max_access_token_ttl(conn: &mut DbConnection) -> Result<Option<i64>, Stor
     use diesel::dsl::max;
     Ok(clients::table
         .select(max(clients::access_token_ttl))
-        .first::<Option<i64>>(conn)?)
+        .get_result::<Option<i64>>(conn)?)
 }
 
 /// Where the keys of a client are published, if it registered a `jwks_uri`.
@@ -84,7 +84,7 @@ pub fn jwks_uri(conn: &mut DbConnection, id: &str) -> Result<Option<String>, Sto
     Ok(clients::table
         .find(id)
         .select(clients::jwks_uri)
-        .first::<Option<String>>(conn)
+        .get_result::<Option<String>>(conn)
         .optional()?
         .flatten())
 }

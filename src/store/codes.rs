@@ -47,7 +47,7 @@ pub fn take(
     let Some(row) = authorization_codes::table
         .find(code_hash)
         .select(CodeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
     else {
         return Ok(None);

@@ -12,7 +12,7 @@ pub fn scope_of(
     Ok(consents::table
         .find((user_id, client_id))
         .select(consents::scope)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

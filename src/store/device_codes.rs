@@ -47,7 +47,7 @@ pub fn by_device_code(
     Ok(device_codes::table
         .find(device_code_hash)
         .select(DeviceCodeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -58,7 +58,7 @@ pub fn by_user_code(
     Ok(device_codes::table
         .filter(device_codes::user_code_hash.eq(user_code_hash))
         .select(DeviceCodeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -51,7 +51,7 @@ pub fn nonce_is_live(
         .find(nonce_hash)
         .filter(dpop_nonces::expires_at.gt(now))
         .select(dpop_nonces::nonce_hash)
-        .first::<String>(conn)
+        .get_result::<String>(conn)
         .optional()?;
     Ok(found.is_some())
 }

@@ -37,7 +37,7 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<GrantRow>, Stor
     Ok(grants::table
         .find(id)
         .select(GrantRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -131,14 +131,14 @@ pub fn claims_request_for_access(
     let from_code: Option<String> = authorization_codes::table
         .filter(authorization_codes::access_jti.eq(jti))
         .select(authorization_codes::grant_id)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let grant_id = match from_code {
         Some(id) => Some(id),
         None => refresh_tokens::table
             .filter(refresh_tokens::access_jti.eq(jti))
             .select(refresh_tokens::grant_id)
-            .first(conn)
+            .get_result(conn)
             .optional()?,
     };
     let Some(grant_id) = grant_id else {
@@ -147,7 +147,7 @@ pub fn claims_request_for_access(
     Ok(grants::table
         .find(grant_id)
         .select(grants::claims_request)
-        .first::<Option<String>>(conn)
+        .get_result::<Option<String>>(conn)
         .optional()?
         .flatten())
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
@@ -23,6 +23,7 @@ pub mod maintenance;
 pub mod passkeys;
 pub mod password_resets;
 pub mod pending_logins;
+pub mod pool;
 pub mod pushed_requests;
 pub mod refresh_tokens;
 pub mod registration;
@@ -47,8 +48,8 @@ pub enum DbConnection {
     Postgres(diesel::PgConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager<DbConnection>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
+pub type DbPool = Pool<pool::Manager>;
+pub type PooledConn = PooledConnection<pool::Manager>;
 
 /// What can go wrong in storage. Callers match on the first two; the rest are faults.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +85,10 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
-            ) => Self::Pool(info.message().trim().replace('\n', " ")),
+            ) => {
+                pool::connection_lost();
+                Self::Pool(info.message().trim().replace('\n', " "))
+            }
             other => Self::Database(other),
         }
     }
@@ -162,9 +166,9 @@ where
 #[derive(Debug)]
 struct SqlitePragmas;
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        if let DbConnection::Sqlite(c) = conn {
+impl CustomizeConnection<pool::Tracked, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut pool::Tracked) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(c) = &mut **conn {
             // The busy timeout first: switching a new file to WAL takes a lock that the
             // pool's other connections, opening at the same moment, would otherwise be
             // refused at once ("database is locked") instead of waiting for.
@@ -263,7 +267,7 @@ impl Store {
             DatabaseUrl::Postgres(_) => diesel::PgConnection::establish(&conn_url).map(drop),
         };
         preflight.map_err(|e| StoreError::Pool(e.to_string().trim().replace('\n', " ")))?;
-        let manager = ConnectionManager::<DbConnection>::new(conn_url);
+        let manager = pool::Manager::new(conn_url);
         let pool = Pool::builder()
             .max_size(size)
             .min_idle(Some(min_idle))

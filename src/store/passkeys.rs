@@ -43,7 +43,7 @@ pub fn by_credential_id(
     Ok(passkeys::table
         .filter(passkeys::credential_id.eq(credential_id))
         .select(PasskeyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -93,7 +93,7 @@ pub fn delete(conn: &mut DbConnection, user_id: i64, id: &str) -> Result<Passkey
         .find(id)
         .filter(passkeys::user_id.eq(user_id))
         .select(PasskeyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(StoreError::NotFound)?;
     diesel::delete(passkeys::table.find(id)).execute(conn)?;
@@ -140,11 +140,11 @@ pub fn unowned_live(
         Some(a) => live()
             .filter(webauthn_ceremonies::address.eq(a))
             .select((count_star(), min(webauthn_ceremonies::expires_at)))
-            .first(conn)?,
+            .get_result(conn)?,
         None => live()
             .filter(webauthn_ceremonies::address.is_null())
             .select((count_star(), min(webauthn_ceremonies::expires_at)))
-            .first(conn)?,
+            .get_result(conn)?,
     };
     let all: i64 = live().count().get_result(conn)?;
     Ok((mine, all, earliest))
@@ -177,7 +177,7 @@ pub fn take(conn: &mut DbConnection, id_hash: &str) -> Result<Option<CeremonyRow
     let Some(row) = webauthn_ceremonies::table
         .find(id_hash)
         .select(CeremonyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
     else {
         return Ok(None);

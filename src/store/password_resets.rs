@@ -27,7 +27,7 @@ pub fn by_hash(conn: &mut DbConnection, token_hash: &str) -> Result<Option<Reset
     Ok(password_resets::table
         .find(token_hash)
         .select(ResetRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -47,7 +47,7 @@ pub fn live(
         .find(id_hash)
         .filter(pending_logins::expires_at.gt(now))
         .select(PendingRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -32,7 +32,7 @@ pub fn by_hash(
     Ok(pushed_requests::table
         .find(request_uri_hash)
         .select(PushedRequestRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

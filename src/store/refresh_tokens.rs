@@ -36,7 +36,7 @@ pub fn by_hash(conn: &mut DbConnection, hash: &str) -> Result<Option<RefreshRow>
     Ok(refresh_tokens::table
         .find(hash)
         .select(RefreshRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -66,7 +66,7 @@ pub fn successor(conn: &mut DbConnection, hash: &str) -> Result<Option<Vec<u8>>,
     Ok(refresh_tokens::table
         .find(hash)
         .select(refresh_tokens::successor)
-        .first::<Option<Vec<u8>>>(conn)
+        .get_result::<Option<Vec<u8>>>(conn)
         .optional()?
         .flatten())
 }
@@ -76,7 +76,7 @@ pub fn by_jti(conn: &mut DbConnection, jti: &str) -> Result<Option<RefreshRow>, 
     Ok(refresh_tokens::table
         .filter(refresh_tokens::jti.eq(jti))
         .select(RefreshRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -34,7 +34,7 @@ pub fn token_by_hash(
     Ok(registration_tokens::table
         .filter(registration_tokens::token_hash.eq(hash))
         .select(RegistrationTokenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -45,7 +45,7 @@ pub fn token_by_id(
     Ok(registration_tokens::table
         .find(id)
         .select(RegistrationTokenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -45,7 +45,7 @@ pub fn count(
         Ok(throttle::table
             .find(bucket)
             .select(throttle::requests)
-            .first(conn)?)
+            .get_result(conn)?)
     })
 }
 

@@ -51,7 +51,7 @@ pub fn by_identifier(
     Ok(resources::table
         .find(identifier)
         .select(ResourceRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -31,7 +31,7 @@ pub fn totp_of(conn: &mut DbConnection, user_id: i64) -> Result<Option<TotpRow>,
     Ok(totp_secrets::table
         .find(user_id)
         .select(TotpRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -8,7 +8,7 @@ pub fn get(conn: &mut DbConnection, name: &str) -> Result<Option<String>, StoreE
     Ok(server_settings::table
         .find(name)
         .select(server_settings::value)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -47,7 +47,7 @@ pub fn live(
         .find(id_hash)
         .filter(sessions::expires_at.gt(now))
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -48,10 +48,21 @@ pub fn by_buckets(
     conn: &mut DbConnection,
     buckets: &[String],
 ) -> Result<Vec<ThrottleRow>, StoreError> {
-    Ok(login_throttle::table
-        .filter(login_throttle::bucket.eq_any(buckets))
-        .select(ThrottleRow::as_select())
-        .load(conn)?)
+    // One lookup per bucket rather than one `IN (...)`: diesel cannot keep a prepared
+    // statement whose SQL depends on the list's length, so on SQLite the IN form was parsed
+    // and planned again on every sign-in and client authentication.
+    let mut rows = Vec::with_capacity(buckets.len());
+    for bucket in buckets {
+        if let Some(row) = login_throttle::table
+            .find(bucket)
+            .select(ThrottleRow::as_select())
+            .get_result(conn)
+            .optional()?
+        {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// Count one more failure in a bucket and set its lock from the new count. Counts older
@@ -90,7 +101,7 @@ pub fn add_failure(
             let failures: i64 = login_throttle::table
                 .find(bucket)
                 .select(login_throttle::failures)
-                .first(conn)?;
+                .get_result(conn)?;
             lock_for(failures).map(|secs| now + secs)
         };
         diesel::update(login_throttle::table.find(bucket))
@@ -99,7 +110,7 @@ pub fn add_failure(
         Ok(login_throttle::table
             .find(bucket)
             .select(ThrottleRow::as_select())
-            .first(conn)?)
+            .get_result(conn)?)
     })
 }
 

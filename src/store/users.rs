@@ -65,7 +65,7 @@ pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<Use
     Ok(users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -77,7 +77,7 @@ pub fn by_id(conn: &mut DbConnection, id: i64) -> Result<Option<UserRow>, StoreE
     Ok(users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -85,7 +85,7 @@ pub fn by_subject(conn: &mut DbConnection, subject: &str) -> Result<Option<UserR
     Ok(users::table
         .filter(users::subject.eq(subject))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -124,7 +124,10 @@ pub fn set_own_profile(
     email: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let current: Option<String> = users::table.find(id).select(users::email).first(conn)?;
+    let current: Option<String> = users::table
+        .find(id)
+        .select(users::email)
+        .get_result(conn)?;
     let keep_verified = current.as_deref() == email;
     diesel::update(users::table.find(id))
         .set((

@@ -8,12 +8,12 @@ use crate::on_both_backends;
 
 fn count_users(app: &TestApp) -> i64 {
     let mut conn = app.store.conn().unwrap();
-    users::table.count().get_result(&mut conn).unwrap()
+    users::table.count().get_result(&mut **conn).unwrap()
 }
 
 fn count_clients(app: &TestApp) -> i64 {
     let mut conn = app.store.conn().unwrap();
-    clients::table.count().get_result(&mut conn).unwrap()
+    clients::table.count().get_result(&mut **conn).unwrap()
 }
 
 fn assert_one_line_error(out: &crate::helpers::CliOutput, needle: &str) {

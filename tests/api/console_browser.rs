@@ -223,7 +223,7 @@ async fn the_console_details_hold_in_chromium() {
         use tessera::store::schema::users;
         diesel::update(users::table.filter(users::username.eq("alice")))
             .set(users::name.eq(None::<String>))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .unwrap();
     }
     alice.refresh().await.unwrap();

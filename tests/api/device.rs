@@ -117,7 +117,7 @@ fn audit(app: &TestApp, action: &str) -> Vec<(Option<String>, Option<String>, Op
         .filter(audit_log::action.eq(action))
         .order(audit_log::id.asc())
         .select((audit_log::actor, audit_log::target, audit_log::detail))
-        .load(&mut conn)
+        .load(&mut **conn)
         .unwrap()
 }
 

@@ -93,7 +93,7 @@ fn assert_no_half_written_rows(app: &TestApp) {
     let mut conn = app.store.conn().unwrap();
     let families: Vec<(String, Option<i64>)> = grants::table
         .select((grants::id, grants::revoked_at))
-        .load(&mut conn)
+        .load(&mut **conn)
         .unwrap();
     let tokens: Vec<(String, Option<i64>, Option<i64>, bool)> = refresh_tokens::table
         .select((
@@ -102,11 +102,11 @@ fn assert_no_half_written_rows(app: &TestApp) {
             refresh_tokens::revoked_at,
             refresh_tokens::successor.is_not_null(),
         ))
-        .load(&mut conn)
+        .load(&mut **conn)
         .unwrap();
     let coded: HashSet<String> = authorization_codes::table
         .select(authorization_codes::grant_id)
-        .load::<String>(&mut conn)
+        .load::<String>(&mut **conn)
         .unwrap()
         .into_iter()
         .collect();

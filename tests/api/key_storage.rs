@@ -207,7 +207,7 @@ fn set_sealed(app: &TestApp, kid: &str, private_key: &str, nonce: &str) {
             signing_keys::private_key.eq(private_key),
             signing_keys::nonce.eq(nonce),
         ))
-        .execute(&mut conn)
+        .execute(&mut **conn)
         .unwrap();
 }
 

@@ -112,7 +112,7 @@ async fn an_emailed_link_works_once(backend: Backend) {
         let mut conn = app.store.conn().unwrap();
         password_resets::table
             .select(password_resets::token_hash)
-            .load(&mut *conn)
+            .load(&mut **conn)
             .unwrap()
     };
     assert!(stored.contains(&tessera::secrets::digest(token)));
@@ -158,7 +158,7 @@ async fn who_gets_mail_is_not_told() {
         let mut conn = app.store.conn().unwrap();
         diesel::update(users::table.find(dave))
             .set(users::email.eq(None::<String>))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .unwrap();
     }
     assert_eq!(app.cli(&["user", "disable", "carol"], None).code, 0);
@@ -269,11 +269,11 @@ async fn cr_lf_adds_no_header_and_no_recipient() {
         let mut conn = app.store.conn().unwrap();
         diesel::update(users::table.find(alice))
             .set(users::name.eq(Some("Alice\r\nBcc: evil@example.org\r\nX-Injected: yes")))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .unwrap();
         diesel::update(users::table.find(bob))
             .set(users::email.eq(Some("bob@example.com\r\nBcc: evil@example.org")))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .unwrap();
     }
     for identifier in [
@@ -327,7 +327,7 @@ async fn the_console_emails_a_reset_link() {
         let mut conn = app.store.conn().unwrap();
         diesel::update(users::table.find(dave))
             .set(users::email.eq(None::<String>))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .unwrap();
     }
     let console = Console::root(&app).await;

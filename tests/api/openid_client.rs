@@ -378,7 +378,7 @@ async fn fapi2_through_openid_client(app: TestApp) {
         dsl::authorization_codes
             .filter(dsl::client_id.eq(&client))
             .select(dsl::dpop_jkt)
-            .first(&mut app.store.conn().unwrap())
+            .get_result(&mut **app.store.conn().unwrap())
             .unwrap()
     };
     assert_eq!(code.as_deref(), Some(jkt.as_str()));

@@ -117,7 +117,7 @@ on_both_backends!(
         use diesel::prelude::*;
         let rows: i64 = tessera::store::schema::pushed_requests::table
             .count()
-            .get_result(&mut app.store.conn().unwrap())
+            .get_result(&mut **app.store.conn().unwrap())
             .unwrap();
         assert_eq!(rows, 0);
     }

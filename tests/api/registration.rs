@@ -114,7 +114,7 @@ fn clients_count(app: &TestApp) -> i64 {
     use diesel::prelude::*;
     use tessera::store::schema::clients;
     let mut conn = app.store.conn().unwrap();
-    clients::table.count().get_result(&mut conn).unwrap()
+    clients::table.count().get_result(&mut **conn).unwrap()
 }
 
 fn mint(app: &TestApp, extra: &[&str]) -> (String, String) {

@@ -56,7 +56,7 @@ fn stored_hashes(app: &TestApp) -> Vec<String> {
     let mut conn = app.store.conn().unwrap();
     password_resets::table
         .select(password_resets::token_hash)
-        .load::<String>(&mut *conn)
+        .load::<String>(&mut **conn)
         .unwrap()
 }
 

@@ -567,7 +567,7 @@ on_both_backends!(
             .filter(audit_log::action.like("resource.%"))
             .order(audit_log::id.asc())
             .select(audit_log::action)
-            .load(&mut conn)
+            .load(&mut **conn)
             .unwrap();
         assert_eq!(actions, ["resource.created", "resource.deleted"]);
     }

@@ -106,7 +106,7 @@ pub fn audit(app: &TestApp, action: &str) -> Vec<(String, String, String)> {
             audit_log::detail.assume_not_null(),
             audit_log::ip.assume_not_null(),
         ))
-        .load(&mut conn)
+        .load(&mut **conn)
         .unwrap()
 }
 
@@ -117,7 +117,7 @@ fn throttle_rows(app: &TestApp, kind: &str) -> i64 {
     login_throttle::table
         .filter(login_throttle::kind.eq(kind))
         .count()
-        .get_result(&mut conn)
+        .get_result(&mut **conn)
         .unwrap()
 }
 

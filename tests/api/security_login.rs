@@ -203,6 +203,6 @@ fn audit_details(app: &TestApp) -> Vec<String> {
     audit_log::table
         .filter(audit_log::action.eq("login.failed"))
         .select(audit_log::detail.assume_not_null())
-        .load(&mut conn)
+        .load(&mut **conn)
         .unwrap()
 }

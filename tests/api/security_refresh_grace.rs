@@ -47,19 +47,19 @@ fn family_of(app: &TestApp, presented: &str) -> (i64, bool) {
     let grant_id: String = refresh_tokens::table
         .find(tessera::secrets::digest(presented))
         .select(refresh_tokens::grant_id)
-        .first(&mut conn)
+        .get_result(&mut **conn)
         .unwrap();
     let live: i64 = refresh_tokens::table
         .filter(refresh_tokens::grant_id.eq(&grant_id))
         .filter(refresh_tokens::rotated_at.is_null())
         .filter(refresh_tokens::revoked_at.is_null())
         .count()
-        .get_result(&mut conn)
+        .get_result(&mut **conn)
         .unwrap();
     let revoked: Option<i64> = grants::table
         .find(&grant_id)
         .select(grants::revoked_at)
-        .first(&mut conn)
+        .get_result(&mut **conn)
         .unwrap();
     (live, revoked.is_some())
 }

@@ -49,7 +49,7 @@ pub fn set_active(app: &TestApp, user_id: i64, active: bool) {
     let mut conn = app.store.conn().unwrap();
     diesel::update(users::table.find(user_id))
         .set(users::is_active.eq(active))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .unwrap();
 }
 
@@ -231,7 +231,7 @@ on_both_backends!(disabled_users_get_nothing, |app: TestApp| async move {
         .filter(audit_log::detail.like("via /api/token/%"))
         .order(audit_log::id.asc())
         .select((audit_log::action, audit_log::detail))
-        .load(&mut *conn)
+        .load(&mut **conn)
         .unwrap();
     assert_eq!(
         entries,

@@ -537,7 +537,7 @@ async fn a_disabled_user_cannot_redeem_or_refresh() {
         let mut conn = app.store.conn().unwrap();
         diesel::update(users::table.find(uid))
             .set(users::is_active.eq(false))
-            .execute(&mut conn)
+            .execute(&mut **conn)
             .unwrap();
     }
     let (_, error, _) = error_of(

@@ -18,7 +18,7 @@ fn set_access_ttl(app: &TestApp, client_id: &str, ttl: i64) {
     let mut conn = app.store.conn().unwrap();
     diesel::update(clients::table.find(client_id))
         .set(clients::access_token_ttl.eq(Some(ttl)))
-        .execute(&mut conn)
+        .execute(&mut **conn)
         .unwrap();
 }
 
