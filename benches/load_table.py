@@ -10,7 +10,7 @@ import base64, hashlib, html, http.client, json, os, re, secrets, signal, socket
 import subprocess, sys, tempfile, threading, time
 from urllib.parse import urlencode, urlsplit, parse_qs, quote
 
-BIN = os.path.realpath(sys.argv[1])
+BIN = os.path.realpath(sys.argv[1]) if len(sys.argv) > 1 else ""
 BACKENDS = sys.argv[2:] or ["sqlite"]
 SECONDS = float(os.environ.get("SECONDS_PER_ROW", "5"))
 C = int(os.environ.get("CONNECTIONS", "8"))
@@ -549,4 +549,5 @@ def main():
         run_backend(backend, table)
 
 
-main()
+if __name__ == "__main__":
+    main()
