@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::clients;
-use super::{DbConnection, StoreError};
+use super::{DbConnection, StoreError, on_engine};
 
 #[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -64,11 +64,11 @@ pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError
 }
 
 pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, StoreError> {
-    Ok(clients::table
+    Ok(on_engine!(conn, |c| clients::table
         .find(id)
         .select(ClientRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 /// The longest access-token lifetime any client has of its own, if one has.

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::authorization_codes;
-use super::{DbConnection, StoreError};
+use super::{DbConnection, StoreError, on_engine};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = authorization_codes)]
@@ -44,22 +44,22 @@ pub fn take(
     code_hash: &str,
     now: i64,
 ) -> Result<Option<CodeRow>, StoreError> {
-    let Some(row) = authorization_codes::table
+    let Some(row) = on_engine!(&mut *conn, |c| authorization_codes::table
         .find(code_hash)
         .select(CodeRow::as_select())
-        .get_result(conn)
-        .optional()?
+        .get_result(c)
+        .optional())?
     else {
         return Ok(None);
     };
     if row.used_at.is_none() {
-        let won = diesel::update(
+        let won = on_engine!(&mut *conn, |c| diesel::update(
             authorization_codes::table
                 .find(code_hash)
                 .filter(authorization_codes::used_at.is_null()),
         )
         .set(authorization_codes::used_at.eq(now))
-        .execute(conn)?;
+        .execute(c))?;
         if won == 0 {
             return Ok(Some(CodeRow {
                 used_at: Some(now),
@@ -77,11 +77,13 @@ pub fn set_access(
     jti: &str,
     exp: i64,
 ) -> Result<(), StoreError> {
-    diesel::update(authorization_codes::table.find(code_hash))
-        .set((
-            authorization_codes::access_jti.eq(jti),
-            authorization_codes::access_exp.eq(exp),
-        ))
-        .execute(conn)?;
+    on_engine!(&mut *conn, |c| diesel::update(
+        authorization_codes::table.find(code_hash)
+    )
+    .set((
+        authorization_codes::access_jti.eq(jti),
+        authorization_codes::access_exp.eq(exp),
+    ))
+    .execute(c))?;
     Ok(())
 }

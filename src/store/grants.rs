@@ -2,7 +2,7 @@
 use diesel::prelude::*;
 
 use super::schema::{authorization_codes, grants, refresh_tokens, revoked_tokens};
-use super::{DbConnection, StoreError};
+use super::{DbConnection, StoreError, on_engine};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = grants)]
@@ -26,19 +26,19 @@ pub struct GrantRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {
-    diesel::insert_into(grants::table)
+    on_engine!(&mut *conn, |c| diesel::insert_into(grants::table)
         .values(row)
-        .execute(conn)
-        .map_err(StoreError::from_write)?;
+        .execute(c))
+    .map_err(StoreError::from_write)?;
     Ok(())
 }
 
 pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<GrantRow>, StoreError> {
-    Ok(grants::table
+    Ok(on_engine!(&mut *conn, |c| grants::table
         .find(id)
         .select(GrantRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 /// Revoke a grant and everything issued from it: its refresh tokens, and the access tokens
@@ -115,10 +115,10 @@ pub fn insert_revoked_jti(
 }
 
 pub fn is_jti_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreError> {
-    let n: i64 = revoked_tokens::table
+    let n: i64 = on_engine!(&mut *conn, |c| revoked_tokens::table
         .filter(revoked_tokens::jti.eq(jti))
         .count()
-        .get_result(conn)?;
+        .get_result(c))?;
     Ok(n > 0)
 }
 

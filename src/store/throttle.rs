@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::login_throttle;
-use super::{DbConnection, StoreError};
+use super::{DbConnection, StoreError, on_engine};
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_throttle)]
@@ -53,11 +53,11 @@ pub fn by_buckets(
     // and planned again on every sign-in and client authentication.
     let mut rows = Vec::with_capacity(buckets.len());
     for bucket in buckets {
-        if let Some(row) = login_throttle::table
+        if let Some(row) = on_engine!(&mut *conn, |c| login_throttle::table
             .find(bucket)
             .select(ThrottleRow::as_select())
-            .get_result(conn)
-            .optional()?
+            .get_result(c)
+            .optional())?
         {
             rows.push(row);
         }

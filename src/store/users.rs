@@ -2,7 +2,7 @@
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{DbConnection, StoreError};
+use super::{DbConnection, StoreError, on_engine};
 
 /// A user row.
 #[derive(Clone, Queryable, Selectable)]
@@ -62,11 +62,11 @@ pub fn insert(conn: &mut DbConnection, row: &NewUserRow<'_>) -> Result<UserRow, 
 }
 
 pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<UserRow>, StoreError> {
-    Ok(users::table
+    Ok(on_engine!(&mut *conn, |c| users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
@@ -74,25 +74,25 @@ pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
 }
 
 pub fn by_id(conn: &mut DbConnection, id: i64) -> Result<Option<UserRow>, StoreError> {
-    Ok(users::table
+    Ok(on_engine!(&mut *conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 pub fn by_subject(conn: &mut DbConnection, subject: &str) -> Result<Option<UserRow>, StoreError> {
-    Ok(users::table
+    Ok(on_engine!(&mut *conn, |c| users::table
         .filter(users::subject.eq(subject))
         .select(UserRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 pub fn touch_login(conn: &mut DbConnection, id: i64, now: i64) -> Result<(), StoreError> {
-    diesel::update(users::table.find(id))
+    on_engine!(&mut *conn, |c| diesel::update(users::table.find(id))
         .set(users::last_login_at.eq(now))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
