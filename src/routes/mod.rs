@@ -37,7 +37,6 @@ pub fn configure_metrics(cfg: &mut aweb::ServiceConfig) {
 }
 
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
-    cfg.configure(admin::configure);
     // One resource per path, so a wrong method gets 405 Method Not Allowed.
     cfg.service(
         aweb::resource("/.well-known/openid-configuration").get(discovery::openid_configuration),
@@ -176,6 +175,10 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
             .route(aweb::head().to(health::readyz)),
     )
     .default_service(aweb::to(not_found));
+    // The console last: the router tries resources in the order they were added, and each
+    // of the console's many `{id}` paths is a regular expression to run, which every token
+    // and API request used to pay for before reaching its own path.
+    cfg.configure(admin::configure);
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {
