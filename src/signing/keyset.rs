@@ -112,9 +112,20 @@ impl KeySet {
                 kid: m.info.kid.clone(),
                 reason,
             })?;
+            provider::register_verifying(key.alg(), key.decoding_key()).map_err(|reason| {
+                KeyError::BadKey {
+                    kid: m.info.kid.clone(),
+                    reason,
+                }
+            })?;
             verifiers.insert(m.info.kid.clone(), key);
             jwks.keys.push(m.jwk.clone());
         }
+        let published: Vec<_> = verifiers
+            .values()
+            .map(|k: &VerifyingKey| (k.alg(), k.decoding_key()))
+            .collect();
+        provider::retain_verifying(&published);
         let jwks_body = serde_json::to_string(&jwks)
             .map_err(|e| KeyError::Generate(format!("JWKS rendering failed: {e}")))?;
         let jwks_etag = etag(jwks_body.as_bytes());

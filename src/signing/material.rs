@@ -243,6 +243,44 @@ mod tests {
     }
 
     #[test]
+    fn our_rsa_keys_verify_parsed_once_and_still_refuse_what_they_must() {
+        use jsonwebtoken::{Algorithm, Header, Validation, decode, encode};
+        assert!(super::super::provider::install());
+        let (kid, der) = generate(SigningAlg::Rs256).unwrap();
+        let ours = open(info(&kid, SigningAlg::Rs256), &der).unwrap();
+        let key = ours.verifying_key().unwrap();
+        super::super::provider::register_verifying(key.alg(), key.decoding_key()).unwrap();
+        let (other_kid, other_der) = generate(SigningAlg::Rs256).unwrap();
+        let other = open(info(&other_kid, SigningAlg::Rs256), &other_der).unwrap();
+        let claims = serde_json::json!({"sub": "alice", "exp": 4_000_000_000_i64});
+        let sign = |m: &KeyMaterial, alg| encode(&Header::new(alg), &claims, &m.encoding_key());
+        let check = |jwt: &str, alg| {
+            let mut validation = Validation::new(alg);
+            validation.validate_aud = false;
+            decode::<serde_json::Value>(jwt, key.decoding_key(), &validation)
+        };
+        let good = sign(&ours, Algorithm::RS256).unwrap();
+        assert_eq!(
+            check(&good, Algorithm::RS256).unwrap().claims["sub"],
+            "alice"
+        );
+        // Another key's signature and a changed payload are refused.
+        assert!(check(&sign(&other, Algorithm::RS256).unwrap(), Algorithm::RS256).is_err());
+        let (head, rest) = good.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        let forged = format!(
+            "{head}.{}.{sig}",
+            URL_SAFE_NO_PAD.encode(br#"{"sub":"mallory","exp":4000000000}"#)
+        );
+        assert!(check(&forged, Algorithm::RS256).is_err());
+        // The parsed key is kept for RS256 only: a PS256 signature by the same key pair is
+        // not checked with its PKCS#1 padding (which would refuse it) but by the stock
+        // verifier. Binding a key to one algorithm is VerifyingKey's work, not the cache's.
+        let pss = sign(&ours, Algorithm::PS256).unwrap();
+        assert!(check(&pss, Algorithm::PS256).is_ok());
+    }
+
+    #[test]
     fn generated_keys_open_as_their_algorithm_only() {
         for alg in [SigningAlg::Es256, SigningAlg::EdDsa] {
             let (kid, der) = generate(alg).unwrap();

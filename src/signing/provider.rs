@@ -1,22 +1,28 @@
-//! jsonwebtoken's crypto provider, with signing keys parsed once.
+//! jsonwebtoken's crypto provider, with Tessera's own keys parsed once.
 //!
 //! jsonwebtoken hands its signer factory the key as DER bytes on every `encode`, and the
 //! stock aws-lc-rs provider parses them each time, which costs more than the signature
 //! (for RSA; for P-256 and Ed25519 it is most of the cost). This provider keeps the parsed
-//! aws-lc-rs key pairs, looked up by their DER, and defers everything else (verification,
-//! JWK helpers) to the stock aws-lc-rs provider. aws-lc-rs signs in constant time, unlike
-//! the `rsa` crate (RUSTSEC-2023-0071).
+//! aws-lc-rs key pairs, looked up by their DER. Verification is the same story on a smaller
+//! scale: the stock verifier builds an RSA key (and its Montgomery context) from the
+//! modulus and exponent for every token, about a sixth of what verifying one costs; our
+//! own RSA public keys are kept parsed too. Keys nobody registered (a client's, a DPoP
+//! proof's) and everything else (JWK helpers) go to the stock aws-lc-rs provider, so what
+//! is kept is bounded by our own key set. aws-lc-rs signs in constant time, unlike the
+//! `rsa` crate (RUSTSEC-2023-0071).
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RSA_PKCS1_SHA256,
-    RSA_PSS_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RSA_PSS_2048_8192_SHA256, RSA_PSS_SHA256,
+    RsaKeyPair, RsaPublicKeyComponents,
 };
-use jsonwebtoken::crypto::{CryptoProvider, JwtSigner};
-use jsonwebtoken::signature::{Error as SigError, Signer};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier};
+use jsonwebtoken::signature::{Error as SigError, Signer, Verifier};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
 
 use super::alg::SigningAlg;
 
@@ -40,6 +46,12 @@ impl Parsed {
 static PARSED: LazyLock<RwLock<HashMap<Vec<u8>, Arc<Parsed>>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
 
+/// Our RSA public keys, parsed, by algorithm, modulus and exponent.
+type RsaVerifyingKeys = HashMap<(SigningAlg, Vec<u8>, Vec<u8>), Arc<ParsedPublicKey>>;
+
+static VERIFYING: LazyLock<RwLock<RsaVerifyingKeys>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
 static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
 
 /// Install the provider for this process (idempotent); true when it is the one in use.
@@ -50,6 +62,7 @@ static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
 pub fn install() -> bool {
     let provider = PROVIDER.get_or_init(|| CryptoProvider {
         signer_factory,
+        verifier_factory,
         ..jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.clone()
     });
     match provider.install_default() {
@@ -85,6 +98,78 @@ pub(crate) fn retain(live: &[&[u8]]) {
     if let Ok(mut map) = PARSED.write() {
         map.retain(|der, _| live.contains(&der.as_slice()));
     }
+}
+
+/// Parse one of our public keys once and keep it for verifying: RSA keys (RS256, PS256),
+/// whose per-token setup is the costly one. Other keys are verified by the stock provider.
+pub(crate) fn register_verifying(alg: SigningAlg, key: &DecodingKey) -> Result<(), String> {
+    let (Some(params), DecodingKeyKind::RsaModulusExponent { n, e }) =
+        (rsa_params(alg), key.kind())
+    else {
+        return Ok(());
+    };
+    let der = RsaPublicKeyComponents { n, e }
+        .as_der()
+        .map_err(|_| "the RSA public key does not encode".to_owned())?;
+    let parsed = ParsedPublicKey::new(params, der.as_ref()).map_err(|e| e.to_string())?;
+    let mut map = VERIFYING
+        .write()
+        .map_err(|_| "key cache poisoned".to_owned())?;
+    map.insert((alg, n.clone(), e.clone()), Arc::new(parsed));
+    Ok(())
+}
+
+/// Drop the parsed public keys of keys no longer published.
+pub(crate) fn retain_verifying(live: &[(SigningAlg, &DecodingKey)]) {
+    if let Ok(mut map) = VERIFYING.write() {
+        map.retain(|(alg, n, e), _| {
+            live.iter().any(|(a, key)| {
+                a == alg
+                    && matches!(key.kind(), DecodingKeyKind::RsaModulusExponent { n: kn, e: ke }
+                        if kn == n && ke == e)
+            })
+        });
+    }
+}
+
+fn rsa_params(alg: SigningAlg) -> Option<&'static aws_lc_rs::signature::RsaParameters> {
+    match alg {
+        SigningAlg::Rs256 => Some(&RSA_PKCS1_2048_8192_SHA256),
+        SigningAlg::Ps256 => Some(&RSA_PSS_2048_8192_SHA256),
+        SigningAlg::Es256 | SigningAlg::EdDsa => None,
+    }
+}
+
+struct ParsedVerifier(Algorithm, Arc<ParsedPublicKey>);
+
+impl Verifier<Vec<u8>> for ParsedVerifier {
+    fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> Result<(), SigError> {
+        self.1
+            .verify_sig(msg, signature)
+            .map_err(SigError::from_source)
+    }
+}
+
+impl JwtVerifier for ParsedVerifier {
+    fn algorithm(&self) -> Algorithm {
+        self.0
+    }
+}
+
+fn verifier_factory(
+    alg: &Algorithm,
+    key: &DecodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    if let (Some(ours), DecodingKeyKind::RsaModulusExponent { n, e }) =
+        (SigningAlg::from_jose(*alg), key.kind())
+        && let Some(parsed) = VERIFYING
+            .read()
+            .ok()
+            .and_then(|map| map.get(&(ours, n.clone(), e.clone())).cloned())
+    {
+        return Ok(Box::new(ParsedVerifier(*alg, parsed)));
+    }
+    (jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.verifier_factory)(alg, key)
 }
 
 struct ParsedSigner(Arc<Parsed>);
