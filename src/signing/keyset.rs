@@ -106,26 +106,22 @@ impl KeySet {
         let mut active_kids: Vec<String> = signers.values().map(|s| s.kid.clone()).collect();
         active_kids.sort();
         let mut verifiers = HashMap::new();
+        let mut parsed = Vec::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for m in &material {
             let key = m.verifying_key().map_err(|reason| KeyError::BadKey {
                 kid: m.info.kid.clone(),
                 reason,
             })?;
-            provider::register_verifying(key.alg(), key.decoding_key()).map_err(|reason| {
-                KeyError::BadKey {
-                    kid: m.info.kid.clone(),
-                    reason,
-                }
-            })?;
+            let bad = |reason| KeyError::BadKey {
+                kid: m.info.kid.clone(),
+                reason,
+            };
+            parsed.extend(provider::parse_verifying(key.alg(), key.decoding_key()).map_err(bad)?);
             verifiers.insert(m.info.kid.clone(), key);
             jwks.keys.push(m.jwk.clone());
         }
-        let published: Vec<_> = verifiers
-            .values()
-            .map(|k: &VerifyingKey| (k.alg(), k.decoding_key()))
-            .collect();
-        provider::retain_verifying(&published);
+        provider::keep_verifying(parsed);
         let jwks_body = serde_json::to_string(&jwks)
             .map_err(|e| KeyError::Generate(format!("JWKS rendering failed: {e}")))?;
         let jwks_etag = etag(jwks_body.as_bytes());

@@ -249,7 +249,8 @@ mod tests {
         let (kid, der) = generate(SigningAlg::Rs256).unwrap();
         let ours = open(info(&kid, SigningAlg::Rs256), &der).unwrap();
         let key = ours.verifying_key().unwrap();
-        super::super::provider::register_verifying(key.alg(), key.decoding_key()).unwrap();
+        let parsed = super::super::provider::parse_verifying(key.alg(), key.decoding_key());
+        super::super::provider::keep_verifying(parsed.unwrap().into_iter().collect());
         let (other_kid, other_der) = generate(SigningAlg::Rs256).unwrap();
         let other = open(info(&other_kid, SigningAlg::Rs256), &other_der).unwrap();
         let claims = serde_json::json!({"sub": "alice", "exp": 4_000_000_000_i64});

@@ -46,10 +46,16 @@ impl Parsed {
 static PARSED: LazyLock<RwLock<HashMap<Vec<u8>, Arc<Parsed>>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
 
-/// Our RSA public keys, parsed, by algorithm, modulus and exponent.
-type RsaVerifyingKeys = HashMap<(SigningAlg, Vec<u8>, Vec<u8>), Arc<ParsedPublicKey>>;
+/// One of our RSA public keys, parsed, with what it must match besides its modulus.
+pub(crate) struct ParsedRsa {
+    alg: SigningAlg,
+    e: Vec<u8>,
+    key: Arc<ParsedPublicKey>,
+}
 
-static VERIFYING: LazyLock<RwLock<RsaVerifyingKeys>> =
+/// Our RSA public keys by modulus (each of our keys has its own), so a verification looks
+/// its key up without copying anything.
+static VERIFYING: LazyLock<RwLock<HashMap<Vec<u8>, ParsedRsa>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
 
 static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
@@ -100,35 +106,34 @@ pub(crate) fn retain(live: &[&[u8]]) {
     }
 }
 
-/// Parse one of our public keys once and keep it for verifying: RSA keys (RS256, PS256),
-/// whose per-token setup is the costly one. Other keys are verified by the stock provider.
-pub(crate) fn register_verifying(alg: SigningAlg, key: &DecodingKey) -> Result<(), String> {
+/// Parse one of our public keys for verifying: RSA keys (RS256, PS256), whose per-token
+/// setup is the costly one. `None` for other keys: the stock provider verifies those.
+pub(crate) fn parse_verifying(
+    alg: SigningAlg,
+    key: &DecodingKey,
+) -> Result<Option<(Vec<u8>, ParsedRsa)>, String> {
     let (Some(params), DecodingKeyKind::RsaModulusExponent { n, e }) =
         (rsa_params(alg), key.kind())
     else {
-        return Ok(());
+        return Ok(None);
     };
     let der = RsaPublicKeyComponents { n, e }
         .as_der()
         .map_err(|_| "the RSA public key does not encode".to_owned())?;
-    let parsed = ParsedPublicKey::new(params, der.as_ref()).map_err(|e| e.to_string())?;
-    let mut map = VERIFYING
-        .write()
-        .map_err(|_| "key cache poisoned".to_owned())?;
-    map.insert((alg, n.clone(), e.clone()), Arc::new(parsed));
-    Ok(())
+    let key = ParsedPublicKey::new(params, der.as_ref()).map_err(|e| e.to_string())?;
+    let parsed = ParsedRsa {
+        alg,
+        e: e.clone(),
+        key: Arc::new(key),
+    };
+    Ok(Some((n.clone(), parsed)))
 }
 
-/// Drop the parsed public keys of keys no longer published.
-pub(crate) fn retain_verifying(live: &[(SigningAlg, &DecodingKey)]) {
+/// Verify with these parsed keys from now on (a key set's published keys), and drop the
+/// ones no longer published.
+pub(crate) fn keep_verifying(keys: Vec<(Vec<u8>, ParsedRsa)>) {
     if let Ok(mut map) = VERIFYING.write() {
-        map.retain(|(alg, n, e), _| {
-            live.iter().any(|(a, key)| {
-                a == alg
-                    && matches!(key.kind(), DecodingKeyKind::RsaModulusExponent { n: kn, e: ke }
-                        if kn == n && ke == e)
-            })
-        });
+        *map = keys.into_iter().collect();
     }
 }
 
@@ -162,10 +167,11 @@ fn verifier_factory(
 ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
     if let (Some(ours), DecodingKeyKind::RsaModulusExponent { n, e }) =
         (SigningAlg::from_jose(*alg), key.kind())
-        && let Some(parsed) = VERIFYING
-            .read()
-            .ok()
-            .and_then(|map| map.get(&(ours, n.clone(), e.clone())).cloned())
+        && let Some(parsed) = VERIFYING.read().ok().and_then(|map| {
+            map.get(n.as_slice())
+                .filter(|p| p.alg == ours && &p.e == e)
+                .map(|p| p.key.clone())
+        })
     {
         return Ok(Box::new(ParsedVerifier(*alg, parsed)));
     }
