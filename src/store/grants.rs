@@ -50,7 +50,7 @@ pub fn revoke(
     now: i64,
     legacy_until: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         diesel::update(
             grants::table
                 .find(grant_id)
@@ -86,9 +86,8 @@ pub fn revoke(
         for (jti, exp) in issued {
             insert_revoked_jti(conn, &jti, exp.unwrap_or(legacy_until), now)?;
         }
-        Ok::<_, diesel::result::Error>(())
-    })?;
-    Ok(())
+        Ok::<_, StoreError>(())
+    })
 }
 
 /// Remember a revoked access token until it would have expired anyway.

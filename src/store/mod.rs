@@ -37,6 +37,7 @@ pub mod signing_keys;
 pub mod throttle;
 pub mod usage;
 pub mod users;
+pub mod write_gate;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -148,6 +149,17 @@ where
     // savepoint, which the outer transaction's lock already covers.
     if let DbConnection::Sqlite(c) = conn {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        let outermost = AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()
+            .map_err(StoreError::Database)?
+            .is_none();
+        // Held until the COMMIT or ROLLBACK below: this process's writers queue here,
+        // not in SQLite's sleeping busy handler (see `write_gate`).
+        let _turn = if outermost {
+            Some(write_gate::enter()?)
+        } else {
+            None
+        };
         match AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE") {
             Ok(()) => {
                 return match f(conn) {
@@ -187,10 +199,11 @@ impl CustomizeConnection<pool::Tracked, diesel::r2d2::Error> for SqlitePragmas {
             // The busy timeout first: switching a new file to WAL takes a lock that the
             // pool's other connections, opening at the same moment, would otherwise be
             // refused at once ("database is locked") instead of waiting for.
-            c.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+            c.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+                write_gate::BUSY_TIMEOUT.as_millis()
+            ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
