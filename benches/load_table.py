@@ -45,10 +45,10 @@ def free_port():
 
 # --- one RSA-2048 signature and verification, from openssl, on every core ------------------
 
-def openssl_speed(*extra):
+def openssl_speed(*extra, seconds=3):
     """`openssl speed rsa2048`'s (sign/s, verify/s)."""
     try:
-        out = subprocess.run(["openssl", "speed", "-seconds", "3", *extra, "rsa2048"],
+        out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), *extra, "rsa2048"],
                              capture_output=True, text=True, timeout=120).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -442,16 +442,18 @@ class Table:
         print(f"{'db':<8} {'row':<30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
               f"{'rss MB':>7} {'cpu ms':>7} {'beyond':>7}  crypto", flush=True)
 
-    def line(self, db, label, n, errors, wall, p50, p99, rss, cpu_ms, sigs=0, verifies=0, note=""):
+    def line(self, db, label, n, errors, wall, p50, p99, rss, cpu_ms, sigs=0, verifies=0, note="",
+             around=None):
         crypto = beyond = ""
-        if cpu_ms == cpu_ms and (sigs or verifies) and self.sign_ms:
-            own = sigs * self.sign_ms + verifies * self.verify_ms
+        sign_ms, verify_ms = around or (self.sign_ms, self.verify_ms)
+        if cpu_ms == cpu_ms and (sigs or verifies) and sign_ms:
+            own = sigs * sign_ms + verifies * verify_ms
             beyond = f"{cpu_ms - own:7.3f}"
             if sigs:
-                crypto = (f"{cpu_ms / self.sign_ms:.2f} signatures "
-                          f"({cpu_ms / own:.2f}x its {sigs})")
+                crypto = (f"{cpu_ms / sign_ms:.2f} signatures "
+                          f"({cpu_ms / own:.2f}x its {sigs}; one {sign_ms:.3f} ms)")
             else:
-                crypto = f"{cpu_ms / self.verify_ms:.1f} verifications"
+                crypto = f"{cpu_ms / verify_ms:.1f} verifications (one {verify_ms:.4f} ms)"
         cpu = f"{cpu_ms:7.3f}" if cpu_ms == cpu_ms else f"{'-':>7}"
         print(f"{db:<8} {label:<30} {n / wall:>9.1f} {p50:>8.2f} {p99:>8.2f} {errors:>6} "
               f"{rss:>7.1f} {cpu} {beyond:>7}  {crypto}{note}", flush=True)
@@ -475,12 +477,21 @@ def run_backend(backend, table):
         def row(label, *args, sigs=0, verifies=0, **kw):
             if ROWS and not any(r in label for r in ROWS):
                 return
+            crypto = (sigs or verifies) and table.sign_ms
+            # On a shared machine the cost of one RSA operation drifts by tens of percent
+            # within minutes: the row's crypto is priced by openssl just before and just
+            # after it, not only by the run's first measurement.
+            first = openssl_speed(seconds=1) if crypto else None
             s.reset_peak_rss()
             before = s.cpu_ticks()
             n, errors, wall, p50, p99 = wrk(port, work, *args, **kw)
             cpu_ms = 1000 * (s.cpu_ticks() - before) / TICK / n if n else float("nan")
+            last = openssl_speed(seconds=1) if crypto else None
+            around = None
+            if first and last:
+                around = (2000 / (first[0] + last[0]), 2000 / (first[1] + last[1]))
             table.line(backend, label, n, errors, wall, p50, p99, s.peak_rss_mb(), cpu_ms,
-                       sigs, verifies)
+                       sigs, verifies, around=around)
 
         row("discovery", "GET", "/.well-known/openid-configuration")
         row("jwks", "GET", "/.well-known/jwks.json")
@@ -563,7 +574,8 @@ def main():
         print("openssl speed unavailable: no signature baseline")
         table = Table(None, None)
     print(f"wrk, {C} keep-alive connections, {SECONDS:g} s per row; cpu ms = the server's own "
-          f"CPU time per request; beyond = cpu ms minus its RSA operations", flush=True)
+          f"CPU time per request; beyond = cpu ms minus its RSA operations, priced by openssl "
+          f"just before and after the row", flush=True)
     for backend in BACKENDS:
         run_backend(backend, table)
 
