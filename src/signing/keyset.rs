@@ -109,14 +109,11 @@ impl KeySet {
         let mut parsed = Vec::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for m in &material {
-            let key = m.verifying_key().map_err(|reason| KeyError::BadKey {
-                kid: m.info.kid.clone(),
-                reason,
-            })?;
             let bad = |reason| KeyError::BadKey {
                 kid: m.info.kid.clone(),
                 reason,
             };
+            let key = m.verifying_key().map_err(bad)?;
             parsed.extend(provider::parse_verifying(key.alg(), key.decoding_key()).map_err(bad)?);
             verifiers.insert(m.info.kid.clone(), key);
             jwks.keys.push(m.jwk.clone());
